@@ -1,0 +1,204 @@
+//! Command-line interface: the three verbs and their flags.
+//!
+//! Flags come first; each has an environment variable (read after `.env` files are loaded, see
+//! [`crate::config`]) so that the original project's `.env` keeps working.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::methods::MethodId;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "counter",
+    version,
+    about = "Which locking method survives which isolation level when many requests hit one row?",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the counter HTTP API over PostgreSQL (a throwaway cluster unless one is configured).
+    Serve(ServeArgs),
+    /// Fire concurrent increments at a running server and classify what happened.
+    Hammer(HammerArgs),
+    /// Run every isolation level x every method and print the +/- table.
+    Matrix(MatrixArgs),
+}
+
+/// Where the database is. Without any of these, a throwaway local cluster is started.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL (postgres://user:password@host:port/db). Overrides the POSTGRES_* keys.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COUNTER_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Transaction isolation level of every pooled connection (the run's setting).
+    #[arg(long, env = "COUNTER_ISOLATION", value_enum, default_value_t = Isolation::ReadCommitted)]
+    pub isolation: Isolation,
+
+    /// Maximum number of database connections.
+    #[arg(long, env = "COUNTER_POOL_SIZE", default_value_t = crate::config::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HammerArgs {
+    /// Server to hammer: host:port or an http:// base URL.
+    #[arg(short = 'd', long = "domain", default_value = "127.0.0.1:8000")]
+    pub domain: String,
+
+    /// Method to use: a number (1, 2, 3, ...) or a slug (table-lock, row-lock, ...).
+    #[arg(short = 'n', long = "method", value_parser = parse_method)]
+    pub method: MethodId,
+
+    /// Number of increments to send.
+    #[arg(long, default_value_t = 100)]
+    pub requests: u64,
+
+    /// Maximum number of requests in flight (default: all of them).
+    #[arg(long)]
+    pub concurrency: Option<u64>,
+
+    /// Delete the method's row first, so that the creation race is part of the run.
+    #[arg(long)]
+    pub reset: bool,
+
+    /// HTTP verb of the increments (GET for servers that only accept GET, like the original).
+    #[arg(long, value_enum, default_value_t = HttpVerb::Post)]
+    pub http_method: HttpVerb,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Write the summary to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// Isolation levels to run (comma-separated; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub levels: Vec<Isolation>,
+
+    /// Methods to run (comma-separated numbers or slugs; default: 1,2,3).
+    #[arg(long, value_delimiter = ',', value_parser = parse_method)]
+    pub methods: Vec<MethodId>,
+
+    /// Increments per cell.
+    #[arg(long, default_value_t = 100)]
+    pub requests: u64,
+
+    /// Maximum number of requests in flight (default: all of them).
+    #[arg(long)]
+    pub concurrency: Option<u64>,
+
+    /// Database connections of each server.
+    #[arg(long, default_value_t = crate::config::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+
+    /// Repeat each cell K times; a cell is "+" only when every trial is exact.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub trials: u32,
+
+    /// Write one CSV row per cell and trial to this file.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Print the +/- table as GitHub Markdown instead of a terminal table.
+    #[arg(long)]
+    pub markdown: bool,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// The four SQL transaction isolation levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    ReadUncommitted,
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
+impl Isolation {
+    pub const ALL: [Isolation; 4] = [
+        Isolation::ReadUncommitted,
+        Isolation::ReadCommitted,
+        Isolation::RepeatableRead,
+        Isolation::Serializable,
+    ];
+
+    /// The value PostgreSQL's `default_transaction_isolation` takes (and `SHOW` prints).
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            Isolation::ReadUncommitted => "read uncommitted",
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+}
+
+impl fmt::Display for Isolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sql_name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HttpVerb {
+    Post,
+    Get,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn parse_method(text: &str) -> Result<MethodId, String> {
+    text.parse().map_err(|err: crate::methods::UnknownMethod| err.to_string())
+}

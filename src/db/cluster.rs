@@ -1,0 +1,393 @@
+//! The throwaway PostgreSQL cluster: started from the server binaries installed on the machine
+//! when no database is configured, and removed on every exit path.
+//!
+//! Cleanup has two layers. The normal one is [`LocalCluster::stop`] (also run by `Drop`, so
+//! errors and panics that unwind are covered): fast shutdown, wait, delete the directory. The
+//! second layer covers what `Drop` cannot: `kill -9`, an abort, a signal we did not handle. A
+//! tiny `sh` "reaper" is started beside the cluster with its stdin connected to a pipe that only
+//! this process holds; when this process ends in any way, the kernel closes the pipe, the reaper
+//! reads end-of-file, stops the postmaster and deletes the directory.
+
+use std::fs::{self, File};
+use std::os::unix::fs::{DirBuilderExt, chown};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
+
+/// How long the postmaster may take to accept connections.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a fast shutdown may take before we escalate.
+const STOP_DEADLINE: Duration = Duration::from_secs(15);
+/// The superuser initdb creates; local connections are trusted (loopback only, throwaway data).
+pub const SUPERUSER: &str = "postgres";
+
+const REAPER_SCRIPT: &str = r#"
+trap '' INT TERM HUP
+while read -r _; do :; done
+kill -INT "$1" 2>/dev/null
+i=0
+while kill -0 "$1" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i+1)); done
+kill -QUIT "$1" 2>/dev/null
+rm -rf "$2"
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "PostgreSQL server binaries (initdb, postgres) were not found. Install them \
+         (Debian/Ubuntu: apt-get install -y postgresql; macOS: brew install postgresql@16), \
+         set COUNTER_PG_BIN to the directory that holds them, or set DATABASE_URL to use an \
+         existing database"
+    )]
+    BinariesNotFound,
+    #[error("running as root, PostgreSQL must run as the `postgres` system user, which does not exist (create it, or run counter as an ordinary user)")]
+    NoPostgresUser,
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("initdb failed: {0}")]
+    Initdb(String),
+    #[error("postgres did not accept connections within {secs}s; last lines of its log:\n{tail}")]
+    StartTimeout { secs: u64, tail: String },
+    #[error("postgres exited during startup; last lines of its log:\n{tail}")]
+    Exited { tail: String },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
+    let context = context.into();
+    move |source| ClusterError::Io { context, source }
+}
+
+/// A running throwaway cluster. Dropping it stops the server and deletes its directory.
+#[derive(Debug)]
+pub struct LocalCluster {
+    dir: PathBuf,
+    port: u16,
+    postmaster: Option<Child>,
+    reaper: Option<Child>,
+}
+
+/// The account PostgreSQL runs under: ours, or `postgres` when we are root.
+#[derive(Debug, Clone, Copy)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+impl LocalCluster {
+    /// Finds the binaries, runs initdb in a fresh temporary directory and starts the postmaster
+    /// on a free loopback port. Blocking: call it from `spawn_blocking`.
+    pub fn start() -> Result<LocalCluster, ClusterError> {
+        let bin = find_server_binaries().ok_or(ClusterError::BinariesNotFound)?;
+        let run_as = run_as()?;
+        let dir = make_private_dir(run_as)?;
+        // From here on, the directory is ours to remove whatever happens.
+        let mut cluster = LocalCluster {
+            dir,
+            port: 0,
+            postmaster: None,
+            reaper: None,
+        };
+        cluster.initdb(&bin, run_as)?;
+        // A free port can be taken by someone else between our probe and the postmaster's
+        // bind; a few attempts make that race harmless.
+        let mut last_error = None;
+        for _ in 0..3 {
+            match cluster.spawn_postmaster(&bin, run_as) {
+                Ok(()) => return Ok(cluster),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.unwrap_or(ClusterError::BinariesNotFound))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Process id of the postmaster (for tests and fault injection).
+    pub fn pid(&self) -> Option<u32> {
+        self.postmaster.as_ref().map(Child::id)
+    }
+
+    /// Connection options for `database` on this cluster (TCP on loopback, trusted superuser).
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new_without_pgpass()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(SUPERUSER)
+            .database(database)
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("postgres.log")
+    }
+
+    fn initdb(&self, bin: &Path, run_as: RunAs) -> Result<(), ClusterError> {
+        let output = command(&bin.join("initdb"), run_as, &self.dir)
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C", "-N"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_err("could not run initdb"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&output.stderr);
+        Err(ClusterError::Initdb(last_lines(&text, 10)))
+    }
+
+    fn spawn_postmaster(&mut self, bin: &Path, run_as: RunAs) -> Result<(), ClusterError> {
+        self.port = free_port()?;
+        let log = File::create(self.log_path()).map_err(io_err("could not create the log"))?;
+        let log_err = log.try_clone().map_err(io_err("could not create the log"))?;
+        let child = command(&bin.join("postgres"), run_as, &self.dir)
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-k")
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            // Throwaway data: skip fsync. Commits stay synchronous, so a killed postmaster
+            // never forgets an acknowledged commit (the OS page cache survives it).
+            .args(["-c", "fsync=off", "-c", "max_connections=400"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            // Its own process group: a Ctrl-C in the terminal reaches us, not the database,
+            // so in-flight requests can still finish during a graceful shutdown.
+            .process_group(0)
+            .spawn()
+            .map_err(io_err("could not start postgres"))?;
+        let pid = child.id();
+        self.postmaster = Some(child);
+        self.reaper = Some(spawn_reaper(pid, &self.dir)?);
+        self.wait_until_ready()
+    }
+
+    /// Polls `postmaster.pid`, whose eighth line reads `ready` once connections are accepted.
+    fn wait_until_ready(&mut self) -> Result<(), ClusterError> {
+        let pid_file = self.data_dir().join("postmaster.pid");
+        let started = Instant::now();
+        loop {
+            if let Some(child) = self.postmaster.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                self.postmaster = None;
+                self.stop_reaper();
+                return Err(ClusterError::Exited {
+                    tail: self.log_tail(),
+                });
+            }
+            if let Ok(text) = fs::read_to_string(&pid_file)
+                && text.lines().nth(7).is_some_and(|s| s.trim() == "ready")
+            {
+                return Ok(());
+            }
+            if started.elapsed() > START_DEADLINE {
+                return Err(ClusterError::StartTimeout {
+                    secs: START_DEADLINE.as_secs(),
+                    tail: self.log_tail(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        last_lines(&text, 15)
+    }
+
+    /// Fast shutdown (SIGINT), bounded; then SIGQUIT. Idempotent.
+    fn stop_postmaster(&mut self) {
+        let Some(mut child) = self.postmaster.take() else {
+            return;
+        };
+        signal(child.id(), libc::SIGINT);
+        let started = Instant::now();
+        while started.elapsed() < STOP_DEADLINE {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        signal(child.id(), libc::SIGQUIT);
+        let _ = child.wait();
+    }
+
+    /// Closes the reaper's stdin (it then finds nothing left to do) and waits for it.
+    fn stop_reaper(&mut self) {
+        if let Some(mut reaper) = self.reaper.take() {
+            drop(reaper.stdin.take());
+            let _ = reaper.wait();
+        }
+    }
+
+    /// Stops the server and deletes the directory. Called by `Drop` too; safe to call twice.
+    pub fn stop(&mut self) {
+        self.stop_postmaster();
+        if self.dir.exists() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+        self.stop_reaper();
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A command that runs as `run_as` in `dir`, with a clean locale.
+fn command(program: &Path, run_as: RunAs, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir).env("LC_ALL", "C").env_remove("PGDATA");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != run_as.uid {
+        // std also drops root's supplementary groups when it changes the uid.
+        cmd.uid(run_as.uid).gid(run_as.gid);
+    }
+    cmd
+}
+
+fn spawn_reaper(pid: u32, dir: &Path) -> Result<Child, ClusterError> {
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg(REAPER_SCRIPT)
+        .arg("counter-reaper")
+        .arg(pid.to_string())
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(io_err("could not start the cleanup watcher (/bin/sh)"))
+}
+
+fn signal(pid: u32, signal: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Root may not run PostgreSQL: use the `postgres` account then, ourselves otherwise.
+fn run_as() -> Result<RunAs, ClusterError> {
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid != 0 {
+        return Ok(RunAs { uid, gid });
+    }
+    // SAFETY: the name is a valid C string; the returned record is read at once, before any
+    // other call that could overwrite getpwnam's static buffer.
+    unsafe {
+        let entry = libc::getpwnam(c"postgres".as_ptr());
+        if entry.is_null() {
+            return Err(ClusterError::NoPostgresUser);
+        }
+        Ok(RunAs {
+            uid: (*entry).pw_uid,
+            gid: (*entry).pw_gid,
+        })
+    }
+}
+
+/// A new directory under the system temp dir, private to (and owned by) `run_as`.
+fn make_private_dir(run_as: RunAs) -> Result<PathBuf, ClusterError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("counter-pg-{}-{nanos:09}", std::process::id()));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io_err(format!("could not create {}", dir.display())))?;
+    if let Err(err) = chown(&dir, Some(run_as.uid), Some(run_as.gid)) {
+        let _ = fs::remove_dir(&dir);
+        return Err(io_err("could not hand the cluster directory to postgres")(err));
+    }
+    Ok(dir)
+}
+
+fn free_port() -> Result<u16, ClusterError> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(io_err("could not find a free port"))?;
+    let port = listener
+        .local_addr()
+        .map_err(io_err("could not find a free port"))?
+        .port();
+    Ok(port)
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Where the server binaries are: COUNTER_PG_BIN, `pg_config --bindir`, the highest
+/// /usr/lib/postgresql/*/bin, PATH, then Homebrew's usual places.
+pub fn find_server_binaries() -> Option<PathBuf> {
+    let has_binaries = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    if let Some(dir) = std::env::var_os("COUNTER_PG_BIN") {
+        // An explicit setting is obeyed or reported, never silently replaced.
+        let dir = PathBuf::from(dir);
+        return has_binaries(&dir).then_some(dir);
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
+        && output.status.success()
+    {
+        candidates.push(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    }
+    candidates.extend(versioned_dirs("/usr/lib/postgresql", "", "bin"));
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    for prefix in ["/opt/homebrew/opt", "/usr/local/opt"] {
+        candidates.extend(versioned_dirs(prefix, "postgresql", "bin"));
+    }
+    candidates.extend(["/opt/homebrew/bin", "/usr/local/bin"].map(PathBuf::from));
+    candidates.into_iter().find(|dir| has_binaries(dir))
+}
+
+/// `root/{prefix}{version}/{leaf}` directories, highest version first (`@` separators allowed).
+fn versioned_dirs(root: &str, prefix: &str, leaf: &str) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(Vec<u32>, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let version = name.strip_prefix(prefix)?.trim_start_matches('@');
+            let key = version
+                .split('.')
+                .map(|part| part.parse().unwrap_or(0))
+                .collect();
+            Some((key, entry.path().join(leaf)))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, path)| path).collect()
+}

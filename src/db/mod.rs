@@ -1,0 +1,155 @@
+//! Database access: where the database is (configured or throwaway), the pool with the run's
+//! isolation level, migrations, and what the server reports about itself.
+
+pub mod cluster;
+pub mod errors;
+
+use std::time::Duration;
+
+use sqlx::Executor;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::cli::{DatabaseArgs, Isolation};
+use crate::config::{self, ConfigError, DatabaseTarget};
+pub use cluster::{ClusterError, LocalCluster};
+
+/// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
+pub const DEFAULT_DATABASE: &str = "counter";
+
+/// How long a request waits for a pooled connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("could not connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("could not apply the migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the throwaway cluster's startup task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A database ready to be connected to, and the throwaway cluster behind it, if any (dropping
+/// this stops the cluster).
+#[derive(Debug)]
+pub struct Provisioned {
+    pub options: PgConnectOptions,
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Provisioned {
+    /// The URL to show humans: never the password.
+    pub fn display_url(&self) -> String {
+        config::redact_url(&self.options)
+    }
+
+    /// Stops the throwaway cluster now (and deletes its directory), if there is one. Blocks
+    /// for the duration of PostgreSQL's fast shutdown: only call it on the way out.
+    pub fn shutdown(&mut self) {
+        if let Some(mut cluster) = self.cluster.take() {
+            cluster.stop();
+        }
+    }
+}
+
+/// Resolves the configured database, or starts a throwaway cluster and creates its database.
+pub async fn provision(args: &DatabaseArgs) -> Result<Provisioned, DbError> {
+    match config::database_target(args)? {
+        DatabaseTarget::Configured(options) => Ok(Provisioned {
+            options,
+            cluster: None,
+        }),
+        DatabaseTarget::Throwaway => {
+            let cluster = tokio::task::spawn_blocking(LocalCluster::start).await??;
+            let admin = cluster.connect_options("postgres");
+            create_database(&admin, DEFAULT_DATABASE).await?;
+            Ok(Provisioned {
+                options: cluster.connect_options(DEFAULT_DATABASE),
+                cluster: Some(cluster),
+            })
+        }
+    }
+}
+
+/// Creates `name` through the `admin` connection. The name is one of our own identifiers,
+/// checked here, so formatting it into the statement is safe.
+pub async fn create_database(admin: &PgConnectOptions, name: &str) -> Result<(), DbError> {
+    assert_identifier(name);
+    let mut conn = connect_one(admin).await?;
+    let sql = format!("CREATE DATABASE \"{name}\"");
+    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+    Ok(())
+}
+
+fn assert_identifier(name: &str) {
+    assert!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database names are internal identifiers"
+    );
+}
+
+async fn connect_one(options: &PgConnectOptions) -> Result<sqlx::PgConnection, DbError> {
+    use sqlx::ConnectOptions;
+    options.connect().await.map_err(|err| connect_error(options, &err))
+}
+
+fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {
+    DbError::Connect {
+        url: config::redact_url(options),
+        reason: errors::describe(err),
+    }
+}
+
+/// A pool at one isolation level, and what the database says about it.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub pool: PgPool,
+    pub isolation: Isolation,
+    /// What `SHOW transaction_isolation` answers on a pooled connection.
+    pub effective_isolation: String,
+    pub server_version: String,
+    pub pool_size: u32,
+}
+
+/// Opens the pool with `default_transaction_isolation` set on every connection (so method 3's
+/// implicit transactions obey it too), applies the migrations and reads back the level.
+pub async fn connect(
+    options: &PgConnectOptions,
+    isolation: Isolation,
+    pool_size: u32,
+) -> Result<Database, DbError> {
+    let options = options
+        .clone()
+        .options([("default_transaction_isolation", isolation.sql_name())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(pool_size)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A ping per checkout would double the round trips of the hot path; a broken
+        // connection surfaces as an error (503) on first use and is then discarded.
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await
+        .map_err(|err| connect_error(&options, &err))?;
+    MIGRATOR.run(&pool).await?;
+    let effective_isolation: String = sqlx::query_scalar("SHOW transaction_isolation")
+        .fetch_one(&pool)
+        .await?;
+    let server_version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&pool)
+        .await?;
+    Ok(Database {
+        pool,
+        isolation,
+        effective_isolation,
+        server_version,
+        pool_size,
+    })
+}

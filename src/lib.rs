@@ -1,0 +1,40 @@
+//! `counter`: which locking method survives which isolation level when many requests hit the
+//! same row at once. See DESIGN.md for the study and README.md for usage.
+//!
+//! Data flows one way: cli -> config -> (db, server) -> hammer -> outcome -> report.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod methods;
+pub mod server;
+
+use cli::{Cli, Command};
+
+/// Logs go to stderr, `RUST_LOG` overrides the default (info; sqlx's per-statement and
+/// slow-statement lines are left out: under deliberate lock contention they are noise).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs one command and returns the process exit code. Errors are printed here, once, as one
+/// line (plus the cluster log's tail where there is one).
+pub async fn run(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Command::Serve(args) => server::command::run(args).await,
+        Command::Hammer(_) | Command::Matrix(_) => Ok(2),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The increment methods, one file each, and the registry that maps a number or slug to one.
+//!
+//! Method N increments the row with id N. Every method runs its SQL from fixed `&'static str`
+//! text with bind parameters, never formatted SQL.
+
+mod atomic_update;
+mod get_or_create;
+mod row_lock;
+mod table_lock;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// A registered method. The discriminant is its public number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MethodId {
+    TableLock = 1,
+    RowLock = 2,
+    AtomicUpdate = 3,
+}
+
+/// What the registry tells about a method (served by `/api/v1/info`, printed in reports).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct MethodInfo {
+    pub number: u32,
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+}
+
+/// Every method, in number order.
+pub const REGISTRY: [MethodId; 3] = [
+    MethodId::TableLock,
+    MethodId::RowLock,
+    MethodId::AtomicUpdate,
+];
+
+/// The methods of the original study, run by default by `counter matrix`.
+pub const ORIGINAL: [MethodId; 3] = REGISTRY;
+
+impl MethodId {
+    pub fn info(self) -> MethodInfo {
+        let (slug, name, summary) = match self {
+            MethodId::TableLock => (
+                "table-lock",
+                "table lock",
+                "LOCK TABLE counter IN EXCLUSIVE MODE first, then get-or-create, read, write read+1",
+            ),
+            MethodId::RowLock => (
+                "row-lock",
+                "row lock",
+                "SELECT ... FOR UPDATE (get-or-create), read, write read+1",
+            ),
+            MethodId::AtomicUpdate => (
+                "atomic-update",
+                "database level",
+                "autocommit: get-or-create, then UPDATE counter SET count = count + 1",
+            ),
+        };
+        MethodInfo {
+            number: self.number(),
+            slug,
+            name,
+            summary,
+        }
+    }
+
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// The id of the row this method increments.
+    pub fn row_id(self) -> i64 {
+        i64::from(self.number())
+    }
+
+    pub fn slug(self) -> &'static str {
+        self.info().slug
+    }
+
+    pub fn from_number(number: u64) -> Option<MethodId> {
+        REGISTRY
+            .into_iter()
+            .find(|m| u64::from(m.number()) == number)
+    }
+
+    /// One increment of this method's row; returns the count this request wrote.
+    pub async fn increment(self, pool: &PgPool) -> Result<i64, sqlx::Error> {
+        let id = self.row_id();
+        match self {
+            MethodId::TableLock => table_lock::increment(pool, id).await,
+            MethodId::RowLock => row_lock::increment(pool, id).await,
+            MethodId::AtomicUpdate => atomic_update::increment(pool, id).await,
+        }
+    }
+}
+
+impl fmt::Display for MethodId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.number(), self.slug())
+    }
+}
+
+/// Why a text names no method.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown method {given:?}: expected one of {}", known_methods())]
+pub struct UnknownMethod {
+    pub given: String,
+}
+
+/// "1 (table-lock), 2 (row-lock), ..." for error messages.
+pub fn known_methods() -> String {
+    REGISTRY
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FromStr for MethodId {
+    type Err = UnknownMethod;
+
+    /// A number (`3`) or a slug (`atomic-update`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let found = match text.parse::<u64>() {
+            Ok(number) => MethodId::from_number(number),
+            Err(_) => REGISTRY
+                .into_iter()
+                .find(|m| m.slug().eq_ignore_ascii_case(text)),
+        };
+        found.ok_or_else(|| UnknownMethod {
+            given: text.chars().take(64).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_slugs_name_the_same_method() {
+        for method in REGISTRY {
+            assert_eq!(method.number().to_string().parse(), Ok(method));
+            assert_eq!(method.slug().parse(), Ok(method));
+        }
+        assert!("0".parse::<MethodId>().is_err());
+        assert!("99".parse::<MethodId>().is_err());
+        assert!("-1".parse::<MethodId>().is_err());
+        assert!("lock".parse::<MethodId>().is_err());
+    }
+
+    #[test]
+    fn registry_is_in_number_order_without_gaps() {
+        for (index, method) in REGISTRY.iter().enumerate() {
+            assert_eq!(method.number() as usize, index + 1);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `counter serve`: provision the database, open the pool at the run's isolation level, serve
+//! until Ctrl-C or SIGTERM, then finish in-flight requests and remove the throwaway cluster.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use super::{AppState, SHUTDOWN_GRACE, shutdown_signal, spawn};
+use crate::cli::ServeArgs;
+use crate::db;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    // Watch for signals from the start, so a Ctrl-C during startup also cleans up.
+    let mut shutdown = Box::pin(shutdown_signal());
+    let mut provisioned = tokio::select! {
+        provisioned = db::provision(&args.database) => provisioned?,
+        () = &mut shutdown => return Ok(130),
+    };
+    if provisioned.cluster.is_some() {
+        tracing::info!(
+            "throwaway PostgreSQL cluster at {} (removed on exit)",
+            provisioned.display_url()
+        );
+    }
+    let result = serve(&args, &provisioned, shutdown).await;
+    provisioned.shutdown();
+    result.map(|()| 0)
+}
+
+async fn serve(
+    args: &ServeArgs,
+    provisioned: &db::Provisioned,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let database = db::connect(&provisioned.options, args.isolation, args.pool_size).await?;
+    tracing::info!(
+        requested = %args.isolation,
+        effective = %database.effective_isolation,
+        server_version = %database.server_version,
+        pool_size = args.pool_size,
+        "database ready"
+    );
+    let pool = database.pool.clone();
+    let listener = TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", args.bind))?;
+    let handle = spawn(listener, AppState { db: database })?;
+    tracing::info!(
+        "listening on {0} (Swagger UI: {0}/api/v1/swagger)",
+        handle.base_url()
+    );
+    // The URL (without password) on stdout too, so a second terminal can use the database.
+    println!("database: {}", provisioned.display_url());
+    println!("listening: {}", handle.base_url());
+    shutdown.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    handle.shutdown(SHUTDOWN_GRACE).await;
+    pool.close().await;
+    Ok(())
+}

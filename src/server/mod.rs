@@ -1,0 +1,120 @@
+//! The HTTP API: router, a handle to run it in-process (the matrix and the tests do), and the
+//! `serve` command with its graceful shutdown.
+
+pub mod command;
+mod error;
+mod handlers;
+mod openapi;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::db::Database;
+pub use error::{ApiError, ErrorBody};
+pub use handlers::IncrementResponse;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Database,
+}
+
+/// Every route, with and without the trailing slash (the original had it; clients differ).
+pub fn router(state: AppState) -> Router {
+    let counter = get(handlers::increment).post(handlers::increment);
+    let counts = get(handlers::list_counts).delete(handlers::delete_counts);
+    let count = get(handlers::get_count).delete(handlers::delete_count);
+    let api = Router::new()
+        .route("/api/v1/endpoint/counter/{n}", counter.clone())
+        .route("/api/v1/endpoint/counter/{n}/", counter)
+        .route("/api/v1/endpoint/count", counts.clone())
+        .route("/api/v1/endpoint/count/", counts)
+        .route("/api/v1/endpoint/count/{id}", count.clone())
+        .route("/api/v1/endpoint/count/{id}/", count)
+        .route("/api/v1/info", get(handlers::info))
+        .route("/health", get(handlers::health))
+        .with_state(state);
+    api.merge(openapi::swagger_ui())
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+}
+
+/// A server running in this process.
+#[derive(Debug)]
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// The base URL clients use, e.g. `http://127.0.0.1:8000`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `grace`, then aborts the rest.
+    pub async fn shutdown(mut self, grace: Duration) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(grace, &mut self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(%err, "server ended with an error"),
+            Ok(Err(err)) => tracing::warn!(%err, "server task failed"),
+            Err(_) => {
+                tracing::warn!(
+                    "in-flight requests did not finish within {}s; closing them",
+                    grace.as_secs()
+                );
+                self.task.abort();
+            }
+        }
+    }
+}
+
+/// Serves `state` on `listener` in a background task.
+pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<ServerHandle> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
