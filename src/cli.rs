@@ -152,7 +152,9 @@ pub struct MatrixArgs {
 }
 
 /// The four SQL transaction isolation levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
     ReadUncommitted,
@@ -200,5 +202,6 @@ pub enum Format {
 }
 
 fn parse_method(text: &str) -> Result<MethodId, String> {
-    text.parse().map_err(|err: crate::methods::UnknownMethod| err.to_string())
+    text.parse()
+        .map_err(|err: crate::methods::UnknownMethod| err.to_string())
 }

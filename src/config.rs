@@ -28,7 +28,9 @@ const POSTGRES_KEYS: [&str; 5] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("DATABASE_URL is not a valid postgres:// URL (expected postgres://user:password@host:port/database)")]
+    #[error(
+        "DATABASE_URL is not a valid postgres:// URL (expected postgres://user:password@host:port/database)"
+    )]
     BadDatabaseUrl,
     #[error("POSTGRES_PORT must be a port number, got {0:?}")]
     BadPort(String),
@@ -38,7 +40,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub enum DatabaseTarget {
     /// A database the user configured; used as is.
-    Configured(PgConnectOptions),
+    Configured(Box<PgConnectOptions>),
     /// Nothing configured: start a throwaway local cluster.
     Throwaway,
 }
@@ -58,10 +60,17 @@ pub fn load_dotenv_files() {
 
 /// Decides the database from `--database-url`/`DATABASE_URL`, then the `POSTGRES_*` keys.
 pub fn database_target(args: &DatabaseArgs) -> Result<DatabaseTarget, ConfigError> {
-    if let Some(url) = args.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
-        return parse_database_url(url).map(DatabaseTarget::Configured);
+    if let Some(url) = args
+        .database_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return parse_database_url(url)
+            .map(|options| DatabaseTarget::Configured(Box::new(options)));
     }
-    let configured = POSTGRES_KEYS.iter().any(|key| std::env::var_os(key).is_some());
+    let configured = POSTGRES_KEYS
+        .iter()
+        .any(|key| std::env::var_os(key).is_some());
     if !configured {
         return Ok(DatabaseTarget::Throwaway);
     }
@@ -76,7 +85,7 @@ pub fn database_target(args: &DatabaseArgs) -> Result<DatabaseTarget, ConfigErro
         .username(&var("POSTGRES_USER", "postgres"))
         .password(&var("POSTGRES_PASSWORD", "postgres"))
         .database(&var("POSTGRES_DB", "counter"));
-    Ok(DatabaseTarget::Configured(options))
+    Ok(DatabaseTarget::Configured(Box::new(options)))
 }
 
 /// Parses a PostgreSQL URL. The error deliberately carries no part of the URL: it may hold a

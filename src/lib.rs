@@ -14,12 +14,17 @@ use cli::{Cli, Command};
 /// Logs go to stderr, `RUST_LOG` overrides the default (info; sqlx's per-statement and
 /// slow-statement lines are left out: under deliberate lock contention they are noise).
 pub fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr must not take the server down (the default reports write errors
+        // with eprintln!, which panics when stderr is gone).
+        .log_internal_errors(false)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .try_init();
 }
 

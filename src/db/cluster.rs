@@ -43,7 +43,9 @@ pub enum ClusterError {
          existing database"
     )]
     BinariesNotFound,
-    #[error("running as root, PostgreSQL must run as the `postgres` system user, which does not exist (create it, or run counter as an ordinary user)")]
+    #[error(
+        "running as root, PostgreSQL must run as the `postgres` system user, which does not exist (create it, or run counter as an ordinary user)"
+    )]
     NoPostgresUser,
     #[error("{context}: {source}")]
     Io {
@@ -141,7 +143,15 @@ impl LocalCluster {
         let output = command(&bin.join("initdb"), run_as, &self.dir)
             .arg("-D")
             .arg(self.data_dir())
-            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C", "-N"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-N",
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(io_err("could not run initdb"))?;
@@ -155,7 +165,9 @@ impl LocalCluster {
     fn spawn_postmaster(&mut self, bin: &Path, run_as: RunAs) -> Result<(), ClusterError> {
         self.port = free_port()?;
         let log = File::create(self.log_path()).map_err(io_err("could not create the log"))?;
-        let log_err = log.try_clone().map_err(io_err("could not create the log"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(io_err("could not create the log"))?;
         let child = command(&bin.join("postgres"), run_as, &self.dir)
             .arg("-D")
             .arg(self.data_dir())
@@ -325,7 +337,9 @@ fn make_private_dir(run_as: RunAs) -> Result<PathBuf, ClusterError> {
         .map_err(io_err(format!("could not create {}", dir.display())))?;
     if let Err(err) = chown(&dir, Some(run_as.uid), Some(run_as.gid)) {
         let _ = fs::remove_dir(&dir);
-        return Err(io_err("could not hand the cluster directory to postgres")(err));
+        return Err(io_err("could not hand the cluster directory to postgres")(
+            err,
+        ));
     }
     Ok(dir)
 }
@@ -358,7 +372,9 @@ pub fn find_server_binaries() -> Option<PathBuf> {
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
         && output.status.success()
     {
-        candidates.push(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+        candidates.push(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim(),
+        ));
     }
     candidates.extend(versioned_dirs("/usr/lib/postgresql", "", "bin"));
     if let Some(path) = std::env::var_os("PATH") {

@@ -64,7 +64,7 @@ impl Provisioned {
 pub async fn provision(args: &DatabaseArgs) -> Result<Provisioned, DbError> {
     match config::database_target(args)? {
         DatabaseTarget::Configured(options) => Ok(Provisioned {
-            options,
+            options: *options,
             cluster: None,
         }),
         DatabaseTarget::Throwaway => {
@@ -98,7 +98,10 @@ fn assert_identifier(name: &str) {
 
 async fn connect_one(options: &PgConnectOptions) -> Result<sqlx::PgConnection, DbError> {
     use sqlx::ConnectOptions;
-    options.connect().await.map_err(|err| connect_error(options, &err))
+    options
+        .connect()
+        .await
+        .map_err(|err| connect_error(options, &err))
 }
 
 fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {

@@ -68,10 +68,9 @@ pub async fn autocommit(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Er
     match sqlx::query(INSERT).bind(id).execute(&mut *conn).await {
         Ok(_) => Ok(()),
         // Someone created it first; a new statement sees their committed row.
-        Err(err) if is_unique_violation(&err) => select(conn, id, Read::Plain)
-            .await?
-            .map(|_| ())
-            .ok_or(err),
+        Err(err) if is_unique_violation(&err) => {
+            select(conn, id, Read::Plain).await?.map(|_| ()).ok_or(err)
+        }
         Err(err) => Err(err),
     }
 }

@@ -1,6 +1,8 @@
 //! `counter serve`: provision the database, open the pool at the run's isolation level, serve
 //! until Ctrl-C or SIGTERM, then finish in-flight requests and remove the throwaway cluster.
 
+use std::io::Write;
+
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -15,10 +17,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         provisioned = db::provision(&args.database) => provisioned?,
         () = &mut shutdown => return Ok(130),
     };
-    if provisioned.cluster.is_some() {
+    if let Some(cluster) = &provisioned.cluster {
         tracing::info!(
-            "throwaway PostgreSQL cluster at {} (removed on exit)",
-            provisioned.display_url()
+            "throwaway PostgreSQL cluster at {} in {} (removed on exit)",
+            provisioned.display_url(),
+            cluster.dir().display()
         );
     }
     let result = serve(&args, &provisioned, shutdown).await;
@@ -49,8 +52,10 @@ async fn serve(
         handle.base_url()
     );
     // The URL (without password) on stdout too, so a second terminal can use the database.
-    println!("database: {}", provisioned.display_url());
-    println!("listening: {}", handle.base_url());
+    // Write errors are ignored: a closed stdout must not stop the server.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "database: {}", provisioned.display_url());
+    let _ = writeln!(stdout, "listening: {}", handle.base_url());
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     handle.shutdown(SHUTDOWN_GRACE).await;

@@ -87,7 +87,10 @@ fn parse_method(text: &str) -> Result<MethodId, ApiError> {
     }
     Err(ApiError::not_found(
         "unknown_method",
-        format!("unknown method; known methods: {}", methods::known_methods()),
+        format!(
+            "unknown method; known methods: {}",
+            methods::known_methods()
+        ),
     ))
 }
 

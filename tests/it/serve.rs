@@ -1,0 +1,375 @@
+//! `counter serve`: methods, isolation levels, concurrency, bad input, shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use counter::cli::Isolation;
+use reqwest::{Method, StatusCode};
+
+use crate::support::start_server;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_method_at_each_level_counts_sequential_requests() {
+    for isolation in Isolation::ALL {
+        let server = start_server(isolation, 4).await;
+        for method in 1..=3u32 {
+            let id = i64::from(method);
+            assert_eq!(
+                server.count(id).await,
+                None,
+                "row {id} absent before first use"
+            );
+            for k in 1..=3i64 {
+                let (status, body) = server.increment(method).await;
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "{isolation} method {method}: {body}"
+                );
+                assert_eq!(body["count"], k, "{isolation} method {method}: {body}");
+                assert_eq!(body["method"], method);
+                assert_eq!(body["attempts"], 1);
+            }
+            assert_eq!(
+                server.count(id).await,
+                Some(3),
+                "{isolation} method {method}"
+            );
+        }
+        let (_, info) = server.call(Method::GET, "/api/v1/info").await;
+        assert_eq!(info["effective_isolation"], isolation.sql_name());
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_increments_at_read_committed_are_exact() {
+    let server = start_server(Isolation::ReadCommitted, 10).await;
+    for method in 1..=3u32 {
+        // The row does not exist yet: the creation race is part of the run.
+        let answers = server.concurrent_increments(method, 100).await;
+        let failures: Vec<_> = answers.iter().filter(|(s, _)| !s.is_success()).collect();
+        assert!(failures.is_empty(), "method {method}: {failures:?}");
+        assert_eq!(
+            server.count(i64::from(method)).await,
+            Some(100),
+            "method {method}"
+        );
+        let mut written: Vec<i64> = answers
+            .iter()
+            .map(|(_, b)| b["count"].as_i64().unwrap())
+            .collect();
+        written.sort_unstable();
+        assert_eq!(
+            written,
+            (1..=100).collect::<Vec<_>>(),
+            "method {method}: each count once"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_lock_at_repeatable_read_rejects_with_40001_and_loses_nothing() {
+    let server = start_server(Isolation::RepeatableRead, 10).await;
+    let (status, _) = server.increment(2).await;
+    assert_eq!(status, StatusCode::OK);
+    let answers = server.concurrent_increments(2, 100).await;
+    let acknowledged = answers.iter().filter(|(s, _)| s.is_success()).count() as i64;
+    let serialization_failures = answers
+        .iter()
+        .filter(|(s, b)| *s == StatusCode::CONFLICT && b["sqlstate"] == "40001")
+        .count();
+    let others: Vec<_> = answers
+        .iter()
+        .filter(|(s, _)| !s.is_success() && *s != StatusCode::CONFLICT)
+        .collect();
+    assert!(others.is_empty(), "only 200 and 409 expected: {others:?}");
+    assert!(
+        serialization_failures > 0,
+        "some requests must be refused with 40001"
+    );
+    assert_eq!(
+        server.count(2).await,
+        Some(1 + acknowledged),
+        "nothing acknowledged is lost"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
+    let server = start_server(Isolation::ReadCommitted, 2).await;
+    for method in 1..=3 {
+        server.increment(method).await;
+    }
+    let long = format!("/api/v1/endpoint/counter/{}/", "7".repeat(4000));
+    let cases: Vec<(Method, String, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/9/".into(),
+            StatusCode::NOT_FOUND,
+            "unknown_method",
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/0".into(),
+            StatusCode::NOT_FOUND,
+            "unknown_method",
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/abc/".into(),
+            StatusCode::NOT_FOUND,
+            "unknown_method",
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/-1/".into(),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/99999999999999999999999/".into(),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (Method::POST, long, StatusCode::BAD_REQUEST, "out_of_range"),
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/%FF%FE/".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/endpoint/counter/1/".into(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/endpoint/counter/1/".into(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            Method::GET,
+            "/api/v1/endpoint/count/abc/".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            Method::GET,
+            "/api/v1/endpoint/count/-3/".into(),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/endpoint/count/0/".into(),
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/endpoint/count/1.5/".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            Method::GET,
+            "/api/v1/endpoint/count/77/".into(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/no/such/route".into(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/api/v1/info".into(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (verb, path, status, code) in cases {
+        let (got, body) = server.call(verb.clone(), &path).await;
+        let shown: String = path.chars().take(60).collect();
+        assert_eq!(got, status, "{verb} {shown}: {body}");
+        assert_eq!(body["error"], code, "{verb} {shown}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    for id in 1..=3 {
+        assert_eq!(server.count(id).await, Some(1), "row {id} unchanged");
+    }
+    assert_eq!(server.count(9).await, None);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_resets_and_the_original_get_path_work() {
+    let server = start_server(Isolation::ReadCommitted, 2).await;
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/endpoint/counter/3/")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "GET increments, like the original client script"
+    );
+    let (status, _) = server
+        .call(Method::POST, "/api/v1/endpoint/counter/atomic-update")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "slugs work, without trailing slash too"
+    );
+    let (_, list) = server.call(Method::GET, "/api/v1/endpoint/count/").await;
+    assert_eq!(list, serde_json::json!([{"id": 3, "count": 2}]));
+    let (_, one) = server.call(Method::GET, "/api/v1/endpoint/count/3").await;
+    assert_eq!(one, serde_json::json!({"id": 3, "count": 2}));
+    let (_, deleted) = server
+        .call(Method::DELETE, "/api/v1/endpoint/count/3/")
+        .await;
+    assert_eq!(deleted["deleted"], 1);
+    assert_eq!(server.count(3).await, None);
+    server.increment(1).await;
+    server.increment(2).await;
+    let (_, deleted) = server.call(Method::DELETE, "/api/v1/endpoint/count/").await;
+    assert_eq!(deleted["deleted"], 2);
+    let (status, health) = server.call(Method::GET, "/health").await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, spec) = server.call(Method::GET, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(spec["paths"]["/api/v1/endpoint/counter/{n}/"].is_object());
+    let page = server
+        .client
+        .get(server.url("/api/v1/swagger/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("swagger-ui"));
+    server.stop().await;
+}
+
+/// A `counter serve` child process on a throwaway cluster, with what its log told us.
+struct ServeProcess {
+    child: Child,
+    base_url: String,
+    cluster_dir: PathBuf,
+    postmaster_pid: i32,
+}
+
+/// The counter binary with no database configured and no `.env` in reach.
+pub fn counter_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_counter"));
+    command
+        .current_dir(std::env::temp_dir())
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    for key in [
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_HOST",
+        "POSTGRES_PORT",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+fn start_serve_process() -> ServeProcess {
+    let mut child = counter_command()
+        .args(["serve", "--bind", "127.0.0.1:0", "--pool-size", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut cluster_dir = None;
+    let mut base_url = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line
+            .split(" in ")
+            .nth(1)
+            .filter(|_| line.contains("throwaway"))
+        {
+            cluster_dir = rest.split(" (removed").next().map(PathBuf::from);
+        }
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            base_url = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let cluster_dir = cluster_dir.expect("the log names the cluster directory");
+    let pid_file = std::fs::read_to_string(cluster_dir.join("data/postmaster.pid")).unwrap();
+    let postmaster_pid = pid_file.lines().next().unwrap().trim().parse().unwrap();
+    ServeProcess {
+        child,
+        base_url: base_url.expect("the log names the address"),
+        cluster_dir,
+        postmaster_pid,
+    }
+}
+
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_throwaway_cluster_is_gone_after_sigterm_sigint_and_even_sigkill() {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL] {
+        let mut serve = start_serve_process();
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/endpoint/counter/3/", serve.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(process_exists(serve.postmaster_pid));
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(serve.child.id() as i32, signal) };
+        let status = serve.child.wait().unwrap();
+        if signal != libc::SIGKILL {
+            assert!(
+                status.success(),
+                "signal {signal}: clean exit, got {status}"
+            );
+        }
+        let gone = wait_until(Duration::from_secs(20), || {
+            !process_exists(serve.postmaster_pid) && !serve.cluster_dir.exists()
+        });
+        assert!(
+            gone,
+            "signal {signal}: postmaster and {} removed",
+            serve.cluster_dir.display()
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Shared test fixtures: the throwaway cluster, a fresh database per test, an in-process
+//! server, and a small HTTP client.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use counter::cli::Isolation;
+use counter::db::{self, Database, LocalCluster};
+use counter::server::{self, AppState, ServerHandle};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+
+/// One cluster for the whole test process. It lives in a static, so it is never dropped: the
+/// cluster's reaper removes it when the test process exits.
+fn cluster() -> &'static LocalCluster {
+    static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| LocalCluster::start().expect("throwaway cluster starts"))
+}
+
+/// Connection options of a new, empty database on the shared cluster.
+pub async fn fresh_database() -> PgConnectOptions {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let cluster = tokio::task::spawn_blocking(cluster).await.unwrap();
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    db::create_database(&cluster.connect_options("postgres"), &name)
+        .await
+        .expect("create test database");
+    cluster.connect_options(&name)
+}
+
+/// A `counter serve` running in this process on an ephemeral port, over a fresh database.
+pub struct TestServer {
+    pub handle: ServerHandle,
+    pub db: Database,
+    pub client: reqwest::Client,
+}
+
+pub async fn start_server(isolation: Isolation, pool_size: u32) -> TestServer {
+    let options = fresh_database().await;
+    start_server_on(&options, isolation, pool_size).await
+}
+
+pub async fn start_server_on(
+    options: &PgConnectOptions,
+    isolation: Isolation,
+    pool_size: u32,
+) -> TestServer {
+    let db = db::connect(options, isolation, pool_size).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let handle = server::spawn(listener, AppState { db: db.clone() }).unwrap();
+    TestServer {
+        handle,
+        db,
+        client: client(),
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap()
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.handle.base_url(), path)
+    }
+
+    /// Sends a request and returns the status and the JSON body (Null when not JSON).
+    pub async fn call(&self, verb: reqwest::Method, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .request(verb, self.url(path))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn increment(&self, method: u32) -> (StatusCode, Value) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/endpoint/counter/{method}/"),
+        )
+        .await
+    }
+
+    /// The row's count straight from the database (None when the row does not exist).
+    pub async fn count(&self, id: i64) -> Option<i64> {
+        sqlx::query_scalar("SELECT count FROM counter WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Fires `n` increments at once and returns each answer's status and body.
+    pub async fn concurrent_increments(&self, method: u32, n: usize) -> Vec<(StatusCode, Value)> {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let client = self.client.clone();
+            let url = self.url(&format!("/api/v1/endpoint/counter/{method}/"));
+            let barrier = barrier.clone();
+            tasks.spawn(async move {
+                barrier.wait().await;
+                let response = client.post(url).send().await.unwrap();
+                let status = response.status();
+                (status, response.json().await.unwrap_or(Value::Null))
+            });
+        }
+        tasks.join_all().await
+    }
+
+    pub async fn stop(self) {
+        self.handle.shutdown(Duration::from_secs(10)).await;
+        self.db.pool.close().await;
+    }
+}
