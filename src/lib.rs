@@ -6,7 +6,9 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod hammer;
 pub mod methods;
+pub mod report;
 pub mod server;
 
 use cli::{Cli, Command};
@@ -33,7 +35,8 @@ pub fn init_logging() {
 pub async fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Serve(args) => server::command::run(args).await,
-        Command::Hammer(_) | Command::Matrix(_) => Ok(2),
+        Command::Hammer(args) => hammer::command::run(args).await,
+        Command::Matrix(_) => Ok(2),
     };
     match result {
         Ok(code) => code,

@@ -8,10 +8,16 @@ fn main() -> ExitCode {
     counter::config::load_dotenv_files();
     let cli = match counter::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
-            let code = if err.use_stderr() { 2 } else { 0 };
+        // --help and --version print in full; a usage error is one line (clap's first).
+        Err(err) if !err.use_stderr() => {
             let _ = err.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or("error: invalid usage");
+            eprintln!("{first} (see counter --help)");
+            return ExitCode::from(2);
         }
     };
     counter::init_logging();

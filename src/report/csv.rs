@@ -1,0 +1,87 @@
+//! CSV with the columns of DESIGN.md, one row per run (cell and trial).
+
+use super::RunRecord;
+
+pub const COLUMNS: [&str; 23] = [
+    "engine",
+    "server_version",
+    "isolation",
+    "effective_isolation",
+    "method",
+    "method_name",
+    "retry",
+    "requests",
+    "concurrency",
+    "pool_size",
+    "trial",
+    "acknowledged",
+    "rejected",
+    "unknown",
+    "final_count",
+    "verdict",
+    "outcome",
+    "errors",
+    "duration_ms",
+    "throughput_rps",
+    "p50_ms",
+    "p99_ms",
+    "max_ms",
+];
+
+/// The header and one line per record.
+pub fn to_csv(records: &[RunRecord]) -> String {
+    let mut out = COLUMNS.join(",");
+    out.push('\n');
+    for r in records {
+        let fields = [
+            r.engine.clone(),
+            r.server_version.clone(),
+            r.isolation.clone(),
+            r.effective_isolation.clone(),
+            r.method.to_string(),
+            r.method_name.clone(),
+            r.retry.to_string(),
+            r.requests.to_string(),
+            r.concurrency.to_string(),
+            r.pool_size.to_string(),
+            r.trial.to_string(),
+            r.acknowledged.to_string(),
+            r.rejected.to_string(),
+            r.unknown.to_string(),
+            r.final_count.to_string(),
+            r.verdict.clone(),
+            r.outcome.to_string(),
+            r.errors_text(),
+            r.duration_ms.to_string(),
+            r.throughput_rps.to_string(),
+            r.latency.p50_ms.to_string(),
+            r.latency.p99_ms.to_string(),
+            r.latency.max_ms.to_string(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| quote(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// RFC 4180 quoting, only where needed.
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(quote("15.18 (Debian)"), "15.18 (Debian)");
+        assert_eq!(quote("a,b"), "\"a,b\"");
+        assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,110 @@
+//! Human-readable tables (comfy-table) for terminals.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use super::RunRecord;
+
+pub fn new_table() -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    table
+}
+
+/// The summary of one hammer run, with a sentence that says what the outcome means.
+pub fn hammer_summary(r: &RunRecord) -> String {
+    let mut table = new_table();
+    let rows: Vec<(&str, String)> = vec![
+        ("method", format!("{} ({})", r.method, r.method_name)),
+        (
+            "isolation",
+            if r.effective_isolation.is_empty() {
+                "unknown (not a counter server)".to_string()
+            } else {
+                r.effective_isolation.clone()
+            },
+        ),
+        (
+            "requests",
+            format!("{} (concurrency {})", r.requests, r.concurrency),
+        ),
+        ("acknowledged", r.acknowledged.to_string()),
+        ("rejected", r.rejected.to_string()),
+        ("unknown", r.unknown.to_string()),
+        (
+            "counter",
+            format!("{} -> {} (change {})", r.before, r.final_count, r.change),
+        ),
+        ("outcome", format!("{} {}", r.verdict, r.outcome)),
+        (
+            "errors",
+            if r.errors.is_empty() {
+                "none".into()
+            } else {
+                r.errors_text()
+            },
+        ),
+        ("lost updates seen", r.duplicate_writes.to_string()),
+        (
+            "latency ms",
+            format!(
+                "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+                r.latency.p50_ms,
+                r.latency.p90_ms,
+                r.latency.p99_ms,
+                r.latency.p999_ms,
+                r.latency.max_ms
+            ),
+        ),
+        (
+            "time",
+            format!("{:.1} ms, {:.0} req/s", r.duration_ms, r.throughput_rps),
+        ),
+    ];
+    for (key, value) in rows {
+        table.add_row(vec![key.to_string(), value]);
+    }
+    let mut out = table.to_string();
+    out.push('\n');
+    out.push_str(&explain(r));
+    out.push('\n');
+    out
+}
+
+/// One sentence on what the outcome means.
+pub fn explain(r: &RunRecord) -> String {
+    use crate::hammer::Outcome::*;
+    let interrupted = if r.interrupted {
+        format!(
+            "Interrupted after {} of {} requests. ",
+            r.completed, r.requests
+        )
+    } else {
+        String::new()
+    };
+    let what = match r.outcome {
+        Exact => format!("Exact: the counter grew by exactly {}.", r.change),
+        Rejected => format!(
+            "Rejected: the database refused {} requests ({}); every acknowledged increment is there.",
+            r.rejected,
+            r.errors_text()
+        ),
+        Lost => format!(
+            "LOST: {} requests were acknowledged but the counter grew by {}: {} acknowledged increments vanished.",
+            r.acknowledged,
+            r.change,
+            r.acknowledged as i64 - r.change
+        ),
+        Extra => format!(
+            "EXTRA: the counter grew by {}, more than the {} acknowledged and {} unknown requests.",
+            r.change, r.acknowledged, r.unknown
+        ),
+        Ambiguous => format!(
+            "Ambiguous: the counter grew by {}: some of the {} requests of unknown fate were applied.",
+            r.change, r.unknown
+        ),
+    };
+    format!("{interrupted}{what}")
+}
