@@ -1,5 +1,6 @@
 //! The one integration-test binary (linking is slow: keep it one). Every test talks to a real
 //! PostgreSQL: one throwaway cluster per test process, one fresh database per test.
 
+mod hammer;
 mod serve;
 mod support;

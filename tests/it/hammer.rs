@@ -1,0 +1,201 @@
+//! `counter hammer` against a real `counter serve`: verdicts, exit codes, the JSON shape.
+
+use std::process::Output;
+use std::sync::Arc;
+
+use counter::cli::Isolation;
+use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
+use counter::methods::MethodId;
+
+use crate::serve::counter_command;
+use crate::support::start_server;
+
+async fn run_cli(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || counter_command().args(args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn config(base_url: String, method: MethodId) -> HammerConfig {
+    let mut config = HammerConfig::new(Target::parse(&base_url).unwrap(), method, 100);
+    config.reset = true;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atomic_update_at_read_committed_is_exact() {
+    let server = start_server(Isolation::ReadCommitted, 10).await;
+    let run = hammer::run(
+        &config(server.handle.base_url(), MethodId::AtomicUpdate),
+        Arc::new(Control::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.outcome, Outcome::Exact, "{run:?}");
+    assert_eq!((run.acknowledged, run.rejected, run.unknown), (100, 0, 0));
+    assert_eq!((run.before, run.after), (0, 100));
+    assert_eq!(run.duplicate_writes, 0);
+    assert_eq!(server.count(3).await, Some(100));
+    let info = run.server.expect("a counter server describes itself");
+    assert_eq!(info.effective_isolation, "read committed");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_lock_at_repeatable_read_is_rejected_not_lost() {
+    let server = start_server(Isolation::RepeatableRead, 10).await;
+    let run = hammer::run(
+        &config(server.handle.base_url(), MethodId::RowLock),
+        Arc::new(Control::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.outcome, Outcome::Rejected, "{run:?}");
+    assert!(
+        run.errors.get("40001").copied().unwrap_or(0) > 0,
+        "{:?}",
+        run.errors
+    );
+    assert_eq!(run.after, run.acknowledged as i64);
+    assert_eq!(run.acknowledged + run.rejected, 100);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_exit_codes_and_json_shape() {
+    let server = start_server(Isolation::ReadCommitted, 10).await;
+    let addr = server.handle.addr.to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["hammer".into(), "-d".into(), addr.clone()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // Exact: exit 0, JSON on stdout with the pinned keys.
+    let out = run_cli(args(&["-n", "3", "--reset", "--format", "json"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "acknowledged",
+            "before",
+            "change",
+            "completed",
+            "concurrency",
+            "duplicate_writes",
+            "duration_ms",
+            "effective_isolation",
+            "engine",
+            "errors",
+            "final_count",
+            "interrupted",
+            "isolation",
+            "latency",
+            "method",
+            "method_name",
+            "outcome",
+            "pool_size",
+            "rejected",
+            "requests",
+            "retry",
+            "server_version",
+            "throughput_rps",
+            "trial",
+            "unknown",
+            "verdict",
+        ]
+    );
+    assert_eq!(json["outcome"], "exact");
+    assert_eq!(json["verdict"], "+");
+    assert_eq!(json["final_count"], 100);
+    for key in ["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"] {
+        assert!(json["latency"][key].is_number(), "latency.{key}");
+    }
+    // The CSV header is DESIGN.md's.
+    let out = run_cli(args(&[
+        "-n",
+        "table-lock",
+        "--requests",
+        "20",
+        "--format",
+        "csv",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.starts_with("engine,server_version,isolation,effective_isolation,method,"));
+    assert_eq!(csv.lines().count(), 2);
+
+    // Every bad flag or peer: exit 2 and one line on stderr.
+    let dead_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let not_http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let not_http_addr = not_http.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for stream in not_http.incoming().take(4) {
+            if let Ok(mut stream) = stream {
+                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+            }
+        }
+    });
+    let dead = format!("127.0.0.1:{dead_port}");
+    let cases: Vec<Vec<String>> = vec![
+        args(&["-n", "3", "--requests", "0"]),
+        args(&["-n", "3", "--concurrency", "0"]),
+        args(&["-n", "3", "--timeout", "0"]),
+        args(&["-n", "42"]),
+        args(&["-n", "nope"]),
+        args(&["-n", "3", "--requests", "-1"]),
+        args(&["-n", "3", "--format", "xml"]),
+        vec![
+            "hammer".into(),
+            "-d".into(),
+            "no-such-host.invalid:8000".into(),
+            "-n".into(),
+            "3".into(),
+        ],
+        vec!["hammer".into(), "-d".into(), dead, "-n".into(), "3".into()],
+        vec![
+            "hammer".into(),
+            "-d".into(),
+            not_http_addr,
+            "-n".into(),
+            "3".into(),
+        ],
+        vec![
+            "hammer".into(),
+            "-d".into(),
+            "https://127.0.0.1:1".into(),
+            "-n".into(),
+            "3".into(),
+        ],
+    ];
+    for case in cases {
+        let out = run_cli(case.clone()).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{case:?}: one line, got {stderr}"
+        );
+        assert!(stderr.starts_with("error: "), "{case:?}: {stderr}");
+    }
+    assert_eq!(server.count(3).await, Some(100), "bad runs sent nothing");
+    server.stop().await;
+}
