@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod hammer;
+pub mod matrix;
 pub mod methods;
 pub mod report;
 pub mod server;
@@ -19,7 +20,7 @@ pub fn init_logging() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error,sqlx::postgres::notice=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -36,7 +37,7 @@ pub async fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Serve(args) => server::command::run(args).await,
         Command::Hammer(args) => hammer::command::run(args).await,
-        Command::Matrix(_) => Ok(2),
+        Command::Matrix(args) => matrix::command::run(args).await,
     };
     match result {
         Ok(code) => code,

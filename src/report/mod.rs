@@ -2,6 +2,7 @@
 //! matrix), and its CSV, JSON and table forms.
 
 pub mod csv;
+pub mod matrix;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,143 @@
+//! The whole study: for each isolation level a fresh server (new pool, new connections) on an
+//! ephemeral loopback port, and for each method a reset and a hammer run, K times.
+
+pub mod command;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use crate::cli::Isolation;
+use crate::db;
+use crate::hammer::{self, Control, HammerConfig, Target};
+use crate::methods::MethodId;
+use crate::report::{RunContext, RunRecord};
+use crate::server::{self, AppState};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct MatrixConfig {
+    pub levels: Vec<Isolation>,
+    pub methods: Vec<MethodId>,
+    pub requests: u64,
+    pub concurrency: u64,
+    pub pool_size: u32,
+    pub trials: u32,
+}
+
+/// Facts about the run as a whole, for reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixMeta {
+    pub engine: String,
+    pub server_version: String,
+    pub levels: Vec<Isolation>,
+    pub methods: Vec<u32>,
+    pub requests: u64,
+    pub concurrency: u64,
+    pub pool_size: u32,
+    pub trials: u32,
+    pub retry: u32,
+    pub wall_ms: f64,
+    pub machine: String,
+}
+
+/// Every record of a run, in level, method, trial order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixResult {
+    pub meta: MatrixMeta,
+    pub runs: Vec<RunRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Hammer(#[from] hammer::HammerError),
+    #[error("could not start a server: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+impl MatrixConfig {
+    pub fn cells(&self) -> u64 {
+        (self.levels.len() * self.methods.len()) as u64 * u64::from(self.trials)
+    }
+}
+
+/// Runs the matrix against the database at `options`. `on_cell` is called after each run
+/// (for progress bars).
+pub async fn run(
+    config: &MatrixConfig,
+    options: &PgConnectOptions,
+    mut on_cell: impl FnMut(&RunRecord),
+) -> Result<MatrixResult, MatrixError> {
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    let mut server_version = String::new();
+    for &level in &config.levels {
+        // A restart per level, as the original did by editing settings: new pool, new server.
+        let database = db::connect(options, level, config.pool_size).await?;
+        server_version = database.server_version.clone();
+        let pool = database.pool.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let handle = server::spawn(listener, AppState { db: database })?;
+        let target = Target::parse(&handle.base_url())?;
+        let result = run_level(config, &target, &mut runs, &mut on_cell).await;
+        handle.shutdown(server::SHUTDOWN_GRACE).await;
+        pool.close().await;
+        result?;
+    }
+    Ok(MatrixResult {
+        meta: MatrixMeta {
+            engine: "postgresql".into(),
+            server_version,
+            levels: config.levels.clone(),
+            methods: config.methods.iter().map(|m| m.number()).collect(),
+            requests: config.requests,
+            concurrency: config.concurrency,
+            pool_size: config.pool_size,
+            trials: config.trials,
+            retry: 0,
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            machine: machine_description(),
+        },
+        runs,
+    })
+}
+
+async fn run_level(
+    config: &MatrixConfig,
+    target: &Target,
+    runs: &mut Vec<RunRecord>,
+    on_cell: &mut impl FnMut(&RunRecord),
+) -> Result<(), MatrixError> {
+    for &method in &config.methods {
+        for trial in 1..=config.trials {
+            let mut hammer = HammerConfig::new(target.clone(), method, config.requests);
+            hammer.concurrency = config.concurrency;
+            // The original started from an empty table: the creation race is part of a cell.
+            hammer.reset = true;
+            hammer.timeout = Duration::from_secs(30);
+            let run = hammer::run(&hammer, Arc::new(Control::default())).await?;
+            let record = RunRecord::from_run(&run, &RunContext { retry: 0, trial });
+            on_cell(&record);
+            runs.push(record);
+        }
+    }
+    Ok(())
+}
+
+/// "x86_64 Linux, 2 cores": enough to tell machines apart in a results file.
+pub fn machine_description() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!(
+        "{} {}, {cores} cores",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}

@@ -1,0 +1,176 @@
+//! The matrix in the original's layout (rows: isolation levels; columns: methods) and a details
+//! table that says why each cell is what it is.
+
+use std::collections::BTreeMap;
+
+use comfy_table::Table;
+use comfy_table::presets::ASCII_MARKDOWN;
+
+use super::RunRecord;
+use super::table::new_table;
+use crate::cli::Isolation;
+use crate::matrix::MatrixResult;
+use crate::methods::MethodId;
+
+/// The runs of one (level, method) cell: its trials.
+pub struct Cell<'a> {
+    pub level: Isolation,
+    pub method: MethodId,
+    pub runs: Vec<&'a RunRecord>,
+}
+
+impl Cell<'_> {
+    pub fn exact_trials(&self) -> usize {
+        self.runs.iter().filter(|r| r.verdict == "+").count()
+    }
+
+    /// "+" only when every trial is exact; with several trials, also how many were.
+    pub fn symbol(&self) -> String {
+        let exact = self.exact_trials();
+        let all = self.runs.len();
+        let sign = if exact == all && all > 0 { "+" } else { "-" };
+        if all > 1 {
+            format!("{sign} {exact}/{all}")
+        } else {
+            sign.to_string()
+        }
+    }
+
+    /// Error tallies summed over the trials, most frequent first.
+    pub fn errors(&self) -> Vec<(String, u64)> {
+        let mut sum: BTreeMap<String, u64> = BTreeMap::new();
+        for run in &self.runs {
+            for (code, n) in &run.errors {
+                *sum.entry(code.clone()).or_default() += n;
+            }
+        }
+        let mut errors: Vec<(String, u64)> = sum.into_iter().collect();
+        errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        errors
+    }
+
+    /// The distinct outcomes of the trials, in order of first appearance.
+    pub fn outcomes(&self) -> String {
+        let mut seen: Vec<&str> = Vec::new();
+        for run in &self.runs {
+            let outcome = run.outcome.as_str();
+            if !seen.contains(&outcome) {
+                seen.push(outcome);
+            }
+        }
+        seen.join(", ")
+    }
+}
+
+/// The cells of a result, level by level, method by method.
+pub fn cells(result: &MatrixResult) -> Vec<Cell<'_>> {
+    let mut cells = Vec::new();
+    for &level in &result.meta.levels {
+        for &number in &result.meta.methods {
+            let Some(method) = MethodId::from_number(u64::from(number)) else {
+                continue;
+            };
+            let runs = result
+                .runs
+                .iter()
+                .filter(|r| r.isolation == level.sql_name() && r.method == number)
+                .collect();
+            cells.push(Cell { level, method, runs });
+        }
+    }
+    cells
+}
+
+fn column_title(method: MethodId) -> String {
+    format!("{}. {}", method.number(), method.info().name)
+}
+
+fn styled(markdown: bool) -> Table {
+    let mut table = new_table();
+    if markdown {
+        table.load_style(ASCII_MARKDOWN);
+    }
+    table
+}
+
+/// The +/- table of the original study.
+pub fn verdict_table(result: &MatrixResult, markdown: bool) -> String {
+    let cells = cells(result);
+    let methods: Vec<MethodId> = result
+        .meta
+        .methods
+        .iter()
+        .filter_map(|&n| MethodId::from_number(u64::from(n)))
+        .collect();
+    let mut table = styled(markdown);
+    let mut header = vec!["isolation \\ method".to_string()];
+    header.extend(methods.iter().map(|&m| column_title(m)));
+    table.set_header(header);
+    for &level in &result.meta.levels {
+        let mut row = vec![level.sql_name().to_string()];
+        for &method in &methods {
+            let symbol = cells
+                .iter()
+                .find(|c| c.level == level && c.method == method)
+                .map(Cell::symbol)
+                .unwrap_or_default();
+            row.push(symbol);
+        }
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+/// Per cell: final/requests, outcome, the main SQLSTATEs, p99 and throughput.
+pub fn details_table(result: &MatrixResult, markdown: bool) -> String {
+    let mut table = styled(markdown);
+    table.set_header(vec![
+        "isolation", "method", "final/requests", "outcome", "errors", "p99 ms", "req/s",
+    ]);
+    for cell in cells(result) {
+        if cell.runs.is_empty() {
+            continue;
+        }
+        let finals: Vec<String> = cell.runs.iter().map(|r| r.change.to_string()).collect();
+        let requests = cell.runs[0].requests;
+        let errors: Vec<String> = cell
+            .errors()
+            .iter()
+            .take(3)
+            .map(|(code, n)| format!("{code}={n}"))
+            .collect();
+        let p99 = cell.runs.iter().map(|r| r.latency.p99_ms).fold(0.0, f64::max);
+        let rps = cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len() as f64;
+        table.add_row(vec![
+            cell.level.sql_name().to_string(),
+            column_title(cell.method),
+            format!("{}/{requests}", finals.join(",")),
+            cell.outcomes(),
+            if errors.is_empty() { "-".into() } else { errors.join(" ") },
+            format!("{p99:.1}"),
+            format!("{rps:.0}"),
+        ]);
+    }
+    table.to_string()
+}
+
+/// Both tables and a line about the run.
+pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
+    let meta = &result.meta;
+    let mut out = String::new();
+    out.push_str(&verdict_table(result, markdown));
+    out.push_str("\n\n");
+    out.push_str(&details_table(result, markdown));
+    out.push_str(&format!(
+        "\n\n{} {}, {} requests per cell, concurrency {}, pool {}, {} trial(s); {:.1} s on {}\n",
+        meta.engine,
+        meta.server_version,
+        meta.requests,
+        meta.concurrency,
+        meta.pool_size,
+        meta.trials,
+        meta.wall_ms / 1000.0,
+        meta.machine
+    ));
+    out
+}
