@@ -83,7 +83,8 @@ fn write_outputs(args: &MatrixArgs, result: &MatrixResult) -> anyhow::Result<()>
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(result)? + "\n";
-        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("could not write {}", path.display()))?;
     }
     Ok(())
 }

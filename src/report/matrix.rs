@@ -75,7 +75,11 @@ pub fn cells(result: &MatrixResult) -> Vec<Cell<'_>> {
                 .iter()
                 .filter(|r| r.isolation == level.sql_name() && r.method == number)
                 .collect();
-            cells.push(Cell { level, method, runs });
+            cells.push(Cell {
+                level,
+                method,
+                runs,
+            });
         }
     }
     cells
@@ -125,7 +129,13 @@ pub fn verdict_table(result: &MatrixResult, markdown: bool) -> String {
 pub fn details_table(result: &MatrixResult, markdown: bool) -> String {
     let mut table = styled(markdown);
     table.set_header(vec![
-        "isolation", "method", "final/requests", "outcome", "errors", "p99 ms", "req/s",
+        "isolation",
+        "method",
+        "final/requests",
+        "outcome",
+        "errors",
+        "p99 ms",
+        "req/s",
     ]);
     for cell in cells(result) {
         if cell.runs.is_empty() {
@@ -139,14 +149,22 @@ pub fn details_table(result: &MatrixResult, markdown: bool) -> String {
             .take(3)
             .map(|(code, n)| format!("{code}={n}"))
             .collect();
-        let p99 = cell.runs.iter().map(|r| r.latency.p99_ms).fold(0.0, f64::max);
+        let p99 = cell
+            .runs
+            .iter()
+            .map(|r| r.latency.p99_ms)
+            .fold(0.0, f64::max);
         let rps = cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len() as f64;
         table.add_row(vec![
             cell.level.sql_name().to_string(),
             column_title(cell.method),
             format!("{}/{requests}", finals.join(",")),
             cell.outcomes(),
-            if errors.is_empty() { "-".into() } else { errors.join(" ") },
+            if errors.is_empty() {
+                "-".into()
+            } else {
+                errors.join(" ")
+            },
             format!("{p99:.1}"),
             format!("{rps:.0}"),
         ]);

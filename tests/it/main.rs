@@ -2,5 +2,6 @@
 //! PostgreSQL: one throwaway cluster per test process, one fresh database per test.
 
 mod hammer;
+mod matrix;
 mod serve;
 mod support;

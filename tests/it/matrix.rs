@@ -1,0 +1,109 @@
+//! `counter matrix`: a real run over a subset, its CSV, and its bad options.
+
+use counter::report::csv::COLUMNS;
+
+use crate::serve::counter_command;
+
+async fn run_cli(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || counter_command().args(args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
+    let dir = std::env::temp_dir().join(format!("counter-matrix-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv_path = dir.join("results.csv");
+    let json_path = dir.join("results.json");
+    let out = run_cli(&[
+        "matrix",
+        "--levels",
+        "read-committed,repeatable-read",
+        "--methods",
+        "2,atomic-update",
+        "--trials",
+        "2",
+        "--csv",
+        csv_path.to_str().unwrap(),
+        "--json",
+        json_path.to_str().unwrap(),
+        "--markdown",
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2 * 2 * 2, "levels x methods x trials");
+    let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
+    for row in &rows {
+        assert_eq!(row.len(), COLUMNS.len(), "{row:?}");
+        let (verdict, outcome) = (row[col("verdict")], row[col("outcome")]);
+        assert_eq!(verdict == "+", outcome == "exact", "{row:?}");
+        let requests: i64 = row[col("requests")].parse().unwrap();
+        let final_count: i64 = row[col("final_count")].parse().unwrap();
+        let acknowledged: i64 = row[col("acknowledged")].parse().unwrap();
+        assert_eq!(requests, 100);
+        assert_eq!(
+            final_count, acknowledged,
+            "reset before each run; nothing lost: {row:?}"
+        );
+        let expected_exact = row[col("isolation")] == "read committed";
+        assert_eq!(
+            outcome == "exact",
+            expected_exact,
+            "the original's table: {row:?}"
+        );
+        if !expected_exact {
+            assert_eq!(outcome, "rejected", "{row:?}");
+            assert!(row[col("errors")].contains("40001="), "{row:?}");
+        }
+        assert_eq!(row[col("effective_isolation")], row[col("isolation")]);
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 8);
+    assert_eq!(json["meta"]["trials"], 2);
+    // Markdown table in the original's layout.
+    assert!(
+        stdout.contains("| isolation \\ method | 2. row lock | 3. database level |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| read committed     | + 2/2       | + 2/2             |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| repeatable read    | - 0/2       | - 0/2             |"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_matrix_options_exit_2_with_one_line() {
+    for args in [
+        &["matrix", "--levels", "snapshot"][..],
+        &["matrix", "--methods", "9"][..],
+        &["matrix", "--methods", "row-locks"][..],
+        &["matrix", "--trials", "0"][..],
+        &["matrix", "--requests", "0"][..],
+        &["matrix", "--concurrency", "0"][..],
+        &["matrix", "--pool-size", "0"][..],
+    ] {
+        let out = run_cli(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
