@@ -147,10 +147,8 @@ async fn cli_exit_codes_and_json_shape() {
     let not_http_addr = not_http.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         use std::io::Write;
-        for stream in not_http.incoming().take(4) {
-            if let Ok(mut stream) = stream {
-                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
-            }
+        for mut stream in not_http.incoming().take(4).flatten() {
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
         }
     });
     let dead = format!("127.0.0.1:{dead_port}");
