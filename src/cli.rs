@@ -58,14 +58,34 @@ pub struct ServeArgs {
     pub pool_size: u32,
 
     #[command(flatten)]
+    pub behaviour: BehaviourArgs,
+
+    #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// How the server runs increments (shared by serve and matrix).
+#[derive(Debug, Clone, Args)]
+pub struct BehaviourArgs {
+    /// Retry the whole transaction up to N times on 40001, 40P01 (and get-or-create's 23505),
+    /// with jittered exponential backoff.
+    #[arg(long, env = "COUNTER_RETRY", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub retry: u32,
+
+    /// Pause in milliseconds between the read and the write of read-then-write methods, so
+    /// races show up reliably on small machines.
+    #[arg(long, env = "COUNTER_THINK_MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub think_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct HammerArgs {
-    /// Server to hammer: host:port or an http:// base URL.
+    /// Server to hammer: host:port or an http:// base URL. Repeat it to spread the requests
+    /// round-robin over several servers (replicas on the same database).
     #[arg(short = 'd', long = "domain", default_value = "127.0.0.1:8000")]
-    pub domain: String,
+    pub domain: Vec<String>,
 
     /// Method to use: a number (1, 2, 3, ...) or a slug (table-lock, row-lock, ...).
     #[arg(short = 'n', long = "method", value_parser = parse_method)]
@@ -130,6 +150,13 @@ pub struct MatrixArgs {
     /// Repeat each cell K times; a cell is "+" only when every trial is exact.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub trials: u32,
+
+    /// Servers per isolation level, all on the same database; requests go round-robin.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub replicas: u32,
+
+    #[command(flatten)]
+    pub behaviour: BehaviourArgs,
 
     /// Write one CSV row per cell and trial to this file.
     #[arg(long)]

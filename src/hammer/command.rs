@@ -53,13 +53,17 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<u8> {
 }
 
 fn config_from(args: &HammerArgs) -> Result<HammerConfig, HammerError> {
-    let target = Target::parse(&args.domain)?;
+    let targets = args
+        .domain
+        .iter()
+        .map(|d| Target::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 86_400.0) {
         return Err(HammerError::Usage(
             "--timeout must be a number of seconds between 0 and 86400".into(),
         ));
     }
-    let mut config = HammerConfig::new(target, args.method, args.requests);
+    let mut config = HammerConfig::new(targets, args.method, args.requests);
     config.concurrency = args
         .concurrency
         .unwrap_or(args.requests.min(MAX_DEFAULT_CONCURRENCY));

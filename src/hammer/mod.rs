@@ -38,7 +38,9 @@ pub enum HammerError {
 
 #[derive(Debug, Clone)]
 pub struct HammerConfig {
-    pub target: Target,
+    /// One server, or several replicas on the same database (workers are spread over them
+    /// round-robin). The first one is asked for the count before and after.
+    pub targets: Vec<Target>,
     pub method: MethodId,
     pub requests: u64,
     pub concurrency: u64,
@@ -48,9 +50,9 @@ pub struct HammerConfig {
 }
 
 impl HammerConfig {
-    pub fn new(target: Target, method: MethodId, requests: u64) -> HammerConfig {
+    pub fn new(targets: Vec<Target>, method: MethodId, requests: u64) -> HammerConfig {
         HammerConfig {
-            target,
+            targets,
             method,
             requests,
             concurrency: requests.clamp(1, MAX_DEFAULT_CONCURRENCY),
@@ -61,6 +63,11 @@ impl HammerConfig {
     }
 
     fn validate(&self) -> Result<(), HammerError> {
+        if self.targets.is_empty() {
+            return Err(HammerError::Usage(
+                "at least one -d server is needed".into(),
+            ));
+        }
         if self.requests == 0 {
             return Err(HammerError::Usage("--requests must be at least 1".into()));
         }
@@ -102,6 +109,8 @@ impl Control {
 #[derive(Debug, Clone)]
 pub struct HammerRun {
     pub method: MethodId,
+    /// How many servers shared the load.
+    pub replicas: usize,
     /// Requests planned.
     pub requests: u64,
     /// Requests that got an end (equal to `requests` unless interrupted).
@@ -156,19 +165,25 @@ pub fn build_client(concurrency: u64, timeout: Duration) -> Result<Client, Hamme
 pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerRun, HammerError> {
     config.validate()?;
     let client = build_client(config.concurrency, config.timeout)?;
-    let target = &config.target;
+    let target = &config.targets[0];
     let id = config.method.row_id();
-    let server = target.info(&client).await?;
-    if let Some(info) = &server
-        && !info
-            .methods
-            .iter()
-            .any(|m| m.number == config.method.number())
-    {
-        return Err(HammerError::Usage(format!(
-            "the server at {} has no method {}",
-            target.base_url, config.method
-        )));
+    let mut server = None;
+    for (index, replica) in config.targets.iter().enumerate() {
+        let info = replica.info(&client).await?;
+        if let Some(info) = &info
+            && !info
+                .methods
+                .iter()
+                .any(|m| m.number == config.method.number())
+        {
+            return Err(HammerError::Usage(format!(
+                "the server at {} has no method {}",
+                replica.base_url, config.method
+            )));
+        }
+        if index == 0 {
+            server = info;
+        }
     }
     if config.reset {
         target.reset(&client, id).await?;
@@ -188,6 +203,7 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
     let change = after - before;
     Ok(HammerRun {
         method: config.method,
+        replicas: config.targets.len(),
         requests: config.requests,
         completed,
         concurrency: config.concurrency,
@@ -228,13 +244,21 @@ async fn fire(
         control,
     });
     let barrier = Arc::new(tokio::sync::Barrier::new(workers as usize + 1));
-    let url: Arc<str> = config.target.increment_url(config.method.number()).into();
-    let warm_url: Arc<str> = config.target.count_url(config.method.row_id()).into();
+    let urls: Vec<(Arc<str>, Arc<str>)> = config
+        .targets
+        .iter()
+        .map(|t| {
+            let increment = t.increment_url(config.method.number()).into();
+            let warm = t.count_url(config.method.row_id()).into();
+            (increment, warm)
+        })
+        .collect();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
+    for worker in 0..workers {
         let (client, shared, barrier) = (client.clone(), shared.clone(), barrier.clone());
-        let (url, warm_url, verb, requests) =
-            (url.clone(), warm_url.clone(), config.verb, config.requests);
+        // Workers are dealt to the servers round-robin; each sticks to its server.
+        let (url, warm_url) = urls[(worker % urls.len() as u64) as usize].clone();
+        let (verb, requests) = (config.verb, config.requests);
         tasks.spawn(async move {
             // Opens this worker's connection before the start line; its answer does not matter.
             if let Ok(response) = client.get(&*warm_url).send().await {
@@ -272,6 +296,8 @@ async fn fire(
 struct Answer {
     count: Option<i64>,
     sqlstate: Option<String>,
+    /// The error code, for rejections without a SQLSTATE (e.g. `cas_exhausted`).
+    error: Option<String>,
 }
 
 /// Sends one increment and says how it ended.
@@ -296,7 +322,7 @@ async fn send_one(client: &Client, url: &str, verb: HttpVerb) -> RequestEnd {
         }
     } else if status.is_client_error() {
         let reason = answer
-            .and_then(|a| a.sqlstate)
+            .and_then(|a| a.sqlstate.or(a.error))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
         RequestEnd::Rejected { reason }
     } else {

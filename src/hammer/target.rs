@@ -58,6 +58,10 @@ pub struct ServerInfo {
     pub effective_isolation: String,
     pub server_version: String,
     pub pool_size: u32,
+    #[serde(default)]
+    pub retry: u32,
+    #[serde(default)]
+    pub think_ms: u64,
     pub methods: Vec<InfoMethod>,
 }
 

@@ -73,6 +73,9 @@ fn config_from(args: &MatrixArgs) -> anyhow::Result<MatrixConfig> {
             .unwrap_or(args.requests.min(MAX_DEFAULT_CONCURRENCY)),
         pool_size: args.pool_size,
         trials: args.trials,
+        replicas: args.replicas,
+        retry: args.behaviour.retry,
+        think_ms: args.behaviour.think_ms,
     })
 }
 

@@ -26,6 +26,11 @@ pub struct MatrixConfig {
     pub concurrency: u64,
     pub pool_size: u32,
     pub trials: u32,
+    /// Servers per level on the same database.
+    pub replicas: u32,
+    /// With N > 0, every cell runs twice: without retry, then with `--retry N`.
+    pub retry: u32,
+    pub think_ms: u64,
 }
 
 /// Facts about the run as a whole, for reports.
@@ -39,7 +44,10 @@ pub struct MatrixMeta {
     pub concurrency: u64,
     pub pool_size: u32,
     pub trials: u32,
-    pub retry: u32,
+    /// The retry settings the cells ran with: `[0]`, or `[0, N]`.
+    pub retries: Vec<u32>,
+    pub replicas: u32,
+    pub think_ms: u64,
     pub wall_ms: f64,
     pub machine: String,
 }
@@ -62,8 +70,19 @@ pub enum MatrixError {
 }
 
 impl MatrixConfig {
+    /// The retry settings to run: without retry always, and with it when asked.
+    pub fn retries(&self) -> Vec<u32> {
+        if self.retry > 0 {
+            vec![0, self.retry]
+        } else {
+            vec![0]
+        }
+    }
+
+    /// How many hammer runs the matrix makes.
     pub fn cells(&self) -> u64 {
-        (self.levels.len() * self.methods.len()) as u64 * u64::from(self.trials)
+        (self.levels.len() * self.methods.len() * self.retries().len()) as u64
+            * u64::from(self.trials)
     }
 }
 
@@ -77,18 +96,31 @@ pub async fn run(
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut server_version = String::new();
-    for &level in &config.levels {
-        // A restart per level, as the original did by editing settings: new pool, new server.
-        let database = db::connect(options, level, config.pool_size).await?;
-        server_version = database.server_version.clone();
-        let pool = database.pool.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let handle = server::spawn(listener, AppState { db: database })?;
-        let target = Target::parse(&handle.base_url())?;
-        let result = run_level(config, &target, &mut runs, &mut on_cell).await;
-        handle.shutdown(server::SHUTDOWN_GRACE).await;
-        pool.close().await;
-        result?;
+    for retry in config.retries() {
+        for &level in &config.levels {
+            // A restart per level, as the original did by editing settings: new pools, new
+            // servers (each replica with its own pool and its own in-process lock).
+            let mut servers = Vec::new();
+            for _ in 0..config.replicas {
+                let database = db::connect(options, level, config.pool_size).await?;
+                server_version = database.server_version.clone();
+                let pool = database.pool.clone();
+                let think = Duration::from_millis(config.think_ms);
+                let state = AppState::new(database, retry, think);
+                let listener = TcpListener::bind("127.0.0.1:0").await?;
+                servers.push((server::spawn(listener, state)?, pool));
+            }
+            let targets = servers
+                .iter()
+                .map(|(handle, _)| Target::parse(&handle.base_url()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = run_level(config, &targets, &mut runs, &mut on_cell).await;
+            for (handle, pool) in servers {
+                handle.shutdown(server::SHUTDOWN_GRACE).await;
+                pool.close().await;
+            }
+            result?;
+        }
     }
     Ok(MatrixResult {
         meta: MatrixMeta {
@@ -100,7 +132,9 @@ pub async fn run(
             concurrency: config.concurrency,
             pool_size: config.pool_size,
             trials: config.trials,
-            retry: 0,
+            retries: config.retries(),
+            replicas: config.replicas,
+            think_ms: config.think_ms,
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
             machine: machine_description(),
         },
@@ -110,19 +144,19 @@ pub async fn run(
 
 async fn run_level(
     config: &MatrixConfig,
-    target: &Target,
+    targets: &[Target],
     runs: &mut Vec<RunRecord>,
     on_cell: &mut impl FnMut(&RunRecord),
 ) -> Result<(), MatrixError> {
     for &method in &config.methods {
         for trial in 1..=config.trials {
-            let mut hammer = HammerConfig::new(target.clone(), method, config.requests);
+            let mut hammer = HammerConfig::new(targets.to_vec(), method, config.requests);
             hammer.concurrency = config.concurrency;
             // The original started from an empty table: the creation race is part of a cell.
             hammer.reset = true;
             hammer.timeout = Duration::from_secs(30);
             let run = hammer::run(&hammer, Arc::new(Control::default())).await?;
-            let record = RunRecord::from_run(&run, &RunContext { retry: 0, trial });
+            let record = RunRecord::from_run(&run, &RunContext { trial });
             on_cell(&record);
             runs.push(record);
         }

@@ -4,14 +4,13 @@
 //! the newest row version; at repeatable read and serializable a concurrent update of the same
 //! row aborts it with 40001.
 
-use sqlx::PgPool;
-
+use super::MethodContext;
 use super::get_or_create;
 
 const INCREMENT: &str = "UPDATE counter SET count = count + 1 WHERE id = $1 RETURNING count";
 
-pub async fn increment(pool: &PgPool, id: i64) -> Result<i64, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
+pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
+    let mut conn = ctx.pool.acquire().await?;
     get_or_create::autocommit(&mut conn, id).await?;
     sqlx::query_scalar(INCREMENT)
         .bind(id)

@@ -3,13 +3,22 @@
 //! Method N increments the row with id N. Every method runs its SQL from fixed `&'static str`
 //! text with bind parameters, never formatted SQL.
 
+mod advisory_lock;
 mod atomic_update;
+mod compare_and_swap;
 mod get_or_create;
+mod in_process_lock;
+mod read_modify_write;
+pub mod retry;
 mod row_lock;
 mod table_lock;
+mod transaction;
+mod upsert;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -20,6 +29,48 @@ pub enum MethodId {
     TableLock = 1,
     RowLock = 2,
     AtomicUpdate = 3,
+    ReadModifyWrite = 4,
+    Upsert = 5,
+    AdvisoryLock = 6,
+    CompareAndSwap = 7,
+    InProcessLock = 8,
+}
+
+/// What a method needs besides its row id: the pool, the pause between read and write, and
+/// this server process's own lock (method 8).
+#[derive(Debug, Clone)]
+pub struct MethodContext {
+    pub pool: PgPool,
+    /// Pause between the read and the write of read-then-write methods (`--think-ms`): makes
+    /// races show up reliably on small machines.
+    pub think: Duration,
+    pub local_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl MethodContext {
+    pub fn new(pool: PgPool, think: Duration) -> MethodContext {
+        MethodContext {
+            pool,
+            think,
+            local_lock: Arc::default(),
+        }
+    }
+
+    async fn think(&self) {
+        if !self.think.is_zero() {
+            tokio::time::sleep(self.think).await;
+        }
+    }
+}
+
+/// Why an increment was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Optimistic compare-and-swap lost the race this many times in a row.
+    #[error("compare-and-swap lost the race {0} times in a row; gave up")]
+    CasExhausted(u32),
 }
 
 /// What the registry tells about a method (served by `/api/v1/info`, printed in reports).
@@ -32,14 +83,23 @@ pub struct MethodInfo {
 }
 
 /// Every method, in number order.
-pub const REGISTRY: [MethodId; 3] = [
+pub const REGISTRY: [MethodId; 8] = [
+    MethodId::TableLock,
+    MethodId::RowLock,
+    MethodId::AtomicUpdate,
+    MethodId::ReadModifyWrite,
+    MethodId::Upsert,
+    MethodId::AdvisoryLock,
+    MethodId::CompareAndSwap,
+    MethodId::InProcessLock,
+];
+
+/// The methods of the original study, run by default by `counter matrix`.
+pub const ORIGINAL: [MethodId; 3] = [
     MethodId::TableLock,
     MethodId::RowLock,
     MethodId::AtomicUpdate,
 ];
-
-/// The methods of the original study, run by default by `counter matrix`.
-pub const ORIGINAL: [MethodId; 3] = REGISTRY;
 
 impl MethodId {
     pub fn info(self) -> MethodInfo {
@@ -58,6 +118,31 @@ impl MethodId {
                 "atomic-update",
                 "database level",
                 "autocommit: get-or-create, then UPDATE counter SET count = count + 1",
+            ),
+            MethodId::ReadModifyWrite => (
+                "read-modify-write",
+                "read-modify-write",
+                "transaction: read, write read+1, no lock (the control: loses updates)",
+            ),
+            MethodId::Upsert => (
+                "upsert",
+                "upsert",
+                "INSERT ... ON CONFLICT (id) DO UPDATE SET count = counter.count + 1",
+            ),
+            MethodId::AdvisoryLock => (
+                "advisory-lock",
+                "advisory lock",
+                "transaction: pg_advisory_xact_lock(id), then read, write read+1",
+            ),
+            MethodId::CompareAndSwap => (
+                "compare-and-swap",
+                "compare-and-swap",
+                "autocommit: read, UPDATE ... WHERE count = old, loop on 0 rows (bounded)",
+            ),
+            MethodId::InProcessLock => (
+                "in-process-lock",
+                "in-process lock",
+                "an application mutex around read, write read+1 (one server only)",
             ),
         };
         MethodInfo {
@@ -87,14 +172,20 @@ impl MethodId {
             .find(|m| u64::from(m.number()) == number)
     }
 
-    /// One increment of this method's row; returns the count this request wrote.
-    pub async fn increment(self, pool: &PgPool) -> Result<i64, sqlx::Error> {
+    /// One increment of this method's row, one attempt; returns the count this request wrote.
+    pub async fn increment(self, ctx: &MethodContext) -> Result<i64, MethodError> {
         let id = self.row_id();
-        match self {
-            MethodId::TableLock => table_lock::increment(pool, id).await,
-            MethodId::RowLock => row_lock::increment(pool, id).await,
-            MethodId::AtomicUpdate => atomic_update::increment(pool, id).await,
-        }
+        let result = match self {
+            MethodId::TableLock => table_lock::increment(ctx, id).await,
+            MethodId::RowLock => row_lock::increment(ctx, id).await,
+            MethodId::AtomicUpdate => atomic_update::increment(ctx, id).await,
+            MethodId::ReadModifyWrite => read_modify_write::increment(ctx, id).await,
+            MethodId::Upsert => upsert::increment(ctx, id).await,
+            MethodId::AdvisoryLock => advisory_lock::increment(ctx, id).await,
+            MethodId::CompareAndSwap => return compare_and_swap::increment(ctx, id).await,
+            MethodId::InProcessLock => in_process_lock::increment(ctx, id).await,
+        };
+        Ok(result?)
     }
 }
 

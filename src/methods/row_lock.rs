@@ -4,21 +4,10 @@
 //! is released, so it is correct. At repeatable read and serializable the transaction's snapshot
 //! is older than the row it waited for, and PostgreSQL refuses with 40001 instead.
 
-use sqlx::PgPool;
+use super::MethodContext;
+use super::get_or_create::Read;
+use super::transaction::{Guard, read_then_write};
 
-use super::get_or_create::{self, Read};
-
-const WRITE: &str = "UPDATE counter SET count = $2 WHERE id = $1";
-
-pub async fn increment(pool: &PgPool, id: i64) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let read = get_or_create::in_transaction(&mut tx, id, Read::ForUpdate).await?;
-    let written = read + 1;
-    sqlx::query(WRITE)
-        .bind(id)
-        .bind(written)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(written)
+pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
+    read_then_write(ctx, id, Guard::None, Read::ForUpdate).await
 }

@@ -1,27 +1,16 @@
 //! Method 1, table lock: `LOCK TABLE counter IN EXCLUSIVE MODE` as the first statement of the
 //! transaction, then get-or-create, read, and write read + 1.
 //!
-//! The lock is taken before the transaction's snapshot (the snapshot of repeatable read and
-//! serializable is taken at the first query, and LOCK is not a query), so every transaction
-//! reads the value its predecessor committed: correct at every level.
+//! The lock is taken before the transaction's snapshot (repeatable read and serializable take
+//! it at the first query, and LOCK is not a query), so every transaction reads the value its
+//! predecessor committed: correct at every level, at the price of serializing all writers.
 
-use sqlx::PgPool;
-
-use super::get_or_create::{self, Read};
+use super::MethodContext;
+use super::get_or_create::Read;
+use super::transaction::{Guard, read_then_write};
 
 const LOCK: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
-const WRITE: &str = "UPDATE counter SET count = $2 WHERE id = $1";
 
-pub async fn increment(pool: &PgPool, id: i64) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::raw_sql(LOCK).execute(&mut *tx).await?;
-    let read = get_or_create::in_transaction(&mut tx, id, Read::Plain).await?;
-    let written = read + 1;
-    sqlx::query(WRITE)
-        .bind(id)
-        .bind(written)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(written)
+pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
+    read_then_write(ctx, id, Guard::Statement(LOCK), Read::Plain).await
 }

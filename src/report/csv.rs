@@ -2,7 +2,8 @@
 
 use super::RunRecord;
 
-pub const COLUMNS: [&str; 23] = [
+/// DESIGN.md's columns, then the knobs added since (think_ms, replicas).
+pub const COLUMNS: [&str; 25] = [
     "engine",
     "server_version",
     "isolation",
@@ -26,6 +27,8 @@ pub const COLUMNS: [&str; 23] = [
     "p50_ms",
     "p99_ms",
     "max_ms",
+    "think_ms",
+    "replicas",
 ];
 
 /// The header and one line per record.
@@ -57,6 +60,8 @@ pub fn to_csv(records: &[RunRecord]) -> String {
             r.latency.p50_ms.to_string(),
             r.latency.p99_ms.to_string(),
             r.latency.max_ms.to_string(),
+            r.think_ms.to_string(),
+            r.replicas.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         out.push_str(&line.join(","));

@@ -62,8 +62,8 @@ impl Cell<'_> {
     }
 }
 
-/// The cells of a result, level by level, method by method.
-pub fn cells(result: &MatrixResult) -> Vec<Cell<'_>> {
+/// The cells of a result run with `retry`, level by level, method by method.
+pub fn cells(result: &MatrixResult, retry: u32) -> Vec<Cell<'_>> {
     let mut cells = Vec::new();
     for &level in &result.meta.levels {
         for &number in &result.meta.methods {
@@ -73,7 +73,9 @@ pub fn cells(result: &MatrixResult) -> Vec<Cell<'_>> {
             let runs = result
                 .runs
                 .iter()
-                .filter(|r| r.isolation == level.sql_name() && r.method == number)
+                .filter(|r| {
+                    r.isolation == level.sql_name() && r.method == number && r.retry == retry
+                })
                 .collect();
             cells.push(Cell {
                 level,
@@ -97,9 +99,9 @@ fn styled(markdown: bool) -> Table {
     table
 }
 
-/// The +/- table of the original study.
-pub fn verdict_table(result: &MatrixResult, markdown: bool) -> String {
-    let cells = cells(result);
+/// The +/- table of the original study, for the cells run with `retry`.
+pub fn verdict_table(result: &MatrixResult, retry: u32, markdown: bool) -> String {
+    let cells = cells(result, retry);
     let methods: Vec<MethodId> = result
         .meta
         .methods
@@ -126,7 +128,7 @@ pub fn verdict_table(result: &MatrixResult, markdown: bool) -> String {
 }
 
 /// Per cell: final/requests, outcome, the main SQLSTATEs, p99 and throughput.
-pub fn details_table(result: &MatrixResult, markdown: bool) -> String {
+pub fn details_table(result: &MatrixResult, retry: u32, markdown: bool) -> String {
     let mut table = styled(markdown);
     table.set_header(vec![
         "isolation",
@@ -137,7 +139,7 @@ pub fn details_table(result: &MatrixResult, markdown: bool) -> String {
         "p99 ms",
         "req/s",
     ]);
-    for cell in cells(result) {
+    for cell in cells(result, retry) {
         if cell.runs.is_empty() {
             continue;
         }
@@ -172,20 +174,36 @@ pub fn details_table(result: &MatrixResult, markdown: bool) -> String {
     table.to_string()
 }
 
-/// Both tables and a line about the run.
+fn retry_title(retry: u32) -> String {
+    if retry == 0 {
+        "without retry".to_string()
+    } else {
+        format!("with --retry {retry}")
+    }
+}
+
+/// The tables (a pair per retry setting) and a line about the run.
 pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
     let meta = &result.meta;
     let mut out = String::new();
-    out.push_str(&verdict_table(result, markdown));
-    out.push_str("\n\n");
-    out.push_str(&details_table(result, markdown));
+    for &retry in &meta.retries {
+        if meta.retries.len() > 1 {
+            out.push_str(&format!("{}:\n\n", retry_title(retry)));
+        }
+        out.push_str(&verdict_table(result, retry, markdown));
+        out.push_str("\n\n");
+        out.push_str(&details_table(result, retry, markdown));
+        out.push_str("\n\n");
+    }
     out.push_str(&format!(
-        "\n\n{} {}, {} requests per cell, concurrency {}, pool {}, {} trial(s); {:.1} s on {}\n",
+        "{} {}, {} requests per cell, concurrency {}, pool {}, {} replica(s), think {} ms, {} trial(s); {:.1} s on {}\n",
         meta.engine,
         meta.server_version,
         meta.requests,
         meta.concurrency,
         meta.pool_size,
+        meta.replicas,
+        meta.think_ms,
         meta.trials,
         meta.wall_ms / 1000.0,
         meta.machine

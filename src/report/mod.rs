@@ -44,20 +44,22 @@ pub struct RunRecord {
     /// Requests that got an end; fewer than `requests` when the run was interrupted.
     pub completed: u64,
     pub interrupted: bool,
+    /// Servers that shared the load (`--replicas`).
+    pub replicas: u32,
+    /// Pause between read and write on the server (`--think-ms`).
+    pub think_ms: u64,
 }
 
-/// What the record cannot learn from the run itself: the server's retry setting and which
-/// trial of a matrix cell this was.
+/// What the record cannot learn from the run itself: which trial of a matrix cell it was.
 #[derive(Debug, Clone)]
 pub struct RunContext {
-    pub retry: u32,
     /// 1-based.
     pub trial: u32,
 }
 
 impl Default for RunContext {
     fn default() -> Self {
-        RunContext { retry: 0, trial: 1 }
+        RunContext { trial: 1 }
     }
 }
 
@@ -74,7 +76,7 @@ impl RunRecord {
             effective_isolation: text(|i| &i.effective_isolation),
             method: run.method.number(),
             method_name: run.method.slug().to_string(),
-            retry: context.retry,
+            retry: info.map(|i| i.retry).unwrap_or(0),
             requests: run.requests,
             concurrency: run.concurrency,
             pool_size: info.map(|i| i.pool_size).unwrap_or(0),
@@ -94,6 +96,8 @@ impl RunRecord {
             duplicate_writes: run.duplicate_writes,
             completed: run.completed,
             interrupted: run.interrupted,
+            replicas: u32::try_from(run.replicas).unwrap_or(u32::MAX),
+            think_ms: info.map(|i| i.think_ms).unwrap_or(0),
         }
     }
 

@@ -46,7 +46,9 @@ async fn serve(
     let listener = TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;
-    let handle = spawn(listener, AppState { db: database })?;
+    let think = std::time::Duration::from_millis(args.behaviour.think_ms);
+    let state = AppState::new(database, args.behaviour.retry, think);
+    let handle = spawn(listener, state)?;
     tracing::info!(
         "listening on {0} (Swagger UI: {0}/api/v1/swagger)",
         handle.base_url()

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::db::errors::{self, ErrorClass};
+use crate::methods::MethodError;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -63,6 +64,16 @@ impl ApiError {
     pub fn with_attempts(mut self, attempts: u32) -> Self {
         self.body.attempts = Some(attempts);
         self
+    }
+
+    /// Maps a method's failure: a database error, or an exhausted compare-and-swap (409).
+    pub fn from_method(err: &MethodError) -> Self {
+        match err {
+            MethodError::Database(db) => Self::from_db(db),
+            MethodError::CasExhausted(_) => {
+                Self::new(StatusCode::CONFLICT, "cas_exhausted", err.to_string())
+            }
+        }
     }
 
     /// Maps a database error to a rejection (409), unavailability (503) or a 500.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use crate::methods::{self, MethodId, MethodInfo};
+use crate::methods::{self, MethodId, MethodInfo, retry};
 
 /// The answer to an increment.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -46,6 +46,10 @@ pub struct Info {
     pub effective_isolation: String,
     pub server_version: String,
     pub pool_size: u32,
+    /// Extra attempts on serialization failures (`--retry`).
+    pub retry: u32,
+    /// Pause between read and write of the read-then-write methods (`--think-ms`).
+    pub think_ms: u64,
     pub methods: Vec<MethodInfo>,
 }
 
@@ -131,18 +135,21 @@ pub async fn increment(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<IncrementResponse>, ApiError> {
     let method = parse_method(&path_text(path)?)?;
-    let pool = state.db.pool.clone();
+    let (ctx, policy) = (state.methods.clone(), state.retry);
     // The transaction runs in its own task: if the client disconnects, axum drops this
     // handler, but the task still commits or rolls back, and its connection returns clean.
-    let task = tokio::spawn(async move { method.increment(&pool).await });
-    let result = task.await.map_err(|err| ApiError::internal(&err))?;
-    let count = result.map_err(|err| ApiError::from_db(&err).with_attempts(1))?;
+    let task = tokio::spawn(async move { retry::increment(method, &ctx, policy).await });
+    let attempted = task.await.map_err(|err| ApiError::internal(&err))?;
+    let attempts = attempted.attempts;
+    let count = attempted
+        .result
+        .map_err(|err| ApiError::from_method(&err).with_attempts(attempts))?;
     Ok(Json(IncrementResponse {
         id: method.row_id(),
         count,
         method: method.number(),
         method_slug: method.slug(),
-        attempts: 1,
+        attempts,
     }))
 }
 
@@ -221,6 +228,8 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
         effective_isolation: db.effective_isolation.clone(),
         server_version: db.server_version.clone(),
         pool_size: db.pool_size,
+        retry: state.retry.retries,
+        think_ms: u64::try_from(state.methods.think.as_millis()).unwrap_or(u64::MAX),
         methods: methods::REGISTRY.iter().map(|m| m.info()).collect(),
     })
 }

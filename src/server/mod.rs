@@ -16,15 +16,37 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::db::Database;
+use crate::methods::MethodContext;
+use crate::methods::retry::RetryPolicy;
 pub use error::{ApiError, ErrorBody};
 pub use handlers::IncrementResponse;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// What every handler shares: the database, and how increments run.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Database,
+    pub methods: MethodContext,
+    pub retry: RetryPolicy,
+}
+
+impl AppState {
+    /// A server's state: its own method context (so its own in-process lock, as a separate
+    /// process would have), `retries` extra attempts on serialization failures, and `think`
+    /// between read and write.
+    pub fn new(db: Database, retries: u32, think: Duration) -> AppState {
+        let methods = MethodContext::new(db.pool.clone(), think);
+        AppState {
+            db,
+            methods,
+            retry: RetryPolicy {
+                retries,
+                ..RetryPolicy::default()
+            },
+        }
+    }
 }
 
 /// Every route, with and without the trailing slash (the original had it; clients differ).

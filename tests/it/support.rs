@@ -43,17 +43,20 @@ pub struct TestServer {
 
 pub async fn start_server(isolation: Isolation, pool_size: u32) -> TestServer {
     let options = fresh_database().await;
-    start_server_on(&options, isolation, pool_size).await
+    start_server_on(&options, isolation, pool_size, 0).await
 }
 
+/// A server over an existing database (replicas share one), with `retries`.
 pub async fn start_server_on(
     options: &PgConnectOptions,
     isolation: Isolation,
     pool_size: u32,
+    retries: u32,
 ) -> TestServer {
     let db = db::connect(options, isolation, pool_size).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = server::spawn(listener, AppState { db: db.clone() }).unwrap();
+    let state = AppState::new(db.clone(), retries, Duration::ZERO);
+    let handle = server::spawn(listener, state).unwrap();
     TestServer {
         handle,
         db,

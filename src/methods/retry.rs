@@ -1,0 +1,96 @@
+//! `--retry N`: run the whole transaction again when the database refused it for a reason that
+//! a new attempt can overcome, with jittered exponential backoff, within a deadline.
+
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration, Instant};
+
+use super::{MethodContext, MethodError, MethodId};
+use crate::db::errors::{self, DEADLOCK_DETECTED, SERIALIZATION_FAILURE, UNIQUE_VIOLATION};
+
+/// First backoff step and the cap of one pause.
+const BASE_BACKOFF: Duration = Duration::from_millis(1);
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Extra attempts after the first (0: no retry).
+    pub retries: u32,
+    /// No new attempt starts after this much time since the first began.
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 0,
+            deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An increment's result and how many attempts it took.
+#[derive(Debug)]
+pub struct Attempted {
+    pub result: Result<i64, MethodError>,
+    pub attempts: u32,
+}
+
+/// Whether a new attempt can succeed: serialization failure, deadlock, and the unique
+/// violation of a get-or-create whose snapshot cannot see the row another request created
+/// (a serialization failure in disguise: the next attempt's snapshot sees the row).
+pub fn is_retryable(err: &MethodError) -> bool {
+    match err {
+        MethodError::Database(db) => matches!(
+            errors::sqlstate(db).as_deref(),
+            Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED | UNIQUE_VIOLATION)
+        ),
+        MethodError::CasExhausted(_) => false,
+    }
+}
+
+pub async fn increment(method: MethodId, ctx: &MethodContext, policy: RetryPolicy) -> Attempted {
+    let started = Instant::now();
+    let jitter = RandomState::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = method.increment(ctx).await;
+        let retry = match &result {
+            Err(err) => attempts <= policy.retries && is_retryable(err),
+            Ok(_) => false,
+        };
+        if !retry {
+            return Attempted { result, attempts };
+        }
+        let pause = backoff(attempts, jitter.hash_one((attempts, started.elapsed())));
+        if started.elapsed() + pause > policy.deadline {
+            return Attempted { result, attempts };
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// "Full jitter": a uniform pause in [0, min(cap, base * 2^attempt)).
+fn backoff(attempt: u32, random: u64) -> Duration {
+    let ceiling = BASE_BACKOFF
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(MAX_BACKOFF);
+    let micros = u64::try_from(ceiling.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_micros(random % micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        assert!(backoff(1, u64::MAX) < Duration::from_millis(2));
+        assert!(backoff(3, u64::MAX) < Duration::from_millis(8));
+        for attempt in [10, 20, 40, u32::MAX] {
+            assert!(backoff(attempt, u64::MAX) < MAX_BACKOFF);
+        }
+    }
+}
