@@ -17,7 +17,7 @@ async fn run_cli(args: Vec<String>) -> Output {
 }
 
 fn config(base_url: String, method: MethodId) -> HammerConfig {
-    let mut config = HammerConfig::new(Target::parse(&base_url).unwrap(), method, 100);
+    let mut config = HammerConfig::new(vec![Target::parse(&base_url).unwrap()], method, 100);
     config.reset = true;
     config
 }

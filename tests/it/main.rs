@@ -3,5 +3,6 @@
 
 mod hammer;
 mod matrix;
+mod methods;
 mod serve;
 mod support;
