@@ -57,6 +57,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
 
+    /// Increments in progress at most; past it the server answers 503 at once (load shedding).
+    #[arg(long, env = "COUNTER_MAX_IN_FLIGHT", default_value_t = crate::server::DEFAULT_MAX_IN_FLIGHT,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_in_flight: usize,
+
     #[command(flatten)]
     pub behaviour: BehaviourArgs,
 

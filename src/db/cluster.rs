@@ -71,8 +71,11 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterE
 pub struct LocalCluster {
     dir: PathBuf,
     port: u16,
+    bin: PathBuf,
+    run_as: RunAs,
     postmaster: Option<Child>,
-    reaper: Option<Child>,
+    /// One per postmaster started (a restart adds one); each guards the directory.
+    reapers: Vec<Child>,
 }
 
 /// The account PostgreSQL runs under: ours, or `postgres` when we are root.
@@ -93,20 +96,53 @@ impl LocalCluster {
         let mut cluster = LocalCluster {
             dir,
             port: 0,
+            bin,
+            run_as,
             postmaster: None,
-            reaper: None,
+            reapers: Vec::new(),
         };
-        cluster.initdb(&bin, run_as)?;
+        cluster.initdb()?;
         // A free port can be taken by someone else between our probe and the postmaster's
         // bind; a few attempts make that race harmless.
         let mut last_error = None;
         for _ in 0..3 {
-            match cluster.spawn_postmaster(&bin, run_as) {
+            cluster.port = free_port()?;
+            match cluster.spawn_postmaster() {
                 Ok(()) => return Ok(cluster),
                 Err(err) => last_error = Some(err),
             }
         }
         Err(last_error.unwrap_or(ClusterError::BinariesNotFound))
+    }
+
+    /// Sends `signal` to the postmaster and all its backends (fault injection: SIGKILL for a
+    /// crash, SIGSTOP/SIGCONT for a pause). PostgreSQL puts every backend in a session of its
+    /// own, so the process group does not reach them: they are found as the postmaster's
+    /// children in /proc.
+    pub fn signal_all(&self, signal_number: i32) {
+        let Some(pid) = self.pid() else {
+            return;
+        };
+        for child in children_of(pid) {
+            signal(child, signal_number);
+        }
+        signal(pid, signal_number);
+    }
+
+    /// Starts the postmaster again on the same port and directory, after it died. Waits for
+    /// the old backends to let go of the data directory. Blocking.
+    pub fn restart(&mut self) -> Result<(), ClusterError> {
+        if let Some(mut child) = self.postmaster.take() {
+            let _ = child.wait();
+        }
+        let started = Instant::now();
+        loop {
+            match self.spawn_postmaster() {
+                Ok(()) => return Ok(()),
+                Err(err) if started.elapsed() > STOP_DEADLINE => return Err(err),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -139,8 +175,8 @@ impl LocalCluster {
         self.dir.join("postgres.log")
     }
 
-    fn initdb(&self, bin: &Path, run_as: RunAs) -> Result<(), ClusterError> {
-        let output = command(&bin.join("initdb"), run_as, &self.dir)
+    fn initdb(&self) -> Result<(), ClusterError> {
+        let output = command(&self.bin.join("initdb"), self.run_as, &self.dir)
             .arg("-D")
             .arg(self.data_dir())
             .args([
@@ -162,13 +198,16 @@ impl LocalCluster {
         Err(ClusterError::Initdb(last_lines(&text, 10)))
     }
 
-    fn spawn_postmaster(&mut self, bin: &Path, run_as: RunAs) -> Result<(), ClusterError> {
-        self.port = free_port()?;
-        let log = File::create(self.log_path()).map_err(io_err("could not create the log"))?;
+    fn spawn_postmaster(&mut self) -> Result<(), ClusterError> {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(io_err("could not create the log"))?;
         let log_err = log
             .try_clone()
             .map_err(io_err("could not create the log"))?;
-        let child = command(&bin.join("postgres"), run_as, &self.dir)
+        let child = command(&self.bin.join("postgres"), self.run_as, &self.dir)
             .arg("-D")
             .arg(self.data_dir())
             .arg("-k")
@@ -188,7 +227,7 @@ impl LocalCluster {
             .map_err(io_err("could not start postgres"))?;
         let pid = child.id();
         self.postmaster = Some(child);
-        self.reaper = Some(spawn_reaper(pid, &self.dir)?);
+        self.reapers.push(spawn_reaper(pid, &self.dir)?);
         self.wait_until_ready()
     }
 
@@ -201,7 +240,6 @@ impl LocalCluster {
                 && let Ok(Some(_)) = child.try_wait()
             {
                 self.postmaster = None;
-                self.stop_reaper();
                 return Err(ClusterError::Exited {
                     tail: self.log_tail(),
                 });
@@ -231,22 +269,30 @@ impl LocalCluster {
         let Some(mut child) = self.postmaster.take() else {
             return;
         };
-        signal(child.id(), libc::SIGINT);
-        let started = Instant::now();
-        while started.elapsed() < STOP_DEADLINE {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return;
+        // SIGCONT first: a paused server cannot act on any other signal.
+        signal(child.id(), libc::SIGCONT);
+        for (signal_number, patience) in [
+            (libc::SIGINT, STOP_DEADLINE),
+            (libc::SIGQUIT, Duration::from_secs(5)),
+            (libc::SIGKILL, Duration::from_secs(5)),
+        ] {
+            signal(child.id(), signal_number);
+            let started = Instant::now();
+            while started.elapsed() < patience {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        signal(child.id(), libc::SIGQUIT);
-        let _ = child.wait();
     }
 
-    /// Closes the reaper's stdin (it then finds nothing left to do) and waits for it.
-    fn stop_reaper(&mut self) {
-        if let Some(mut reaper) = self.reaper.take() {
-            drop(reaper.stdin.take());
+    /// Ends the reapers once their work is done. They are killed rather than told (by closing
+    /// their stdin) so that none signals a postmaster pid that may already belong to another
+    /// process.
+    fn stop_reapers(&mut self) {
+        for mut reaper in self.reapers.drain(..) {
+            let _ = reaper.kill();
             let _ = reaper.wait();
         }
     }
@@ -257,7 +303,7 @@ impl LocalCluster {
         if self.dir.exists() {
             let _ = fs::remove_dir_all(&self.dir);
         }
-        self.stop_reaper();
+        self.stop_reapers();
     }
 }
 
@@ -301,6 +347,29 @@ fn signal(pid: u32, signal: i32) {
             libc::kill(pid, signal);
         }
     }
+}
+
+/// Pids whose parent is `parent`, from /proc (Linux).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // "pid (comm) state ppid ...": comm may contain spaces, so split after the ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
 }
 
 /// Root may not run PostgreSQL: use the `postgres` account then, ourselves otherwise.

@@ -156,3 +156,31 @@ pub async fn connect(
         pool_size,
     })
 }
+
+/// Sessions of this database left "idle in transaction" (other than the asking one): after a
+/// run there must be none, or a transaction was abandoned mid-way.
+pub async fn idle_in_transaction(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Waits up to `patience` for abandoned-looking transactions to finish (a request whose client
+/// gave up may still be completing); returns how many are still idle in transaction.
+pub async fn settle_idle_in_transaction(
+    pool: &PgPool,
+    patience: Duration,
+) -> Result<i64, sqlx::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let idle = idle_in_transaction(pool).await?;
+        if idle == 0 || started.elapsed() >= patience {
+            return Ok(idle);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

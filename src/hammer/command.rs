@@ -43,7 +43,10 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<u8> {
         None => print!("{text}"),
     }
     if record.outcome.violates_invariant() {
-        eprintln!("{}", table::explain(&record));
+        eprintln!(
+            "INVARIANT BROKEN (acknowledged <= change <= acknowledged + unknown): {}",
+            table::explain(&record)
+        );
     }
     Ok(match (run.interrupted, run.outcome) {
         (true, _) => 130,

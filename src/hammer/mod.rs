@@ -317,10 +317,13 @@ async fn send_one(client: &Client, url: &str, verb: HttpVerb) -> RequestEnd {
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Answer>(bytes).ok());
     if status.is_success() {
-        RequestEnd::Acknowledged {
+        return RequestEnd::Acknowledged {
             written: answer.and_then(|a| a.count),
-        }
-    } else if status.is_client_error() {
+        };
+    }
+    let error = answer.as_ref().and_then(|a| a.error.as_deref());
+    // A shed request was never started: as definite a "not applied" as a 4xx.
+    if status.is_client_error() || error == Some("overloaded") {
         let reason = answer
             .and_then(|a| a.sqlstate.or(a.error))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));

@@ -42,7 +42,32 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<u8> {
     result.meta.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     write_outputs(&args, &result)?;
     print!("{}", matrix::full_report(&result, args.markdown));
-    Ok(0)
+    Ok(report_violations(&result))
+}
+
+/// Says loudly, on stderr, where acknowledged increments vanished or were counted twice, and
+/// where the harness left a transaction open; any of these makes the exit code 1.
+fn report_violations(result: &MatrixResult) -> u8 {
+    let mut code = 0;
+    for run in result.invariant_violations() {
+        eprintln!(
+            "INVARIANT BROKEN: {} x method {} ({}), trial {}: {} acknowledged, {} unknown, counter changed by {} ({})",
+            run.isolation,
+            run.method,
+            run.method_name,
+            run.trial,
+            run.acknowledged,
+            run.unknown,
+            run.change,
+            run.outcome
+        );
+        code = 1;
+    }
+    for problem in &result.problems {
+        eprintln!("HARNESS PROBLEM: {problem}");
+        code = 1;
+    }
+    code
 }
 
 fn config_from(args: &MatrixArgs) -> anyhow::Result<MatrixConfig> {

@@ -57,6 +57,16 @@ pub struct MatrixMeta {
 pub struct MatrixResult {
     pub meta: MatrixMeta,
     pub runs: Vec<RunRecord>,
+    /// Broken invariants of the harness itself (sessions left idle in transaction).
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+impl MatrixResult {
+    /// Runs whose acknowledged increments vanished or were counted twice.
+    pub fn invariant_violations(&self) -> impl Iterator<Item = &RunRecord> {
+        self.runs.iter().filter(|r| r.outcome.violates_invariant())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +105,7 @@ pub async fn run(
 ) -> Result<MatrixResult, MatrixError> {
     let started = Instant::now();
     let mut runs = Vec::new();
+    let mut problems = Vec::new();
     let mut server_version = String::new();
     for retry in config.retries() {
         for &level in &config.levels {
@@ -115,6 +126,14 @@ pub async fn run(
                 .map(|(handle, _)| Target::parse(&handle.base_url()))
                 .collect::<Result<Vec<_>, _>>()?;
             let result = run_level(config, &targets, &mut runs, &mut on_cell).await;
+            let idle = db::settle_idle_in_transaction(&servers[0].1, Duration::from_secs(2))
+                .await
+                .unwrap_or(0);
+            if idle > 0 {
+                problems.push(format!(
+                    "{level}: {idle} session(s) left idle in transaction after the runs"
+                ));
+            }
             for (handle, pool) in servers {
                 handle.shutdown(server::SHUTDOWN_GRACE).await;
                 pool.close().await;
@@ -139,6 +158,7 @@ pub async fn run(
             machine: machine_description(),
         },
         runs,
+        problems,
     })
 }
 

@@ -47,7 +47,8 @@ async fn serve(
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;
     let think = std::time::Duration::from_millis(args.behaviour.think_ms);
-    let state = AppState::new(database, args.behaviour.retry, think);
+    let state =
+        AppState::new(database, args.behaviour.retry, think).with_max_in_flight(args.max_in_flight);
     let handle = spawn(listener, state)?;
     tracing::info!(
         "listening on {0} (Swagger UI: {0}/api/v1/swagger)",

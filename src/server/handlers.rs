@@ -126,7 +126,7 @@ fn parse_id(text: &str) -> Result<i64, ApiError> {
         (status = 404, description = "Unknown method", body = ErrorBody),
         (status = 400, description = "Malformed method", body = ErrorBody),
         (status = 409, description = "Rejected by the database (SQLSTATE in the body); not applied", body = ErrorBody),
-        (status = 503, description = "Database unavailable; outcome unknown", body = ErrorBody),
+        (status = 503, description = "Database unavailable (outcome unknown), or overloaded (not started)", body = ErrorBody),
     ),
     tag = "counter"
 )]
@@ -135,10 +135,22 @@ pub async fn increment(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<IncrementResponse>, ApiError> {
     let method = parse_method(&path_text(path)?)?;
+    let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many increments in progress; this one was not started",
+        ));
+    };
     let (ctx, policy) = (state.methods.clone(), state.retry);
     // The transaction runs in its own task: if the client disconnects, axum drops this
     // handler, but the task still commits or rolls back, and its connection returns clean.
-    let task = tokio::spawn(async move { retry::increment(method, &ctx, policy).await });
+    // The task holds the in-flight permit until the database work is really over.
+    let task = tokio::spawn(async move {
+        let attempted = retry::increment(method, &ctx, policy).await;
+        drop(permit);
+        attempted
+    });
     let attempted = task.await.map_err(|err| ApiError::internal(&err))?;
     let attempts = attempted.attempts;
     let count = attempted

@@ -7,12 +7,13 @@ mod handlers;
 mod openapi;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::db::Database;
@@ -24,12 +25,18 @@ pub use handlers::IncrementResponse;
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Default bound of increments in progress; past it the server sheds load with an immediate
+/// 503 instead of queueing without limit.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
 /// What every handler shares: the database, and how increments run.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Database,
     pub methods: MethodContext,
     pub retry: RetryPolicy,
+    /// Permits for increments in progress (load shedding under overload).
+    pub in_flight: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -45,7 +52,14 @@ impl AppState {
                 retries,
                 ..RetryPolicy::default()
             },
+            in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
+    }
+
+    /// Sets how many increments may be in progress at once (at least 1).
+    pub fn with_max_in_flight(mut self, max: usize) -> AppState {
+        self.in_flight = Arc::new(Semaphore::new(max.max(1)));
+        self
     }
 }
 

@@ -24,6 +24,7 @@ fn config(base_url: String, method: MethodId) -> HammerConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn atomic_update_at_read_committed_is_exact() {
+    let _cpu = crate::support::racing().await;
     let server = start_server(Isolation::ReadCommitted, 10).await;
     let run = hammer::run(
         &config(server.handle.base_url(), MethodId::AtomicUpdate),
@@ -43,6 +44,7 @@ async fn atomic_update_at_read_committed_is_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn row_lock_at_repeatable_read_is_rejected_not_lost() {
+    let _cpu = crate::support::racing().await;
     let server = start_server(Isolation::RepeatableRead, 10).await;
     let run = hammer::run(
         &config(server.handle.base_url(), MethodId::RowLock),
@@ -108,9 +110,11 @@ async fn cli_exit_codes_and_json_shape() {
             "outcome",
             "pool_size",
             "rejected",
+            "replicas",
             "requests",
             "retry",
             "server_version",
+            "think_ms",
             "throughput_rps",
             "trial",
             "unknown",

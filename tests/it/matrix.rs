@@ -13,6 +13,7 @@ async fn run_cli(args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
+    let _cpu = crate::support::racing().await;
     let dir = std::env::temp_dir().join(format!("counter-matrix-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv_path = dir.join("results.csv");

@@ -22,6 +22,7 @@ async fn hammer(servers: &[&TestServer], method: MethodId) -> HammerRun {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_modify_write_at_read_committed_loses_updates() {
+    let _cpu = crate::support::racing().await;
     let server = start_server(Isolation::ReadCommitted, 10).await;
     let run = hammer(&[&server], MethodId::ReadModifyWrite).await;
     assert_eq!(
@@ -39,6 +40,7 @@ async fn read_modify_write_at_read_committed_loses_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upsert_and_compare_and_swap_at_read_committed_are_exact() {
+    let _cpu = crate::support::racing().await;
     let server = start_server(Isolation::ReadCommitted, 10).await;
     for method in [
         MethodId::Upsert,
@@ -53,6 +55,7 @@ async fn upsert_and_compare_and_swap_at_read_committed_are_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_lock_is_exact_with_one_server_and_not_with_two() {
+    let _cpu = crate::support::racing().await;
     let options = fresh_database().await;
     let first = start_server_on(&options, Isolation::ReadCommitted, 10, 0).await;
     let run = hammer(&[&first], MethodId::InProcessLock).await;
@@ -71,6 +74,7 @@ async fn in_process_lock_is_exact_with_one_server_and_not_with_two() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_turns_row_lock_at_repeatable_read_exact() {
+    let _cpu = crate::support::racing().await;
     let options = fresh_database().await;
     let server = start_server_on(&options, Isolation::RepeatableRead, 10, 10).await;
     let run = hammer(&[&server], MethodId::RowLock).await;

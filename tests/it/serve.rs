@@ -46,6 +46,7 @@ async fn each_method_at_each_level_counts_sequential_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_increments_at_read_committed_are_exact() {
+    let _cpu = crate::support::racing().await;
     let server = start_server(Isolation::ReadCommitted, 10).await;
     for method in 1..=3u32 {
         // The row does not exist yet: the creation race is part of the run.
@@ -73,6 +74,7 @@ async fn hundred_concurrent_increments_at_read_committed_are_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn row_lock_at_repeatable_read_rejects_with_40001_and_loses_nothing() {
+    let _cpu = crate::support::racing().await;
     let server = start_server(Isolation::RepeatableRead, 10).await;
     let (status, _) = server.increment(2).await;
     assert_eq!(status, StatusCode::OK);

@@ -19,6 +19,19 @@ fn cluster() -> &'static LocalCluster {
     CLUSTER.get_or_init(|| LocalCluster::start().expect("throwaway cluster starts"))
 }
 
+/// A cluster of the test's own (for fault injection), with its `counter` database.
+pub async fn own_cluster() -> (LocalCluster, PgConnectOptions) {
+    let cluster = tokio::task::spawn_blocking(LocalCluster::start)
+        .await
+        .unwrap()
+        .expect("own cluster starts");
+    db::create_database(&cluster.connect_options("postgres"), "counter")
+        .await
+        .unwrap();
+    let options = cluster.connect_options("counter");
+    (cluster, options)
+}
+
 /// Connection options of a new, empty database on the shared cluster.
 pub async fn fresh_database() -> PgConnectOptions {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -53,10 +66,22 @@ pub async fn start_server_on(
     pool_size: u32,
     retries: u32,
 ) -> TestServer {
+    start_server_with(options, isolation, pool_size, |db| {
+        AppState::new(db, retries, Duration::ZERO)
+    })
+    .await
+}
+
+/// A server whose state `make_state` builds from the database (think time, limits, ...).
+pub async fn start_server_with(
+    options: &PgConnectOptions,
+    isolation: Isolation,
+    pool_size: u32,
+    make_state: impl FnOnce(Database) -> AppState,
+) -> TestServer {
     let db = db::connect(options, isolation, pool_size).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let state = AppState::new(db.clone(), retries, Duration::ZERO);
-    let handle = server::spawn(listener, state).unwrap();
+    let handle = server::spawn(listener, make_state(db.clone())).unwrap();
     TestServer {
         handle,
         db,
@@ -129,4 +154,16 @@ impl TestServer {
         self.handle.shutdown(Duration::from_secs(10)).await;
         self.db.pool.close().await;
     }
+}
+
+/// Tests that depend on requests really overlapping share this lock; the overload test takes
+/// it exclusively, so that its 10,000 requests do not starve the others' races of CPU.
+static CPU: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+pub async fn racing() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    CPU.read().await
+}
+
+pub async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    CPU.write().await
 }

@@ -1,0 +1,218 @@
+//! Faults on one machine, each bounded in time: the database crashing, pausing, the server
+//! being stopped, clients vanishing, overload. After each: acknowledged <= change <=
+//! acknowledged + unknown, and no transaction left open.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use counter::cli::Isolation;
+use counter::db;
+use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
+use counter::methods::MethodId;
+use counter::server::AppState;
+use reqwest::StatusCode;
+
+use crate::support::{TestServer, own_cluster, start_server_with};
+
+fn assert_invariant(acknowledged: u64, unknown: u64, change: i64, context: &str) {
+    let (ack, unknown) = (acknowledged as i64, unknown as i64);
+    assert!(
+        ack <= change && change <= ack + unknown,
+        "{context}: acknowledged {ack} <= change {change} <= acknowledged + unknown {}",
+        ack + unknown
+    );
+}
+
+async fn health(server: &TestServer) -> StatusCode {
+    server
+        .client
+        .get(server.url("/health"))
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .map(|r| r.status())
+        .unwrap_or(StatusCode::REQUEST_TIMEOUT)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_mid_run_then_restarted() {
+    let (mut cluster, options) = own_cluster().await;
+    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
+        AppState::new(db, 0, Duration::ZERO)
+    })
+    .await;
+    let target = Target::parse(&server.handle.base_url()).unwrap();
+    let mut config = HammerConfig::new(vec![target], MethodId::AtomicUpdate, 4000);
+    config.concurrency = 8;
+    config.timeout = Duration::from_secs(8);
+    let control = Arc::new(Control::default());
+    let run = tokio::spawn({
+        let control = control.clone();
+        async move { hammer::run(&config, control).await }
+    });
+    while control.completed() < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cluster.signal_all(libc::SIGKILL);
+    assert_eq!(
+        health(&server).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503 while down"
+    );
+    let mut cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart().expect("restart");
+        cluster
+    })
+    .await
+    .unwrap();
+    let run = run
+        .await
+        .unwrap()
+        .expect("the run completes once the database is back");
+    assert_invariant(run.acknowledged, run.unknown, run.change(), "kill -9");
+    assert!(
+        run.errors.keys().any(|k| k.starts_with("HTTP 503")),
+        "{:?}",
+        run.errors
+    );
+    assert!(run.acknowledged > 100);
+    // Recovered by itself: new increments work without restarting the server.
+    let (status, _) = server.increment(3).await;
+    assert_eq!(status, StatusCode::OK);
+    server.stop().await;
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_paused_requests_end_unknown_then_the_backlog_drains() {
+    let (cluster, options) = own_cluster().await;
+    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
+        AppState::new(db, 0, Duration::ZERO)
+    })
+    .await;
+    assert_eq!(server.increment(3).await.0, StatusCode::OK);
+    cluster.signal_all(libc::SIGSTOP);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let request = server
+            .client
+            .post(server.url("/api/v1/endpoint/counter/3/"))
+            .timeout(Duration::from_secs(1));
+        tasks.spawn(async move { request.send().await.map(|r| r.status()) });
+    }
+    let answers = tasks.join_all().await;
+    let unknown = answers
+        .iter()
+        .filter(|a| a.as_ref().is_err_and(|e| e.is_timeout()))
+        .count();
+    assert_eq!(
+        unknown, 20,
+        "every request times out, none gets a wrong answer: {answers:?}"
+    );
+    cluster.signal_all(libc::SIGCONT);
+    // The backlog drains: the server answers again and nothing is left open.
+    assert_eq!(health(&server).await, StatusCode::OK);
+    let idle = db::settle_idle_in_transaction(&server.db.pool, Duration::from_secs(10)).await;
+    assert_eq!(idle.unwrap(), 0);
+    let count = server.count(3).await.unwrap();
+    assert_invariant(1, 20, count, "SIGSTOP");
+    assert_eq!(server.increment(3).await.0, StatusCode::OK);
+    server.stop().await;
+    drop(cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanishing_client_leaves_no_transaction_open() {
+    let options = crate::support::fresh_database().await;
+    let server = start_server_with(&options, Isolation::RepeatableRead, 4, |db| {
+        AppState::new(db, 0, Duration::from_millis(300))
+    })
+    .await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let request = server
+            .client
+            .post(server.url("/api/v1/endpoint/counter/1/"))
+            .timeout(Duration::from_millis(50));
+        tasks.spawn(async move { request.send().await.map(|r| r.status()) });
+    }
+    for answer in tasks.join_all().await {
+        assert!(
+            answer.is_err_and(|e| e.is_timeout()),
+            "the client gives up first"
+        );
+    }
+    // Each transaction still ran to its end in its own task: committed, and its connection
+    // back in the pool, not idle in transaction.
+    let idle = db::settle_idle_in_transaction(&server.db.pool, Duration::from_secs(10)).await;
+    assert_eq!(idle.unwrap(), 0);
+    let mut settled = false;
+    for _ in 0..100 {
+        if server.count(1).await == Some(12)
+            && server.db.pool.num_idle() as u32 == server.db.pool.size()
+        {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        settled,
+        "all 12 table-lock transactions completed, pool idle again"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_gets_answers_or_503_never_a_hang() {
+    let _cpu = crate::support::alone().await;
+    let options = crate::support::fresh_database().await;
+    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
+        AppState::new(db, 0, Duration::ZERO).with_max_in_flight(64)
+    })
+    .await;
+    let addr = server.handle.addr.to_string();
+    let out = tokio::time::timeout(
+        Duration::from_secs(240),
+        tokio::task::spawn_blocking(move || {
+            crate::serve::counter_command()
+                .args(["hammer", "-d", &addr, "-n", "3", "--requests", "10000"])
+                .args([
+                    "--concurrency",
+                    "10000",
+                    "--timeout",
+                    "60",
+                    "--format",
+                    "json",
+                ])
+                .output()
+                .unwrap()
+        }),
+    )
+    .await
+    .expect("no hang")
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let (ack, rejected, unknown) = (
+        json["acknowledged"].as_u64().unwrap(),
+        json["rejected"].as_u64().unwrap(),
+        json["unknown"].as_u64().unwrap(),
+    );
+    assert_eq!(ack + rejected + unknown, 10_000, "every request got an end");
+    assert_eq!(
+        unknown, 0,
+        "shed requests are answered at once, not timed out: {json}"
+    );
+    assert!(ack > 0, "{json}");
+    let outcome = json["outcome"].as_str().unwrap();
+    assert!(outcome == "exact" || outcome == "rejected", "{json}");
+    for reason in json["errors"].as_object().unwrap().keys() {
+        assert_eq!(reason, "overloaded", "{json}");
+    }
+    assert_eq!(server.count(3).await, Some(ack as i64));
+    let _ = Outcome::Exact;
+    server.stop().await;
+}
