@@ -22,11 +22,13 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<u8> {
         provisioned = db::provision(&args.database) => provisioned?,
         () = &mut shutdown => return Ok(130),
     };
-    let cluster_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(
-        "database {} ready in {cluster_ms:.0} ms",
-        provisioned.display_url()
-    );
+    if provisioned.cluster.is_some() {
+        tracing::info!(
+            "throwaway PostgreSQL cluster {} ready in {:.0} ms",
+            provisioned.display_url(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     let bar = progress_bar(args.quiet, config.cells());
     let result = tokio::select! {
         result = super::run(&config, &provisioned.options, |_| bar.inc(1)) => Some(result),

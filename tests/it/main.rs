@@ -1,9 +1,11 @@
 //! The one integration-test binary (linking is slow: keep it one). Every test talks to a real
 //! PostgreSQL: one throwaway cluster per test process, one fresh database per test.
 
+mod config;
 mod faults;
 mod hammer;
 mod matrix;
 mod methods;
+mod properties;
 mod serve;
 mod support;
