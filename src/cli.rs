@@ -116,6 +116,11 @@ pub struct HammerArgs {
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
 
+    /// Send the load to this path instead of the increment endpoint (to benchmark the client
+    /// itself against a cheap endpoint, e.g. /api/v1/info with --http-method get).
+    #[arg(long)]
+    pub path: Option<String>,
+
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -5,6 +5,7 @@
 //! really overlap, as they did when the original script fired its 100 requests at once.
 
 pub mod command;
+pub mod http;
 pub mod outcome;
 pub mod stats;
 pub mod target;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::Client;
+use axum::http::Method;
 use serde::Deserialize;
 
 use crate::cli::HttpVerb;
@@ -47,6 +48,9 @@ pub struct HammerConfig {
     pub reset: bool,
     pub verb: HttpVerb,
     pub timeout: Duration,
+    /// Send the load to this path instead of the method's increment path (benchmarks of the
+    /// client against a cheap endpoint); the counter is still read before and after.
+    pub path: Option<String>,
 }
 
 impl HammerConfig {
@@ -59,6 +63,7 @@ impl HammerConfig {
             reset: false,
             verb: HttpVerb::Post,
             timeout: Duration::from_secs(10),
+            path: None,
         }
     }
 
@@ -75,6 +80,9 @@ impl HammerConfig {
             return Err(HammerError::Usage(
                 "--concurrency must be at least 1".into(),
             ));
+        }
+        if self.path.as_ref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(HammerError::Usage("--path must start with /".into()));
         }
         if self.timeout.is_zero() {
             return Err(HammerError::Usage("--timeout must be positive".into()));
@@ -149,27 +157,15 @@ impl HammerRun {
     }
 }
 
-/// The HTTP client of a run: keep-alive connections for every worker, no proxy, no TLS.
-pub fn build_client(concurrency: u64, timeout: Duration) -> Result<Client, HammerError> {
-    Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .pool_max_idle_per_host(usize::try_from(concurrency).unwrap_or(usize::MAX))
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|err| HammerError::Usage(format!("could not build the HTTP client: {err}")))
-}
-
 /// Runs one hammer: checks the server, optionally resets the row, fires the increments and
 /// classifies the outcome.
 pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerRun, HammerError> {
     config.validate()?;
-    let client = build_client(config.concurrency, config.timeout)?;
     let target = &config.targets[0];
     let id = config.method.row_id();
     let mut server = None;
     for (index, replica) in config.targets.iter().enumerate() {
-        let info = replica.info(&client).await?;
+        let info = replica.info().await?;
         if let Some(info) = &info
             && !info
                 .methods
@@ -186,15 +182,15 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         }
     }
     if config.reset {
-        target.reset(&client, id).await?;
+        target.reset(id).await?;
     }
-    let before = target.read_count(&client, id).await?;
-    let (tally, duplicate_writes, duration) = fire(config, &client, before, control.clone()).await;
-    let after = target.read_count(&client, id).await?;
+    let before = target.read_count(id).await?;
+    let (tally, duplicate_writes, duration) = fire(config, before, control.clone()).await;
+    let after = target.read_count(id).await?;
     if tally.completed() > 0 && tally.errors.get("HTTP 404") == Some(&tally.completed()) {
         return Err(HammerError::Connect(format!(
             "every increment at {} answered 404: the server does not know method {}",
-            target.increment_url(config.method.number()),
+            target.increment_path(config.method.number()),
             config.method
         )));
     }
@@ -230,12 +226,7 @@ struct Shared {
 }
 
 /// The load itself: returns the tallies, the duplicate writes seen, and the wall time.
-async fn fire(
-    config: &HammerConfig,
-    client: &Client,
-    before: i64,
-    control: Arc<Control>,
-) -> (Tally, u64, Duration) {
+async fn fire(config: &HammerConfig, before: i64, control: Arc<Control>) -> (Tally, u64, Duration) {
     let workers = config.concurrency.min(config.requests);
     let shared = Arc::new(Shared {
         next: AtomicU64::new(0),
@@ -244,33 +235,42 @@ async fn fire(
         control,
     });
     let barrier = Arc::new(tokio::sync::Barrier::new(workers as usize + 1));
-    let urls: Vec<(Arc<str>, Arc<str>)> = config
-        .targets
-        .iter()
-        .map(|t| {
-            let increment = t.increment_url(config.method.number()).into();
-            let warm = t.count_url(config.method.row_id()).into();
-            (increment, warm)
-        })
-        .collect();
+    let path: Arc<str> = match &config.path {
+        Some(path) => path.as_str().into(),
+        None => config.targets[0]
+            .increment_path(config.method.number())
+            .into(),
+    };
+    let method = match config.verb {
+        HttpVerb::Post => Method::POST,
+        HttpVerb::Get => Method::GET,
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..workers {
-        let (client, shared, barrier) = (client.clone(), shared.clone(), barrier.clone());
+        let (shared, barrier, path, method) = (
+            shared.clone(),
+            barrier.clone(),
+            path.clone(),
+            method.clone(),
+        );
         // Workers are dealt to the servers round-robin; each sticks to its server.
-        let (url, warm_url) = urls[(worker % urls.len() as u64) as usize].clone();
-        let (verb, requests) = (config.verb, config.requests);
+        let endpoint = config.targets[(worker % config.targets.len() as u64) as usize]
+            .endpoint
+            .clone();
+        let (timeout, requests) = (config.timeout, config.requests);
         tasks.spawn(async move {
-            // Opens this worker's connection before the start line; its answer does not matter.
-            if let Ok(response) = client.get(&*warm_url).send().await {
-                let _ = response.bytes().await;
-            }
+            // Each worker opens its own connection before the start line, so that the
+            // increments overlap instead of queueing behind connection set-up.
+            let mut connection = http::Connection::open(&endpoint, timeout).await.ok();
             barrier.wait().await;
             while !shared.control.stopped()
                 && shared.next.fetch_add(1, Ordering::Relaxed) < requests
             {
                 let started = Instant::now();
-                let end = send_one(&client, &url, verb).await;
+                let answer =
+                    http::send_on(&mut connection, &endpoint, method.clone(), &path, timeout).await;
                 let latency = started.elapsed();
+                let end = classify(answer);
                 if let RequestEnd::Acknowledged {
                     written: Some(count),
                 } = end
@@ -300,22 +300,30 @@ struct Answer {
     error: Option<String>,
 }
 
-/// Sends one increment and says how it ended.
-async fn send_one(client: &Client, url: &str, verb: HttpVerb) -> RequestEnd {
-    let request = match verb {
-        HttpVerb::Post => client.post(url),
-        HttpVerb::Get => client.get(url),
+/// How an increment ended, from its answer. A request that never reached the server is a
+/// definite "not applied"; one that got no complete answer has an unknown fate.
+fn classify(
+    answer: Result<(axum::http::StatusCode, hyper::body::Bytes), http::HttpError>,
+) -> RequestEnd {
+    let (status, body) = match answer {
+        Ok(answer) => answer,
+        Err(err) if err.never_sent() => {
+            return RequestEnd::Rejected {
+                reason: "connect".into(),
+            };
+        }
+        Err(http::HttpError::Timeout) => {
+            return RequestEnd::Unknown {
+                reason: "timeout".into(),
+            };
+        }
+        Err(_) => {
+            return RequestEnd::Unknown {
+                reason: "connection".into(),
+            };
+        }
     };
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(err) => return transport_end(&err),
-    };
-    let status = response.status();
-    let body = response.bytes().await;
-    let answer = body
-        .as_ref()
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Answer>(bytes).ok());
+    let answer = serde_json::from_slice::<Answer>(&body).ok();
     if status.is_success() {
         return RequestEnd::Acknowledged {
             written: answer.and_then(|a| a.count),
@@ -331,25 +339,6 @@ async fn send_one(client: &Client, url: &str, verb: HttpVerb) -> RequestEnd {
     } else {
         RequestEnd::Unknown {
             reason: format!("HTTP {}", status.as_u16()),
-        }
-    }
-}
-
-/// A request that got no answer. A connection that was never established never carried the
-/// request, so that is a definite "not applied"; anything later (timeout, reset) leaves its
-/// fate unknown.
-fn transport_end(err: &reqwest::Error) -> RequestEnd {
-    if err.is_connect() {
-        RequestEnd::Rejected {
-            reason: "connect".into(),
-        }
-    } else if err.is_timeout() {
-        RequestEnd::Unknown {
-            reason: "timeout".into(),
-        }
-    } else {
-        RequestEnd::Unknown {
-            reason: "connection".into(),
         }
     }
 }

@@ -3,15 +3,21 @@
 
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode};
+use axum::http::{Method, StatusCode, Uri};
+use hyper::body::Bytes;
 use serde::Deserialize;
 
 use super::HammerError;
+use super::http::{Endpoint, HttpError, send_on};
+
+/// Deadline of the hammer's own calls (info, reset, reads), not of the increments.
+const CONTROL_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A server's base URL (`http://host:port`, no trailing slash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub base_url: String,
+    pub endpoint: Endpoint,
 }
 
 impl Target {
@@ -33,21 +39,37 @@ impl Target {
         } else {
             format!("http://{text}")
         };
-        let url = reqwest::Url::parse(&with_scheme).map_err(|_| bad())?;
-        if url.scheme() != "http" || url.host_str().is_none() {
+        let uri: Uri = with_scheme.parse().map_err(|_| bad())?;
+        if uri.scheme_str() != Some("http") || !matches!(uri.path(), "" | "/") {
             return Err(bad());
         }
+        let authority = uri.authority().ok_or_else(bad)?;
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(bad());
+        }
+        let port = authority.port_u16().unwrap_or(80);
         Ok(Target {
             base_url: with_scheme,
+            endpoint: Endpoint {
+                authority: format!("{host}:{port}"),
+            },
         })
     }
 
-    pub fn increment_url(&self, method: u32) -> String {
-        format!("{}/api/v1/endpoint/counter/{method}/", self.base_url)
+    pub fn increment_path(&self, method: u32) -> String {
+        format!("/api/v1/endpoint/counter/{method}/")
     }
 
-    pub fn count_url(&self, id: i64) -> String {
-        format!("{}/api/v1/endpoint/count/{id}/", self.base_url)
+    pub fn count_path(&self, id: i64) -> String {
+        format!("/api/v1/endpoint/count/{id}/")
+    }
+
+    /// One control call on a fresh connection.
+    async fn call(&self, method: Method, path: &str) -> Result<(StatusCode, Bytes), HammerError> {
+        send_on(&mut None, &self.endpoint, method, path, CONTROL_DEADLINE)
+            .await
+            .map_err(|err| HammerError::Connect(describe_transport_error(&self.base_url, &err)))
     }
 }
 
@@ -75,52 +97,41 @@ struct CountBody {
     count: i64,
 }
 
-/// One line about why a request could not be made, without a backtrace of wrappers.
-pub fn describe_transport_error(base: &str, err: &reqwest::Error) -> String {
-    let mut root: &dyn std::error::Error = err;
-    while let Some(source) = root.source() {
-        root = source;
-    }
-    if err.is_timeout() {
-        format!("{base} did not answer in time")
-    } else if err.is_connect() {
-        format!("could not connect to {base}: {root}")
-    } else {
-        format!("{base} did not answer as an HTTP server: {root}")
+#[derive(Deserialize)]
+struct ErrorCode {
+    error: String,
+}
+
+/// One line about why a request could not be made.
+pub fn describe_transport_error(base: &str, err: &HttpError) -> String {
+    match err {
+        HttpError::Timeout => format!("{base} did not answer in time"),
+        HttpError::Resolve { .. } | HttpError::Connect(_) | HttpError::Closed => {
+            format!("could not connect to {base}: {err}")
+        }
+        HttpError::Protocol(_) => format!("{base} did not answer as an HTTP server: {err}"),
     }
 }
 
 impl Target {
-    fn transport(&self, err: &reqwest::Error) -> HammerError {
-        HammerError::Connect(describe_transport_error(&self.base_url, err))
-    }
-
     /// The counter's value; an absent row counts as 0.
-    pub async fn read_count(&self, client: &Client, id: i64) -> Result<i64, HammerError> {
-        let url = self.count_url(id);
-        let response = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| self.transport(&e))?;
-        match response.status() {
+    pub async fn read_count(&self, id: i64) -> Result<i64, HammerError> {
+        let path = self.count_path(id);
+        let url = format!("{}{path}", self.base_url);
+        let (status, body) = self.call(Method::GET, &path).await?;
+        match status {
             StatusCode::NOT_FOUND => {
                 // Our server answers JSON; a 404 page from something else means wrong peer.
-                let body: serde_json::Value = response.json().await.unwrap_or_default();
-                if body["error"] == "not_found" {
-                    Ok(0)
-                } else {
-                    Err(HammerError::Connect(format!(
+                match serde_json::from_slice::<ErrorCode>(&body) {
+                    Ok(code) if code.error == "not_found" => Ok(0),
+                    _ => Err(HammerError::Connect(format!(
                         "{url} answered 404: is this a counter server?"
-                    )))
+                    ))),
                 }
             }
-            status if status.is_success() => {
-                let body: CountBody = response.json().await.map_err(|_| {
-                    HammerError::Connect(format!("{url} did not answer a count as JSON"))
-                })?;
-                Ok(body.count)
-            }
+            status if status.is_success() => serde_json::from_slice::<CountBody>(&body)
+                .map(|b| b.count)
+                .map_err(|_| HammerError::Connect(format!("{url} did not answer a count as JSON"))),
             status => Err(HammerError::Connect(format!(
                 "reading the count at {url} failed with HTTP {status}"
             ))),
@@ -128,36 +139,26 @@ impl Target {
     }
 
     /// Deletes the counter's row, so the run starts from nothing (and races to create it).
-    pub async fn reset(&self, client: &Client, id: i64) -> Result<(), HammerError> {
-        let url = self.count_url(id);
-        let response = client
-            .delete(&url)
-            .send()
-            .await
-            .map_err(|e| self.transport(&e))?;
-        if response.status().is_success() {
+    pub async fn reset(&self, id: i64) -> Result<(), HammerError> {
+        let path = self.count_path(id);
+        let (status, _) = self.call(Method::DELETE, &path).await?;
+        if status.is_success() {
             Ok(())
         } else {
             Err(HammerError::Connect(format!(
-                "resetting {url} failed with HTTP {}",
-                response.status()
+                "resetting {}{path} failed with HTTP {status}",
+                self.base_url
             )))
         }
     }
 
     /// The server's settings, when it is a counter server (None for the original Django one).
-    pub async fn info(&self, client: &Client) -> Result<Option<ServerInfo>, HammerError> {
-        let url = format!("{}/api/v1/info", self.base_url);
-        let response = client
-            .get(&url)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| self.transport(&e))?;
-        if !response.status().is_success() {
+    pub async fn info(&self) -> Result<Option<ServerInfo>, HammerError> {
+        let (status, body) = self.call(Method::GET, "/api/v1/info").await?;
+        if !status.is_success() {
             return Ok(None);
         }
-        Ok(response.json().await.ok())
+        Ok(serde_json::from_slice(&body).ok())
     }
 }
 
