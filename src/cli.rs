@@ -176,6 +176,14 @@ pub struct MatrixArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
 
+    /// Write a self-contained HTML report (coloured table, charts, errors, metadata).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+
+    /// Write the coloured +/- table alone as SVG (for embedding in a README).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+
     /// Print the +/- table as GitHub Markdown instead of a terminal table.
     #[arg(long)]
     pub markdown: bool,

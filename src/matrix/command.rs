@@ -12,7 +12,7 @@ use crate::cli::{Isolation, MatrixArgs};
 use crate::db;
 use crate::hammer::MAX_DEFAULT_CONCURRENCY;
 use crate::methods;
-use crate::report::{csv, matrix};
+use crate::report::{csv, html, matrix, svg};
 
 pub async fn run(args: MatrixArgs) -> anyhow::Result<u8> {
     let config = config_from(&args)?;
@@ -110,6 +110,28 @@ fn write_outputs(args: &MatrixArgs, result: &MatrixResult) -> anyhow::Result<()>
     if let Some(path) = &args.csv {
         std::fs::write(path, csv::to_csv(&result.runs))
             .with_context(|| format!("could not write {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::report(result))
+            .with_context(|| format!("could not write {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        // One table per retry setting, each its own SVG file when there are several.
+        for &retry in &result.meta.retries {
+            let title = format!(
+                "{} {}{}",
+                result.meta.engine,
+                result.meta.server_version,
+                if retry == 0 { String::new() } else { format!(", --retry {retry}") }
+            );
+            let target = if retry == 0 {
+                path.clone()
+            } else {
+                path.with_extension(format!("retry{retry}.svg"))
+            };
+            std::fs::write(&target, svg::verdict_table(result, retry, &title))
+                .with_context(|| format!("could not write {}", target.display()))?;
+        }
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(result)? + "\n";

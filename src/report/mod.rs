@@ -2,7 +2,9 @@
 //! matrix), and its CSV, JSON and table forms.
 
 pub mod csv;
+pub mod html;
 pub mod matrix;
+pub mod svg;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -269,3 +269,9 @@ pub async fn method_not_allowed() -> ApiError {
         "this path does not accept that HTTP method; see /api/v1/swagger",
     )
 }
+
+/// The root page: live counters, the run's isolation level and methods, links to the API.
+/// Embedded in the binary; its script only talks to this server.
+pub async fn index() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("assets/index.html"))
+}

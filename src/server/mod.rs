@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/endpoint/count/{id}/", count)
         .route("/api/v1/info", get(handlers::info))
         .route("/health", get(handlers::health))
+        .route("/", get(handlers::index))
         .with_state(state);
     api.merge(openapi::swagger_ui())
         .fallback(handlers::not_found)

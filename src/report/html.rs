@@ -1,0 +1,137 @@
+//! `counter matrix --html FILE`: one self-contained page (inline CSS and SVG; no CDN, no web
+//! fonts, no scripts) with the coloured table, charts, the errors per cell and the metadata.
+
+use std::fmt::Write;
+
+use super::matrix::cells;
+use super::svg::{self, escape, worst};
+use crate::matrix::MatrixResult;
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1100px}\
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}\
+th{background:#f3f3f3}h2{margin-top:1.6em}.meta td:first-child{font-weight:bold}\
+.exact{background:#c8e6c9}.rejected{background:#ffe0b2}.lost{background:#ef9a9a}.extra{background:#ce93d8}.ambiguous{background:#e0e0e0}\
+figure{margin:1em 0}p.note{color:#555;font-size:13px}";
+
+fn retry_title(retry: u32) -> String {
+    if retry == 0 {
+        "without retry".to_string()
+    } else {
+        format!("with --retry {retry}")
+    }
+}
+
+/// The whole page.
+pub fn report(result: &MatrixResult) -> String {
+    let meta = &result.meta;
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>counter matrix: {}</title><style>{STYLE}</style></head><body>",
+        escape(&meta.server_version)
+    );
+    html.push_str("<h1>counter matrix</h1>");
+    html.push_str("<p>Which locking method survives which isolation level when many requests hit one row? Each cell: concurrent increments of one row; \"+\" when the counter ended at exactly the number of requests.</p>");
+    for &retry in &meta.retries {
+        let title = format!("{} {}, {}", meta.engine, meta.server_version, retry_title(retry));
+        let _ = write!(html, "<h2>{}</h2>", escape(&retry_title(retry)));
+        let _ = write!(html, "<figure>{}</figure>", svg::verdict_table(result, retry, &title));
+        html.push_str(&details(result, retry));
+        html.push_str(&charts(result, retry));
+    }
+    if !result.problems.is_empty() {
+        html.push_str("<h2>Harness problems</h2><ul>");
+        for problem in &result.problems {
+            let _ = write!(html, "<li>{}</li>", escape(problem));
+        }
+        html.push_str("</ul>");
+    }
+    html.push_str(&metadata(result));
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// Per cell: outcome, counts, every error code, latency, throughput.
+fn details(result: &MatrixResult, retry: u32) -> String {
+    let mut html = String::from(
+        "<table><tr><th>isolation</th><th>method</th><th>outcome</th><th>change / requests</th><th>acknowledged</th><th>rejected</th><th>unknown</th><th>errors</th><th>p99 ms</th><th>req/s</th></tr>",
+    );
+    for cell in cells(result, retry) {
+        let outcome = worst(&cell);
+        let sum = |f: fn(&crate::report::RunRecord) -> u64| -> u64 { cell.runs.iter().map(|r| f(r)).sum() };
+        let changes: Vec<String> = cell.runs.iter().map(|r| r.change.to_string()).collect();
+        let requests = cell.runs.first().map(|r| r.requests).unwrap_or(0);
+        let errors: Vec<String> = cell
+            .errors()
+            .iter()
+            .map(|(code, n)| format!("{code}={n}"))
+            .collect();
+        let p99 = cell.runs.iter().map(|r| r.latency.p99_ms).fold(0.0, f64::max);
+        let rps = cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len().max(1) as f64;
+        let _ = write!(
+            html,
+            "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}/{requests}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{p99:.1}</td><td>{rps:.0}</td></tr>",
+            escape(cell.level.sql_name()),
+            cell.method.number(),
+            escape(cell.method.info().name),
+            escape(&cell.symbol()),
+            cell.outcomes(),
+            changes.join(","),
+            sum(|r| r.acknowledged),
+            sum(|r| r.rejected),
+            sum(|r| r.unknown),
+            if errors.is_empty() { "-".to_string() } else { escape(&errors.join(" ")) },
+        );
+    }
+    html.push_str("</table>");
+    html
+}
+
+fn charts(result: &MatrixResult, retry: u32) -> String {
+    let mut throughput = Vec::new();
+    let mut latency = Vec::new();
+    for cell in cells(result, retry) {
+        if cell.runs.is_empty() {
+            continue;
+        }
+        let label = format!("{} / {}", cell.level.sql_name(), cell.method.slug());
+        let outcome = worst(&cell);
+        let n = cell.runs.len() as f64;
+        throughput.push((label.clone(), cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / n, outcome));
+        latency.push((label, cell.runs.iter().map(|r| r.latency.p99_ms).fold(0.0, f64::max), outcome));
+    }
+    format!(
+        "<figure>{}</figure><figure>{}</figure>",
+        svg::bar_chart("Throughput per cell", "req/s", &throughput),
+        svg::bar_chart("p99 latency per cell", "ms", &latency)
+    )
+}
+
+fn metadata(result: &MatrixResult) -> String {
+    let meta = &result.meta;
+    let levels: Vec<&str> = meta.levels.iter().map(|l| l.sql_name()).collect();
+    let methods: Vec<String> = meta.methods.iter().map(u32::to_string).collect();
+    let retries: Vec<String> = meta.retries.iter().map(u32::to_string).collect();
+    let rows = [
+        ("engine", meta.engine.clone()),
+        ("server version", meta.server_version.clone()),
+        ("levels", levels.join(", ")),
+        ("methods", methods.join(", ")),
+        ("requests per cell", meta.requests.to_string()),
+        ("concurrency", meta.concurrency.to_string()),
+        ("pool size", meta.pool_size.to_string()),
+        ("trials", meta.trials.to_string()),
+        ("retry", retries.join(", ")),
+        ("replicas", meta.replicas.to_string()),
+        ("think ms", meta.think_ms.to_string()),
+        ("machine", meta.machine.clone()),
+        ("wall time", format!("{:.1} s", meta.wall_ms / 1000.0)),
+        ("counter", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    let mut html = String::from("<h2>Run</h2><table class=\"meta\">");
+    for (key, value) in rows {
+        let _ = write!(html, "<tr><td>{key}</td><td>{}</td></tr>", escape(&value));
+    }
+    html.push_str("</table><p class=\"note\">Outcomes: exact (change = requests), rejected (the database refused some requests; nothing acknowledged lost), lost (acknowledged increments vanished), extra (counted twice), ambiguous (some requests of unknown fate were applied).</p>");
+    html
+}
