@@ -122,7 +122,11 @@ fn write_outputs(args: &MatrixArgs, result: &MatrixResult) -> anyhow::Result<()>
                 "{} {}{}",
                 result.meta.engine,
                 result.meta.server_version,
-                if retry == 0 { String::new() } else { format!(", --retry {retry}") }
+                if retry == 0 {
+                    String::new()
+                } else {
+                    format!(", --retry {retry}")
+                }
             );
             let target = if retry == 0 {
                 path.clone()

@@ -33,9 +33,18 @@ pub fn report(result: &MatrixResult) -> String {
     html.push_str("<h1>counter matrix</h1>");
     html.push_str("<p>Which locking method survives which isolation level when many requests hit one row? Each cell: concurrent increments of one row; \"+\" when the counter ended at exactly the number of requests.</p>");
     for &retry in &meta.retries {
-        let title = format!("{} {}, {}", meta.engine, meta.server_version, retry_title(retry));
+        let title = format!(
+            "{} {}, {}",
+            meta.engine,
+            meta.server_version,
+            retry_title(retry)
+        );
         let _ = write!(html, "<h2>{}</h2>", escape(&retry_title(retry)));
-        let _ = write!(html, "<figure>{}</figure>", svg::verdict_table(result, retry, &title));
+        let _ = write!(
+            html,
+            "<figure>{}</figure>",
+            svg::verdict_table(result, retry, &title)
+        );
         html.push_str(&details(result, retry));
         html.push_str(&charts(result, retry));
     }
@@ -58,7 +67,9 @@ fn details(result: &MatrixResult, retry: u32) -> String {
     );
     for cell in cells(result, retry) {
         let outcome = worst(&cell);
-        let sum = |f: fn(&crate::report::RunRecord) -> u64| -> u64 { cell.runs.iter().map(|r| f(r)).sum() };
+        let sum = |f: fn(&crate::report::RunRecord) -> u64| -> u64 {
+            cell.runs.iter().map(|r| f(r)).sum()
+        };
         let changes: Vec<String> = cell.runs.iter().map(|r| r.change.to_string()).collect();
         let requests = cell.runs.first().map(|r| r.requests).unwrap_or(0);
         let errors: Vec<String> = cell
@@ -66,8 +77,13 @@ fn details(result: &MatrixResult, retry: u32) -> String {
             .iter()
             .map(|(code, n)| format!("{code}={n}"))
             .collect();
-        let p99 = cell.runs.iter().map(|r| r.latency.p99_ms).fold(0.0, f64::max);
-        let rps = cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len().max(1) as f64;
+        let p99 = cell
+            .runs
+            .iter()
+            .map(|r| r.latency.p99_ms)
+            .fold(0.0, f64::max);
+        let rps =
+            cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len().max(1) as f64;
         let _ = write!(
             html,
             "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}/{requests}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{p99:.1}</td><td>{rps:.0}</td></tr>",
@@ -80,7 +96,11 @@ fn details(result: &MatrixResult, retry: u32) -> String {
             sum(|r| r.acknowledged),
             sum(|r| r.rejected),
             sum(|r| r.unknown),
-            if errors.is_empty() { "-".to_string() } else { escape(&errors.join(" ")) },
+            if errors.is_empty() {
+                "-".to_string()
+            } else {
+                escape(&errors.join(" "))
+            },
         );
     }
     html.push_str("</table>");
@@ -97,8 +117,19 @@ fn charts(result: &MatrixResult, retry: u32) -> String {
         let label = format!("{} / {}", cell.level.sql_name(), cell.method.slug());
         let outcome = worst(&cell);
         let n = cell.runs.len() as f64;
-        throughput.push((label.clone(), cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / n, outcome));
-        latency.push((label, cell.runs.iter().map(|r| r.latency.p99_ms).fold(0.0, f64::max), outcome));
+        throughput.push((
+            label.clone(),
+            cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / n,
+            outcome,
+        ));
+        latency.push((
+            label,
+            cell.runs
+                .iter()
+                .map(|r| r.latency.p99_ms)
+                .fold(0.0, f64::max),
+            outcome,
+        ));
     }
     format!(
         "<figure>{}</figure><figure>{}</figure>",

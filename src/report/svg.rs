@@ -116,7 +116,11 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
                 y + 1,
                 COLUMN_WIDTH - 2,
                 ROW_HEIGHT - 2,
-                escape(&format!("{} x {}: {detail}", level.sql_name(), method.slug()))
+                escape(&format!(
+                    "{} x {}: {detail}",
+                    level.sql_name(),
+                    method.slug()
+                ))
             );
             let _ = write!(
                 svg,
@@ -179,7 +183,11 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, Outcome)]) -> St
     let gap = 6;
     let width = label_width + bar_space + 90;
     let height = 34 + bars.len() * (bar_height + gap) + 10;
-    let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let max = bars
+        .iter()
+        .map(|b| b.1)
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
     let mut svg = String::new();
     let _ = write!(
         svg,

@@ -18,6 +18,8 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
     std::fs::create_dir_all(&dir).unwrap();
     let csv_path = dir.join("results.csv");
     let json_path = dir.join("results.json");
+    let html_path = dir.join("report.html");
+    let svg_path = dir.join("table.svg");
     let out = run_cli(&[
         "matrix",
         "--levels",
@@ -31,6 +33,10 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
         "--json",
         json_path.to_str().unwrap(),
         "--markdown",
+        "--html",
+        html_path.to_str().unwrap(),
+        "--svg",
+        svg_path.to_str().unwrap(),
     ])
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -87,6 +93,22 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
     assert!(
         stdout.contains("| repeatable read    | - 0/2       | - 0/2             |"),
         "{stdout}"
+    );
+    // The pictures: self-contained (no scripts, no external resources), coloured by outcome.
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg") && html.contains("Throughput per cell"));
+    assert!(
+        !html.contains("<script") && !html.contains("https://"),
+        "self-contained"
+    );
+    assert!(html.contains("class=\"exact\"") && html.contains("class=\"rejected\""));
+    assert!(html.contains("40001="), "errors per cell");
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    assert!(
+        svg.contains("#c8e6c9") && svg.contains("#ffe0b2"),
+        "exact and rejected colours"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -263,6 +263,14 @@ async fn reads_resets_and_the_original_get_path_work() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger-ui"));
+    let home = server.client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let home = home.text().await.unwrap();
+    assert!(home.contains("/api/v1/swagger/") && home.contains("/api/v1/endpoint/count/"));
+    assert!(
+        !home.contains("https://"),
+        "the root page loads nothing from outside"
+    );
     server.stop().await;
 }
 
