@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::matrix::cells;
+use super::matrix::{cells, retry_title};
 use super::svg::{self, escape, worst};
 use crate::matrix::MatrixResult;
 
@@ -12,14 +12,6 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f3f3f3}h2{margin-top:1.6em}.meta td:first-child{font-weight:bold}\
 .exact{background:#c8e6c9}.rejected{background:#ffe0b2}.lost{background:#ef9a9a}.extra{background:#ce93d8}.ambiguous{background:#e0e0e0}\
 figure{margin:1em 0}p.note{color:#555;font-size:13px}";
-
-fn retry_title(retry: u32) -> String {
-    if retry == 0 {
-        "without retry".to_string()
-    } else {
-        format!("with --retry {retry}")
-    }
-}
 
 /// The whole page.
 pub fn report(result: &MatrixResult) -> String {
@@ -70,37 +62,21 @@ fn details(result: &MatrixResult, retry: u32) -> String {
         let sum = |f: fn(&crate::report::RunRecord) -> u64| -> u64 {
             cell.runs.iter().map(|r| f(r)).sum()
         };
-        let changes: Vec<String> = cell.runs.iter().map(|r| r.change.to_string()).collect();
-        let requests = cell.runs.first().map(|r| r.requests).unwrap_or(0);
-        let errors: Vec<String> = cell
-            .errors()
-            .iter()
-            .map(|(code, n)| format!("{code}={n}"))
-            .collect();
-        let p99 = cell
-            .runs
-            .iter()
-            .map(|r| r.latency.p99_ms)
-            .fold(0.0, f64::max);
-        let rps =
-            cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len().max(1) as f64;
         let _ = write!(
             html,
-            "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}/{requests}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{p99:.1}</td><td>{rps:.0}</td></tr>",
+            "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0}</td></tr>",
             escape(cell.level.sql_name()),
             cell.method.number(),
             escape(cell.method.info().name),
             escape(&cell.symbol()),
             cell.outcomes(),
-            changes.join(","),
+            cell.changes_text(),
             sum(|r| r.acknowledged),
             sum(|r| r.rejected),
             sum(|r| r.unknown),
-            if errors.is_empty() {
-                "-".to_string()
-            } else {
-                escape(&errors.join(" "))
-            },
+            escape(&cell.errors_text(usize::MAX)),
+            cell.p99_ms(),
+            cell.mean_rps(),
         );
     }
     html.push_str("</table>");
@@ -116,20 +92,8 @@ fn charts(result: &MatrixResult, retry: u32) -> String {
         }
         let label = format!("{} / {}", cell.level.sql_name(), cell.method.slug());
         let outcome = worst(&cell);
-        let n = cell.runs.len() as f64;
-        throughput.push((
-            label.clone(),
-            cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / n,
-            outcome,
-        ));
-        latency.push((
-            label,
-            cell.runs
-                .iter()
-                .map(|r| r.latency.p99_ms)
-                .fold(0.0, f64::max),
-            outcome,
-        ));
+        throughput.push((label.clone(), cell.mean_rps(), outcome));
+        latency.push((label, cell.p99_ms(), outcome));
     }
     format!(
         "<figure>{}</figure><figure>{}</figure>",

@@ -49,6 +49,42 @@ impl Cell<'_> {
         errors
     }
 
+    /// `code=n` of the `limit` most frequent errors, space-separated; "-" when there are none.
+    pub fn errors_text(&self, limit: usize) -> String {
+        let errors: Vec<String> = self
+            .errors()
+            .iter()
+            .take(limit)
+            .map(|(code, n)| format!("{code}={n}"))
+            .collect();
+        if errors.is_empty() {
+            "-".to_string()
+        } else {
+            errors.join(" ")
+        }
+    }
+
+    /// The counter's change in each trial, over the requests: "52,51/100".
+    pub fn changes_text(&self) -> String {
+        let changes: Vec<String> = self.runs.iter().map(|r| r.change.to_string()).collect();
+        let requests = self.runs.first().map(|r| r.requests).unwrap_or(0);
+        format!("{}/{requests}", changes.join(","))
+    }
+
+    /// The worst p99 latency over the trials.
+    pub fn p99_ms(&self) -> f64 {
+        self.runs
+            .iter()
+            .map(|r| r.latency.p99_ms)
+            .fold(0.0, f64::max)
+    }
+
+    /// The mean throughput over the trials.
+    pub fn mean_rps(&self) -> f64 {
+        let total: f64 = self.runs.iter().map(|r| r.throughput_rps).sum();
+        total / self.runs.len().max(1) as f64
+    }
+
     /// The distinct outcomes of the trials, in order of first appearance.
     pub fn outcomes(&self) -> String {
         let mut seen: Vec<&str> = Vec::new();
@@ -143,38 +179,21 @@ pub fn details_table(result: &MatrixResult, retry: u32, markdown: bool) -> Strin
         if cell.runs.is_empty() {
             continue;
         }
-        let finals: Vec<String> = cell.runs.iter().map(|r| r.change.to_string()).collect();
-        let requests = cell.runs[0].requests;
-        let errors: Vec<String> = cell
-            .errors()
-            .iter()
-            .take(3)
-            .map(|(code, n)| format!("{code}={n}"))
-            .collect();
-        let p99 = cell
-            .runs
-            .iter()
-            .map(|r| r.latency.p99_ms)
-            .fold(0.0, f64::max);
-        let rps = cell.runs.iter().map(|r| r.throughput_rps).sum::<f64>() / cell.runs.len() as f64;
         table.add_row(vec![
             cell.level.sql_name().to_string(),
             column_title(cell.method),
-            format!("{}/{requests}", finals.join(",")),
+            cell.changes_text(),
             cell.outcomes(),
-            if errors.is_empty() {
-                "-".into()
-            } else {
-                errors.join(" ")
-            },
-            format!("{p99:.1}"),
-            format!("{rps:.0}"),
+            cell.errors_text(3),
+            format!("{:.1}", cell.p99_ms()),
+            format!("{:.0}", cell.mean_rps()),
         ]);
     }
     table.to_string()
 }
 
-fn retry_title(retry: u32) -> String {
+/// "without retry" or "with --retry N".
+pub fn retry_title(retry: u32) -> String {
     if retry == 0 {
         "without retry".to_string()
     } else {

@@ -163,16 +163,10 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
 
 /// "23/100 40001" or "100/100": the change over the requests, and the main error.
 fn cell_detail(cell: &Cell<'_>) -> String {
-    let Some(first) = cell.runs.first() else {
-        return String::new();
-    };
-    let changes: Vec<String> = cell.runs.iter().map(|r| r.change.to_string()).collect();
-    let mut text = format!("{}/{}", changes.join(","), first.requests);
-    if let Some((code, _)) = cell.errors().first() {
-        text.push(' ');
-        text.push_str(code);
+    match cell.errors().first() {
+        Some((code, _)) => format!("{} {code}", cell.changes_text()),
+        None => cell.changes_text(),
     }
-    text
 }
 
 /// A horizontal bar chart: one bar per labelled value, scaled to the largest.
