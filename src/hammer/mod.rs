@@ -189,7 +189,8 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
     let after = target.read_count(id).await?;
     if tally.completed() > 0 && tally.errors.get("HTTP 404") == Some(&tally.completed()) {
         return Err(HammerError::Connect(format!(
-            "every increment at {} answered 404: the server does not know method {}",
+            "every increment at {}{} answered 404: the server does not know method {}",
+            target.base_url,
             target.increment_path(config.method.number()),
             config.method
         )));
@@ -209,9 +210,9 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         before,
         after,
         outcome: Outcome::classify(completed, tally.acknowledged, tally.unknown, change),
-        errors: tally.errors.clone(),
-        duplicate_writes,
         latency: tally.latency_summary(),
+        errors: tally.errors,
+        duplicate_writes,
         duration,
         interrupted,
         server,
