@@ -37,6 +37,11 @@ pub enum Command {
 /// Where the database is. Without any of these, a throwaway local cluster is started.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
+    /// Database engine: postgres (a throwaway cluster, or the configured database) or sqlite
+    /// (embedded, a throwaway file).
+    #[arg(long, env = "COUNTER_ENGINE", value_enum, default_value_t = crate::engine::Engine::Postgres)]
+    pub engine: crate::engine::Engine,
+
     /// PostgreSQL URL (postgres://user:password@host:port/db). Overrides the POSTGRES_* keys.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,

@@ -34,6 +34,10 @@ pub enum ConfigError {
     BadDatabaseUrl,
     #[error("POSTGRES_PORT must be a port number, got {0:?}")]
     BadPort(String),
+    #[error(
+        "--database-url (DATABASE_URL) names a PostgreSQL database; --engine sqlite uses a throwaway file of its own"
+    )]
+    UrlWithSqlite,
 }
 
 /// Which database a run uses.

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod engine;
 pub mod hammer;
 pub mod matrix;
 pub mod methods;

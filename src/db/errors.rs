@@ -2,6 +2,7 @@
 //! database being unavailable, or something unexpected.
 
 use sqlx::error::DatabaseError;
+use sqlx::sqlite::SqliteError;
 
 /// SQLSTATE of serialization failures ("could not serialize access ...").
 pub const SERIALIZATION_FAILURE: &str = "40001";
@@ -21,20 +22,51 @@ pub enum ErrorClass {
     Internal,
 }
 
-/// The SQLSTATE of a database error, if the error came from the database.
+/// SQLite's refusals, by extended result code: the name we report, and whether a new attempt
+/// can succeed (a busy database or a stale snapshot can; nothing else here).
+const SQLITE_CODES: [(&str, &str); 6] = [
+    ("5", "SQLITE_BUSY"),
+    ("261", "SQLITE_BUSY_RECOVERY"),
+    ("517", "SQLITE_BUSY_SNAPSHOT"),
+    ("6", "SQLITE_LOCKED"),
+    ("2067", "SQLITE_CONSTRAINT_UNIQUE"),
+    ("1555", "SQLITE_CONSTRAINT_PRIMARYKEY"),
+];
+
+/// The error's code as reported: PostgreSQL's SQLSTATE (`40001`), or SQLite's result code by
+/// name (`SQLITE_BUSY_SNAPSHOT`), if the error came from the database.
 pub fn sqlstate(err: &sqlx::Error) -> Option<String> {
     match err {
-        sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+        sqlx::Error::Database(db) => code_of(db.as_ref()),
         _ => None,
     }
 }
 
-/// Whether retrying the whole transaction can succeed (serialization failure or deadlock).
+fn code_of(db: &dyn DatabaseError) -> Option<String> {
+    let code = db.code()?;
+    if db.try_downcast_ref::<SqliteError>().is_some() {
+        let name = SQLITE_CODES
+            .iter()
+            .find(|(number, _)| *number == code)
+            .map(|(_, name)| name.to_string());
+        return Some(name.unwrap_or_else(|| format!("SQLITE_{code}")));
+    }
+    Some(code.into_owned())
+}
+
+/// Whether a new attempt of the whole transaction can succeed: serialization failure,
+/// deadlock, a busy SQLite database or stale snapshot, and the unique violation of a
+/// get-or-create whose snapshot cannot see the row another request created (a serialization
+/// failure in disguise: the next attempt's snapshot sees the row).
 pub fn is_retryable(err: &sqlx::Error) -> bool {
-    matches!(
-        sqlstate(err).as_deref(),
-        Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
-    )
+    sqlstate(err).is_some_and(|code| {
+        matches!(
+            code.as_str(),
+            SERIALIZATION_FAILURE | DEADLOCK_DETECTED | UNIQUE_VIOLATION
+        ) || code.starts_with("SQLITE_BUSY")
+            || code.starts_with("SQLITE_LOCKED")
+            || code.starts_with("SQLITE_CONSTRAINT")
+    })
 }
 
 pub fn classify(err: &sqlx::Error) -> ErrorClass {
@@ -52,15 +84,21 @@ pub fn classify(err: &sqlx::Error) -> ErrorClass {
 }
 
 fn classify_database(db: &dyn DatabaseError) -> ErrorClass {
-    let Some(code) = db.code() else {
+    let Some(code) = code_of(db) else {
         return ErrorClass::Internal;
     };
-    match &code[..2] {
+    if code.starts_with("SQLITE_") {
+        // A busy or locked database, or a lost get-or-create race: rolled back, not applied.
+        return if SQLITE_CODES.iter().any(|(_, name)| *name == code) {
+            ErrorClass::Rejected { sqlstate: code }
+        } else {
+            ErrorClass::Internal
+        };
+    }
+    match code.get(..2).unwrap_or("") {
         // 40: transaction rollback; 23: integrity violation (a get-or-create race that the
         // transaction's snapshot cannot resolve). Both mean: rolled back, nothing applied.
-        "40" | "23" => ErrorClass::Rejected {
-            sqlstate: code.into_owned(),
-        },
+        "40" | "23" => ErrorClass::Rejected { sqlstate: code },
         // 08: connection exception; 57: operator intervention (shutdown, crash recovery);
         // 53: insufficient resources (too many connections).
         "08" | "57" | "53" => ErrorClass::Unavailable,
@@ -71,7 +109,8 @@ fn classify_database(db: &dyn DatabaseError) -> ErrorClass {
 /// A one-line description of an error, safe to show: sqlx never puts passwords in messages.
 pub fn describe(err: &sqlx::Error) -> String {
     match err {
-        sqlx::Error::Database(db) => match db.code() {
+        sqlx::Error::Database(db) => match code_of(db.as_ref()) {
+            Some(code) if code.starts_with("SQLITE_") => format!("{} ({code})", db.message()),
             Some(code) => format!("{} (SQLSTATE {code})", db.message()),
             None => db.message().to_string(),
         },

@@ -3,7 +3,9 @@
 
 pub mod cluster;
 pub mod errors;
+pub mod sqlite;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::Executor;
@@ -11,15 +13,16 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::cli::{DatabaseArgs, Isolation};
 use crate::config::{self, ConfigError, DatabaseTarget};
+use crate::engine::Engine;
 pub use cluster::{ClusterError, LocalCluster};
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
 
 /// How long a request waits for a pooled connection before it is answered 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -35,20 +38,45 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     #[error("the throwaway cluster's startup task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("SQLite: {0}")]
+    Sqlite(String),
 }
 
-/// A database ready to be connected to, and the throwaway cluster behind it, if any (dropping
-/// this stops the cluster).
+/// Where a run's database is.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Postgres(Box<PgConnectOptions>),
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    /// The URL to show humans: never the password.
+    pub fn display_url(&self) -> String {
+        match self {
+            Location::Postgres(options) => config::redact_url(options),
+            Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+}
+
+/// A database ready to be connected to, and what is throwaway behind it (dropping this stops
+/// the cluster and deletes the files).
 #[derive(Debug)]
 pub struct Provisioned {
-    pub options: PgConnectOptions,
+    pub location: Location,
     pub cluster: Option<LocalCluster>,
+    pub sqlite_file: Option<sqlite::SqliteFile>,
 }
 
 impl Provisioned {
     /// The URL to show humans: never the password.
     pub fn display_url(&self) -> String {
-        config::redact_url(&self.options)
+        self.location.display_url()
+    }
+
+    /// Whether the database is ours to throw away (a cluster or a file we made).
+    pub fn is_throwaway(&self) -> bool {
+        self.cluster.is_some() || self.sqlite_file.is_some()
     }
 
     /// Stops the throwaway cluster now (and deletes its directory), if there is one. Blocks
@@ -57,23 +85,39 @@ impl Provisioned {
         if let Some(mut cluster) = self.cluster.take() {
             cluster.stop();
         }
+        self.sqlite_file = None;
     }
 }
 
-/// Resolves the configured database, or starts a throwaway cluster and creates its database.
+/// Resolves the configured database, or makes a throwaway one: a PostgreSQL cluster with its
+/// database, or a SQLite file.
 pub async fn provision(args: &DatabaseArgs) -> Result<Provisioned, DbError> {
+    if args.engine == Engine::Sqlite {
+        if args.database_url.is_some() {
+            return Err(DbError::Config(ConfigError::UrlWithSqlite));
+        }
+        let file = sqlite::SqliteFile::create()
+            .map_err(|err| DbError::Sqlite(format!("could not create its directory: {err}")))?;
+        return Ok(Provisioned {
+            location: Location::Sqlite(file.path()),
+            cluster: None,
+            sqlite_file: Some(file),
+        });
+    }
     match config::database_target(args)? {
         DatabaseTarget::Configured(options) => Ok(Provisioned {
-            options: *options,
+            location: Location::Postgres(options),
             cluster: None,
+            sqlite_file: None,
         }),
         DatabaseTarget::Throwaway => {
             let cluster = tokio::task::spawn_blocking(LocalCluster::start).await??;
             let admin = cluster.connect_options("postgres");
             create_database(&admin, DEFAULT_DATABASE).await?;
             Ok(Provisioned {
-                options: cluster.connect_options(DEFAULT_DATABASE),
+                location: Location::Postgres(Box::new(cluster.connect_options(DEFAULT_DATABASE))),
                 cluster: Some(cluster),
+                sqlite_file: None,
             })
         }
     }

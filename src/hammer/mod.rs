@@ -166,6 +166,16 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
     let mut server = None;
     for (index, replica) in config.targets.iter().enumerate() {
         let info = replica.info().await?;
+        if let Some(gap) = info.as_ref().and_then(|i| {
+            i.unavailable
+                .iter()
+                .find(|u| u.number == config.method.number())
+        }) {
+            return Err(HammerError::Usage(format!(
+                "the server at {} cannot run method {}: {}",
+                replica.base_url, config.method, gap.reason
+            )));
+        }
         if let Some(info) = &info
             && !info
                 .methods

@@ -76,6 +76,8 @@ impl Target {
 /// What `/api/v1/info` tells about a counter server (absent on the original Django server).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerInfo {
+    #[serde(default = "default_engine")]
+    pub engine: String,
     pub isolation: String,
     pub effective_isolation: String,
     pub server_version: String,
@@ -85,11 +87,24 @@ pub struct ServerInfo {
     #[serde(default)]
     pub think_ms: u64,
     pub methods: Vec<InfoMethod>,
+    /// Methods the server's engine cannot run, with the reason.
+    #[serde(default)]
+    pub unavailable: Vec<UnavailableMethod>,
+}
+
+fn default_engine() -> String {
+    "postgresql".to_string()
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct InfoMethod {
     pub number: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnavailableMethod {
+    pub number: u32,
+    pub reason: String,
 }
 
 #[derive(Deserialize)]

@@ -31,7 +31,7 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<u8> {
     }
     let bar = progress_bar(args.quiet, config.cells());
     let result = tokio::select! {
-        result = super::run(&config, &provisioned.options, |_| bar.inc(1)) => Some(result),
+        result = super::run(&config, &provisioned.location, |_| bar.inc(1)) => Some(result),
         () = &mut shutdown => None,
     };
     bar.finish_and_clear();
@@ -103,6 +103,7 @@ fn config_from(args: &MatrixArgs) -> anyhow::Result<MatrixConfig> {
         replicas: args.replicas,
         retry: args.behaviour.retry,
         think_ms: args.behaviour.think_ms,
+        engine: args.database.engine,
     })
 }
 

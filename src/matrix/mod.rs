@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
 use crate::cli::Isolation;
-use crate::db;
+use crate::db::{self, Location};
+use crate::engine::{Backend, Engine};
 use crate::hammer::{self, Control, HammerConfig, Target};
 use crate::methods::MethodId;
 use crate::report::{RunContext, RunRecord};
@@ -31,6 +31,7 @@ pub struct MatrixConfig {
     /// With N > 0, every cell runs twice: without retry, then with `--retry N`.
     pub retry: u32,
     pub think_ms: u64,
+    pub engine: Engine,
 }
 
 /// Facts about the run as a whole, for reports.
@@ -52,11 +53,22 @@ pub struct MatrixMeta {
     pub machine: String,
 }
 
+/// A cell the engine cannot run (a whole level when `method` is None), and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotApplicable {
+    pub isolation: Isolation,
+    pub method: Option<u32>,
+    pub reason: String,
+}
+
 /// Every record of a run, in level, method, trial order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatrixResult {
     pub meta: MatrixMeta,
     pub runs: Vec<RunRecord>,
+    /// Cells not run because the engine cannot express them.
+    #[serde(default)]
+    pub not_applicable: Vec<NotApplicable>,
     /// Broken invariants of the harness itself (sessions left idle in transaction).
     #[serde(default)]
     pub problems: Vec<String>,
@@ -89,44 +101,86 @@ impl MatrixConfig {
         }
     }
 
+    /// The levels and methods this engine can run.
+    fn runnable(&self) -> (Vec<Isolation>, Vec<MethodId>) {
+        let levels = self.levels.iter().copied();
+        let methods = self.methods.iter().copied();
+        (
+            levels
+                .filter(|l| self.engine.level_not_applicable(*l).is_none())
+                .collect(),
+            methods
+                .filter(|m| self.engine.method_not_applicable(*m).is_none())
+                .collect(),
+        )
+    }
+
     /// How many hammer runs the matrix makes.
     pub fn cells(&self) -> u64 {
-        (self.levels.len() * self.methods.len() * self.retries().len()) as u64
-            * u64::from(self.trials)
+        let (levels, methods) = self.runnable();
+        (levels.len() * methods.len() * self.retries().len()) as u64 * u64::from(self.trials)
+    }
+
+    /// The cells this engine cannot run, with the reasons.
+    fn not_applicable(&self) -> Vec<NotApplicable> {
+        let mut gaps = Vec::new();
+        for &level in &self.levels {
+            if let Some(reason) = self.engine.level_not_applicable(level) {
+                gaps.push(NotApplicable {
+                    isolation: level,
+                    method: None,
+                    reason: reason.to_string(),
+                });
+                continue;
+            }
+            for &method in &self.methods {
+                if let Some(reason) = self.engine.method_not_applicable(method) {
+                    gaps.push(NotApplicable {
+                        isolation: level,
+                        method: Some(method.number()),
+                        reason: reason.to_string(),
+                    });
+                }
+            }
+        }
+        gaps
     }
 }
 
-/// Runs the matrix against the database at `options`. `on_cell` is called after each run
+/// Runs the matrix against the database at `location`. `on_cell` is called after each run
 /// (for progress bars).
 pub async fn run(
     config: &MatrixConfig,
-    options: &PgConnectOptions,
+    location: &Location,
     mut on_cell: impl FnMut(&RunRecord),
 ) -> Result<MatrixResult, MatrixError> {
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut problems = Vec::new();
     let mut server_version = String::new();
+    let (levels, methods) = config.runnable();
+    let think = Duration::from_millis(config.think_ms);
     for retry in config.retries() {
-        for &level in &config.levels {
+        for &level in &levels {
             // A restart per level, as the original did by editing settings: new pools, new
             // servers (each replica with its own pool and its own in-process lock).
             let mut servers = Vec::new();
             for _ in 0..config.replicas {
-                let database = db::connect(options, level, config.pool_size).await?;
-                server_version = database.server_version.clone();
-                let pool = database.pool.clone();
-                let think = Duration::from_millis(config.think_ms);
-                let state = AppState::new(database, retry, think);
+                let backend = Backend::open(location, level, config.pool_size, think).await?;
+                server_version = backend.describe().server_version;
+                let state = AppState::with_backend(backend, retry);
+                let backend = state.backend.clone();
                 let listener = TcpListener::bind("127.0.0.1:0").await?;
-                servers.push((server::spawn(listener, state)?, pool));
+                servers.push((server::spawn(listener, state)?, backend));
             }
             let targets = servers
                 .iter()
                 .map(|(handle, _)| Target::parse(&handle.base_url()))
                 .collect::<Result<Vec<_>, _>>()?;
-            let result = run_level(config, &targets, &mut runs, &mut on_cell).await;
-            let idle = db::settle_idle_in_transaction(&servers[0].1, Duration::from_secs(2))
+            let result = run_level(config, &methods, &targets, &mut runs, &mut on_cell).await;
+            let idle = servers[0]
+                .1
+                .settle_idle_in_transaction(Duration::from_secs(2))
                 .await
                 .unwrap_or(0);
             if idle > 0 {
@@ -134,16 +188,16 @@ pub async fn run(
                     "{level}: {idle} session(s) left idle in transaction after the runs"
                 ));
             }
-            for (handle, pool) in servers {
+            for (handle, backend) in servers {
                 handle.shutdown(server::SHUTDOWN_GRACE).await;
-                pool.close().await;
+                backend.close().await;
             }
             result?;
         }
     }
     Ok(MatrixResult {
         meta: MatrixMeta {
-            engine: "postgresql".into(),
+            engine: config.engine.name().into(),
             server_version,
             levels: config.levels.clone(),
             methods: config.methods.iter().map(|m| m.number()).collect(),
@@ -158,17 +212,19 @@ pub async fn run(
             machine: machine_description(),
         },
         runs,
+        not_applicable: config.not_applicable(),
         problems,
     })
 }
 
 async fn run_level(
     config: &MatrixConfig,
+    methods: &[MethodId],
     targets: &[Target],
     runs: &mut Vec<RunRecord>,
     on_cell: &mut impl FnMut(&RunRecord),
 ) -> Result<(), MatrixError> {
-    for &method in &config.methods {
+    for &method in methods {
         for trial in 1..=config.trials {
             let mut hammer = HammerConfig::new(targets.to_vec(), method, config.requests);
             hammer.concurrency = config.concurrency;

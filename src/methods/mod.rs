@@ -11,6 +11,7 @@ mod in_process_lock;
 mod read_modify_write;
 pub mod retry;
 mod row_lock;
+pub mod sqlite;
 mod table_lock;
 mod transaction;
 mod upsert;
@@ -36,19 +37,19 @@ pub enum MethodId {
     InProcessLock = 8,
 }
 
-/// What a method needs besides its row id: the pool, the pause between read and write, and
-/// this server process's own lock (method 8).
+/// What a method needs besides its row id: the pool (PostgreSQL's unless said otherwise), the
+/// pause between read and write, and this server process's own lock (method 8).
 #[derive(Debug, Clone)]
-pub struct MethodContext {
-    pub pool: PgPool,
+pub struct MethodContext<P = PgPool> {
+    pub pool: P,
     /// Pause between the read and the write of read-then-write methods (`--think-ms`): makes
     /// races show up reliably on small machines.
     pub think: Duration,
     pub local_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl MethodContext {
-    pub fn new(pool: PgPool, think: Duration) -> MethodContext {
+impl<P> MethodContext<P> {
+    pub fn new(pool: P, think: Duration) -> MethodContext<P> {
         MethodContext {
             pool,
             think,
@@ -71,6 +72,9 @@ pub enum MethodError {
     /// Optimistic compare-and-swap lost the race this many times in a row.
     #[error("compare-and-swap lost the race {0} times in a row; gave up")]
     CasExhausted(u32),
+    /// The engine cannot express this method (the reason says why); nothing was tried.
+    #[error("{0}")]
+    NotApplicable(&'static str),
 }
 
 /// What the registry tells about a method (served by `/api/v1/info`, printed in reports).

@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
 use super::{MethodContext, MethodError, MethodId};
-use crate::db::errors::{self, DEADLOCK_DETECTED, SERIALIZATION_FAILURE, UNIQUE_VIOLATION};
+use crate::db::errors;
 
 /// First backoff step and the cap of one pause.
 const BASE_BACKOFF: Duration = Duration::from_millis(1);
@@ -35,26 +35,32 @@ pub struct Attempted {
     pub attempts: u32,
 }
 
-/// Whether a new attempt can succeed: serialization failure, deadlock, and the unique
-/// violation of a get-or-create whose snapshot cannot see the row another request created
-/// (a serialization failure in disguise: the next attempt's snapshot sees the row).
+/// Whether a new attempt can succeed (see [`errors::is_retryable`]).
 pub fn is_retryable(err: &MethodError) -> bool {
     match err {
-        MethodError::Database(db) => matches!(
-            errors::sqlstate(db).as_deref(),
-            Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED | UNIQUE_VIOLATION)
-        ),
-        MethodError::CasExhausted(_) => false,
+        MethodError::Database(db) => errors::is_retryable(db),
+        MethodError::CasExhausted(_) | MethodError::NotApplicable(_) => false,
     }
 }
 
+/// One PostgreSQL increment with the policy's retries.
 pub async fn increment(method: MethodId, ctx: &MethodContext, policy: RetryPolicy) -> Attempted {
+    with_retry(policy, || method.increment(ctx)).await
+}
+
+/// Runs `attempt` until it succeeds, fails for a reason a retry cannot fix, runs out of
+/// retries, or would start past the deadline.
+pub async fn with_retry<F, Fut>(policy: RetryPolicy, mut attempt: F) -> Attempted
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<i64, MethodError>>,
+{
     let started = Instant::now();
     let jitter = RandomState::new();
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = method.increment(ctx).await;
+        let result = attempt().await;
         let retry = match &result {
             Err(err) => attempts <= policy.retries && is_retryable(err),
             Ok(_) => false,

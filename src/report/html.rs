@@ -40,6 +40,17 @@ pub fn report(result: &MatrixResult) -> String {
         html.push_str(&details(result, retry));
         html.push_str(&charts(result, retry));
     }
+    if !result.not_applicable.is_empty() {
+        html.push_str("<h2>Not applicable on this engine</h2><ul>");
+        for gap in &result.not_applicable {
+            let _ = write!(
+                html,
+                "<li>{}</li>",
+                escape(&super::matrix::not_applicable_text(gap))
+            );
+        }
+        html.push_str("</ul>");
+    }
     if !result.problems.is_empty() {
         html.push_str("<h2>Harness problems</h2><ul>");
         for problem in &result.problems {

@@ -24,10 +24,14 @@ impl Cell<'_> {
         self.runs.iter().filter(|r| r.verdict == "+").count()
     }
 
-    /// "+" only when every trial is exact; with several trials, also how many were.
+    /// "+" only when every trial is exact; with several trials, also how many were; "n/a"
+    /// for a cell the engine cannot run.
     pub fn symbol(&self) -> String {
         let exact = self.exact_trials();
         let all = self.runs.len();
+        if all == 0 {
+            return "n/a".to_string();
+        }
         let sign = if exact == all && all > 0 { "+" } else { "-" };
         if all > 1 {
             format!("{sign} {exact}/{all}")
@@ -214,6 +218,12 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         out.push_str(&details_table(result, retry, markdown));
         out.push_str("\n\n");
     }
+    for gap in &result.not_applicable {
+        out.push_str(&format!("n/a: {}\n", not_applicable_text(gap)));
+    }
+    if !result.not_applicable.is_empty() {
+        out.push('\n');
+    }
     out.push_str(&format!(
         "{} {}, {} requests per cell, concurrency {}, pool {}, {} replica(s), think {} ms, {} trial(s); {:.1} s on {}\n",
         meta.engine,
@@ -228,4 +238,17 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         meta.machine
     ));
     out
+}
+
+/// "repeatable read x 2. row lock: why" (or the whole level).
+pub fn not_applicable_text(gap: &crate::matrix::NotApplicable) -> String {
+    match gap.method.and_then(|n| MethodId::from_number(u64::from(n))) {
+        Some(method) => format!(
+            "{} x {}: {}",
+            gap.isolation.sql_name(),
+            column_title(method),
+            gap.reason
+        ),
+        None => format!("{}: {}", gap.isolation.sql_name(), gap.reason),
+    }
 }

@@ -72,7 +72,9 @@ impl RunRecord {
             info.map(|i| f(i).clone()).unwrap_or_default()
         };
         RunRecord {
-            engine: "postgresql".to_string(),
+            engine: info
+                .map(|i| i.engine.clone())
+                .unwrap_or_else(|| "unknown".to_string()),
             server_version: text(|i| &i.server_version),
             isolation: text(|i| &i.isolation),
             effective_isolation: text(|i| &i.effective_isolation),

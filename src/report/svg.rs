@@ -107,7 +107,11 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
             };
             let x = LABEL_WIDTH + col * COLUMN_WIDTH;
             let outcome = worst(cell);
-            let (fill, ink) = colours(outcome);
+            let (fill, ink) = if cell.runs.is_empty() {
+                ("#f5f5f5", "#777777")
+            } else {
+                colours(outcome)
+            };
             let detail = cell_detail(cell);
             let _ = write!(
                 svg,

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use super::{AppState, SHUTDOWN_GRACE, shutdown_signal, spawn};
 use crate::cli::ServeArgs;
 use crate::db;
+use crate::engine::Backend;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
     // Watch for signals from the start, so a Ctrl-C during startup also cleans up.
@@ -34,21 +35,24 @@ async fn serve(
     provisioned: &db::Provisioned,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let database = db::connect(&provisioned.options, args.isolation, args.pool_size).await?;
+    let think = std::time::Duration::from_millis(args.behaviour.think_ms);
+    let backend =
+        Backend::open(&provisioned.location, args.isolation, args.pool_size, think).await?;
+    let about = backend.describe();
     tracing::info!(
-        requested = %args.isolation,
-        effective = %database.effective_isolation,
-        server_version = %database.server_version,
-        pool_size = args.pool_size,
+        engine = about.engine.name(),
+        requested = %about.isolation,
+        effective = %about.effective_isolation,
+        server_version = %about.server_version,
+        pool_size = about.pool_size,
         "database ready"
     );
-    let pool = database.pool.clone();
     let listener = TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;
-    let think = std::time::Duration::from_millis(args.behaviour.think_ms);
-    let state =
-        AppState::new(database, args.behaviour.retry, think).with_max_in_flight(args.max_in_flight);
+    let state = AppState::with_backend(backend, args.behaviour.retry)
+        .with_max_in_flight(args.max_in_flight);
+    let backend = state.backend.clone();
     let handle = spawn(listener, state)?;
     tracing::info!(
         "listening on {0} (Swagger UI: {0}/api/v1/swagger)",
@@ -62,6 +66,6 @@ async fn serve(
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     handle.shutdown(SHUTDOWN_GRACE).await;
-    pool.close().await;
+    backend.close().await;
     Ok(())
 }

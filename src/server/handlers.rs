@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use crate::methods::{self, MethodId, MethodInfo, retry};
+use crate::engine::CountRow;
+use crate::methods::{self, MethodId, MethodInfo};
 
 /// The answer to an increment.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -25,12 +26,6 @@ pub struct IncrementResponse {
     pub attempts: u32,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct CountRow {
-    pub id: i64,
-    pub count: i64,
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     /// How many rows were deleted.
@@ -40,6 +35,8 @@ pub struct Deleted {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Info {
     pub version: &'static str,
+    /// `postgresql` or `sqlite`.
+    pub engine: &'static str,
     /// The isolation level requested for this server run.
     pub isolation: String,
     /// What `SHOW transaction_isolation` answered on a pooled connection.
@@ -50,18 +47,22 @@ pub struct Info {
     pub retry: u32,
     /// Pause between read and write of the read-then-write methods (`--think-ms`).
     pub think_ms: u64,
+    /// The methods this engine runs.
     pub methods: Vec<MethodInfo>,
+    /// The methods this engine cannot express, and why.
+    pub unavailable: Vec<Unavailable>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Unavailable {
+    pub number: u32,
+    pub reason: &'static str,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
 }
-
-const SELECT_ALL: &str = "SELECT id, count FROM counter ORDER BY id";
-const SELECT_ONE: &str = "SELECT id, count FROM counter WHERE id = $1";
-const DELETE_ALL: &str = "DELETE FROM counter";
-const DELETE_ONE: &str = "DELETE FROM counter WHERE id = $1";
 
 fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(text)| text).map_err(|rejection| {
@@ -142,12 +143,12 @@ pub async fn increment(
             "too many increments in progress; this one was not started",
         ));
     };
-    let (ctx, policy) = (state.methods.clone(), state.retry);
+    let (backend, policy) = (state.backend.clone(), state.retry);
     // The transaction runs in its own task: if the client disconnects, axum drops this
     // handler, but the task still commits or rolls back, and its connection returns clean.
     // The task holds the in-flight permit until the database work is really over.
     let task = tokio::spawn(async move {
-        let attempted = retry::increment(method, &ctx, policy).await;
+        let attempted = backend.increment(method, policy).await;
         drop(permit);
         attempted
     });
@@ -169,8 +170,9 @@ pub async fn increment(
 #[utoipa::path(get, path = "/api/v1/endpoint/count/",
     responses((status = 200, body = [CountRow]), (status = 503, body = ErrorBody)), tag = "counter")]
 pub async fn list_counts(State(state): State<AppState>) -> Result<Json<Vec<CountRow>>, ApiError> {
-    let rows = sqlx::query_as(SELECT_ALL)
-        .fetch_all(&state.db.pool)
+    let rows = state
+        .backend
+        .list_counts()
         .await
         .map_err(|err| ApiError::from_db(&err))?;
     Ok(Json(rows))
@@ -186,9 +188,9 @@ pub async fn get_count(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CountRow>, ApiError> {
     let id = parse_id(&path_text(path)?)?;
-    let row: Option<CountRow> = sqlx::query_as(SELECT_ONE)
-        .bind(id)
-        .fetch_optional(&state.db.pool)
+    let row = state
+        .backend
+        .get_count(id)
         .await
         .map_err(|err| ApiError::from_db(&err))?;
     row.map(Json)
@@ -216,33 +218,42 @@ pub async fn delete_count(
 
 /// Deletes one row, or all of them, in its own task (a reset must not be half-cancelled).
 async fn delete(state: &AppState, id: Option<i64>) -> Result<Json<Deleted>, ApiError> {
-    let pool = state.db.pool.clone();
-    let task = tokio::spawn(async move {
-        match id {
-            Some(id) => sqlx::query(DELETE_ONE).bind(id).execute(&pool).await,
-            None => sqlx::query(DELETE_ALL).execute(&pool).await,
-        }
-    });
+    let backend = state.backend.clone();
+    let task = tokio::spawn(async move { backend.delete(id).await });
     let done = task.await.map_err(|err| ApiError::internal(&err))?;
-    let done = done.map_err(|err| ApiError::from_db(&err))?;
-    Ok(Json(Deleted {
-        deleted: done.rows_affected(),
-    }))
+    let deleted = done.map_err(|err| ApiError::from_db(&err))?;
+    Ok(Json(Deleted { deleted }))
 }
 
 /// The server run's settings: isolation (requested and effective), database version, methods.
 #[utoipa::path(get, path = "/api/v1/info", responses((status = 200, body = Info)), tag = "meta")]
 pub async fn info(State(state): State<AppState>) -> Json<Info> {
-    let db = &state.db;
+    let backend = &state.backend;
+    let about = backend.describe();
+    let (methods, unavailable) = methods::REGISTRY.iter().fold(
+        (Vec::new(), Vec::new()),
+        |(mut available, mut unavailable), &method| {
+            match about.engine.method_not_applicable(method) {
+                Some(reason) => unavailable.push(Unavailable {
+                    number: method.number(),
+                    reason,
+                }),
+                None => available.push(method.info()),
+            }
+            (available, unavailable)
+        },
+    );
     Json(Info {
         version: env!("CARGO_PKG_VERSION"),
-        isolation: db.isolation.sql_name().to_string(),
-        effective_isolation: db.effective_isolation.clone(),
-        server_version: db.server_version.clone(),
-        pool_size: db.pool_size,
+        engine: about.engine.name(),
+        isolation: about.isolation,
+        effective_isolation: about.effective_isolation,
+        server_version: about.server_version,
+        pool_size: about.pool_size,
         retry: state.retry.retries,
-        think_ms: u64::try_from(state.methods.think.as_millis()).unwrap_or(u64::MAX),
-        methods: methods::REGISTRY.iter().map(|m| m.info()).collect(),
+        think_ms: u64::try_from(backend.think().as_millis()).unwrap_or(u64::MAX),
+        methods,
+        unavailable,
     })
 }
 
@@ -250,8 +261,9 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
 #[utoipa::path(get, path = "/health",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)), tag = "meta")]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    sqlx::query("SELECT 1")
-        .execute(&state.db.pool)
+    state
+        .backend
+        .ping()
         .await
         .map_err(|err| ApiError::from_db(&err))?;
     Ok(Json(Health { status: "ok" }))

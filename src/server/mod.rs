@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::db::Database;
-use crate::methods::MethodContext;
+use crate::engine::Backend;
 use crate::methods::retry::RetryPolicy;
 pub use error::{ApiError, ErrorBody};
 pub use handlers::IncrementResponse;
@@ -29,11 +29,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// 503 instead of queueing without limit.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
-/// What every handler shares: the database, and how increments run.
+/// What every handler shares: the database engine behind the API, and how increments run.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub db: Database,
-    pub methods: MethodContext,
+    pub backend: Arc<Backend>,
     pub retry: RetryPolicy,
     /// Permits for increments in progress (load shedding under overload).
     pub in_flight: Arc<Semaphore>,
@@ -44,10 +43,13 @@ impl AppState {
     /// process would have), `retries` extra attempts on serialization failures, and `think`
     /// between read and write.
     pub fn new(db: Database, retries: u32, think: Duration) -> AppState {
-        let methods = MethodContext::new(db.pool.clone(), think);
+        AppState::with_backend(Backend::postgres(db, think), retries)
+    }
+
+    /// A server's state over any engine's backend.
+    pub fn with_backend(backend: Backend, retries: u32) -> AppState {
         AppState {
-            db,
-            methods,
+            backend: Arc::new(backend),
             retry: RetryPolicy {
                 retries,
                 ..RetryPolicy::default()

@@ -1,0 +1,74 @@
+//! SQLite, embedded: a database file in a throwaway directory, with write-ahead logging (so
+//! readers do not block the writer) and a busy timeout (so writers queue instead of failing at
+//! once, as SQLite's own lock allows).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use super::{DbError, MIGRATOR};
+
+/// How long a writer waits for SQLite's lock before the database answers BUSY.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A directory holding one SQLite database; removed when dropped.
+#[derive(Debug)]
+pub struct SqliteFile {
+    dir: PathBuf,
+}
+
+impl SqliteFile {
+    pub fn create() -> std::io::Result<SqliteFile> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("counter-sqlite-{}-{nanos:09}", std::process::id()));
+        std::fs::create_dir(&dir)?;
+        Ok(SqliteFile { dir })
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("counter.sqlite3")
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A pool on a SQLite file, and what the database says about itself.
+#[derive(Debug, Clone)]
+pub struct SqliteDatabase {
+    pub pool: SqlitePool,
+    pub version: String,
+    pub pool_size: u32,
+}
+
+/// Opens (creating when needed) the database at `path` and applies the migrations.
+pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(pool_size)
+        .acquire_timeout(super::ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(&pool)
+        .await?;
+    Ok(SqliteDatabase {
+        pool,
+        version,
+        pool_size,
+    })
+}

@@ -1,0 +1,259 @@
+//! Database engines: which one a run uses, what each can express, and the [`Backend`] that
+//! the server talks to (the engine's pool, its increment methods, its dialect of the few
+//! reads and resets the API offers).
+
+use std::time::Duration;
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::cli::Isolation;
+use crate::db::sqlite::SqliteDatabase;
+use crate::db::{self, Database, DbError, Location};
+use crate::methods::retry::{self, Attempted, RetryPolicy};
+use crate::methods::{self, MethodContext, MethodId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// PostgreSQL: a throwaway cluster, or DATABASE_URL.
+    Postgres,
+    /// SQLite, embedded: a throwaway database file.
+    Sqlite,
+}
+
+impl Engine {
+    /// The name in results (the CSV's `engine` column).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgresql",
+            Engine::Sqlite => "sqlite",
+        }
+    }
+
+    /// Why the engine cannot run `method`, if it cannot.
+    pub fn method_not_applicable(self, method: MethodId) -> Option<&'static str> {
+        match self {
+            Engine::Postgres => None,
+            Engine::Sqlite => methods::sqlite::not_applicable(method),
+        }
+    }
+
+    /// Why the engine has no such isolation level to test, if it has not.
+    pub fn level_not_applicable(self, level: Isolation) -> Option<&'static str> {
+        match (self, level) {
+            (Engine::Sqlite, Isolation::Serializable) | (Engine::Postgres, _) => None,
+            (Engine::Sqlite, _) => Some(
+                "SQLite runs every transaction serializable (read uncommitted exists only in its shared-cache mode)",
+            ),
+        }
+    }
+}
+
+/// A counter row as the API shows it.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct CountRow {
+    pub id: i64,
+    pub count: i64,
+}
+
+/// The server's side of one engine.
+#[derive(Debug)]
+pub enum Backend {
+    Postgres {
+        db: Database,
+        methods: MethodContext<PgPool>,
+    },
+    Sqlite {
+        db: SqliteDatabase,
+        methods: MethodContext<SqlitePool>,
+        /// The isolation level the run asked for (SQLite always runs serializable).
+        requested: Isolation,
+    },
+}
+
+/// What `/api/v1/info` reports about the backend.
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub engine: Engine,
+    pub isolation: String,
+    pub effective_isolation: String,
+    pub server_version: String,
+    pub pool_size: u32,
+}
+
+macro_rules! on_pool {
+    ($backend:expr, $pool:ident, $pg:expr, $lite:expr) => {
+        match $backend {
+            Backend::Postgres { db, .. } => {
+                let $pool = &db.pool;
+                $pg
+            }
+            Backend::Sqlite { db, .. } => {
+                let $pool = &db.pool;
+                $lite
+            }
+        }
+    };
+}
+
+impl Backend {
+    pub fn postgres(db: Database, think: Duration) -> Backend {
+        let methods = MethodContext::new(db.pool.clone(), think);
+        Backend::Postgres { db, methods }
+    }
+
+    pub fn sqlite(db: SqliteDatabase, requested: Isolation, think: Duration) -> Backend {
+        let methods = MethodContext::new(db.pool.clone(), think);
+        Backend::Sqlite {
+            db,
+            methods,
+            requested,
+        }
+    }
+
+    /// Opens a pool on `location` at `level` (PostgreSQL: on every connection; SQLite: always
+    /// serializable, the request is only recorded).
+    pub async fn open(
+        location: &Location,
+        level: Isolation,
+        pool_size: u32,
+        think: Duration,
+    ) -> Result<Backend, DbError> {
+        Ok(match location {
+            Location::Postgres(options) => {
+                Backend::postgres(db::connect(options, level, pool_size).await?, think)
+            }
+            Location::Sqlite(path) => {
+                Backend::sqlite(db::sqlite::connect(path, pool_size).await?, level, think)
+            }
+        })
+    }
+
+    /// Sessions left idle in transaction after a run (PostgreSQL's `pg_stat_activity`; SQLite
+    /// has no server sessions, and its transactions live in our own pooled connections).
+    pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, sqlx::Error> {
+        match self {
+            Backend::Postgres { db, .. } => {
+                db::settle_idle_in_transaction(&db.pool, patience).await
+            }
+            Backend::Sqlite { .. } => Ok(0),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Backend::Postgres { .. } => Engine::Postgres,
+            Backend::Sqlite { .. } => Engine::Sqlite,
+        }
+    }
+
+    pub fn think(&self) -> Duration {
+        match self {
+            Backend::Postgres { methods, .. } => methods.think,
+            Backend::Sqlite { methods, .. } => methods.think,
+        }
+    }
+
+    /// One increment with the policy's retries.
+    pub async fn increment(&self, method: MethodId, policy: RetryPolicy) -> Attempted {
+        match self {
+            Backend::Postgres { methods, .. } => retry::increment(method, methods, policy).await,
+            Backend::Sqlite { methods, .. } => {
+                retry::with_retry(policy, || methods::sqlite::increment(method, methods)).await
+            }
+        }
+    }
+
+    pub async fn list_counts(&self) -> Result<Vec<CountRow>, sqlx::Error> {
+        const SQL: &str = "SELECT id, count FROM counter ORDER BY id";
+        on_pool!(
+            self,
+            pool,
+            sqlx::query_as(SQL).fetch_all(pool).await,
+            sqlx::query_as(SQL).fetch_all(pool).await
+        )
+    }
+
+    pub async fn get_count(&self, id: i64) -> Result<Option<CountRow>, sqlx::Error> {
+        on_pool!(
+            self,
+            pool,
+            sqlx::query_as("SELECT id, count FROM counter WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await,
+            sqlx::query_as("SELECT id, count FROM counter WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        )
+    }
+
+    /// Deletes one row, or all of them; returns how many went.
+    pub async fn delete(&self, id: Option<i64>) -> Result<u64, sqlx::Error> {
+        let deleted = match id {
+            Some(id) => on_pool!(
+                self,
+                pool,
+                sqlx::query("DELETE FROM counter WHERE id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+                sqlx::query("DELETE FROM counter WHERE id = ?1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            ),
+            None => on_pool!(
+                self,
+                pool,
+                sqlx::query("DELETE FROM counter")
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+                sqlx::query("DELETE FROM counter")
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            ),
+        };
+        Ok(deleted)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(
+            self,
+            pool,
+            sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+        )
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool, pool.close().await, pool.close().await)
+    }
+
+    pub fn describe(&self) -> Description {
+        match self {
+            Backend::Postgres { db, .. } => Description {
+                engine: Engine::Postgres,
+                isolation: db.isolation.sql_name().to_string(),
+                effective_isolation: db.effective_isolation.clone(),
+                server_version: db.server_version.clone(),
+                pool_size: db.pool_size,
+            },
+            Backend::Sqlite { db, requested, .. } => Description {
+                engine: Engine::Sqlite,
+                isolation: requested.sql_name().to_string(),
+                effective_isolation: Isolation::Serializable.sql_name().to_string(),
+                server_version: db.version.clone(),
+                pool_size: db.pool_size,
+            },
+        }
+    }
+}
