@@ -8,4 +8,5 @@ mod matrix;
 mod methods;
 mod properties;
 mod serve;
+mod sqlite;
 mod support;

@@ -1,0 +1,170 @@
+//! The SQLite engine: the same API and methods where SQLite can express them, n/a with a
+//! reason where it cannot, and the matrix over it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use counter::cli::Isolation;
+use counter::db::Location;
+use counter::db::sqlite::SqliteFile;
+use counter::engine::Backend;
+use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
+use counter::methods::MethodId;
+use counter::server::{self, AppState, ServerHandle};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+struct SqliteServer {
+    handle: ServerHandle,
+    client: reqwest::Client,
+    _file: SqliteFile,
+}
+
+async fn start() -> SqliteServer {
+    let file = SqliteFile::create().unwrap();
+    let location = Location::Sqlite(file.path());
+    let backend = Backend::open(&location, Isolation::Serializable, 10, Duration::ZERO)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let handle = server::spawn(listener, AppState::with_backend(backend, 0)).unwrap();
+    SqliteServer {
+        handle,
+        client: crate::support::client(),
+        _file: file,
+    }
+}
+
+impl SqliteServer {
+    async fn call(&self, verb: reqwest::Method, path: &str) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.handle.base_url());
+        let response = self.client.request(verb, url).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn hammer(&self, method: MethodId) -> hammer::HammerRun {
+        let target = Target::parse(&self.handle.base_url()).unwrap();
+        let mut config = HammerConfig::new(vec![target], method, 100);
+        config.reset = true;
+        hammer::run(&config, Arc::new(Control::default()))
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_runs_what_it_can_express_and_says_why_not_the_rest() {
+    let server = start().await;
+    let (_, info) = server.call(reqwest::Method::GET, "/api/v1/info").await;
+    assert_eq!(info["engine"], "sqlite");
+    assert_eq!(info["effective_isolation"], "serializable");
+    let unavailable: Vec<u64> = info["unavailable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(unavailable, [2, 6]);
+    for method in [1, 3, 4, 5, 7, 8] {
+        for k in 1..=3 {
+            let path = format!("/api/v1/endpoint/counter/{method}/");
+            let (status, body) = server.call(reqwest::Method::POST, &path).await;
+            assert_eq!(status, StatusCode::OK, "method {method}: {body}");
+            assert_eq!(body["count"], k, "method {method}");
+        }
+    }
+    for method in [2, 6] {
+        let path = format!("/api/v1/endpoint/counter/{method}/");
+        let (status, body) = server.call(reqwest::Method::POST, &path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "not_applicable");
+        assert!(body["message"].as_str().unwrap().contains("SQLite has no"));
+    }
+    let (_, list) = server
+        .call(reqwest::Method::GET, "/api/v1/endpoint/count/")
+        .await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        6,
+        "no row for the n/a methods"
+    );
+    let (_, deleted) = server
+        .call(reqwest::Method::DELETE, "/api/v1/endpoint/count/")
+        .await;
+    assert_eq!(deleted["deleted"], 6);
+    server.handle.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_serializes_writers_and_refuses_stale_read_modify_write() {
+    let _cpu = crate::support::racing().await;
+    let server = start().await;
+    let run = server.hammer(MethodId::TableLock).await;
+    assert_eq!(run.outcome, Outcome::Exact, "BEGIN IMMEDIATE: {run:?}");
+    let run = server.hammer(MethodId::AtomicUpdate).await;
+    assert_eq!(run.outcome, Outcome::Exact, "{run:?}");
+    let run = server.hammer(MethodId::ReadModifyWrite).await;
+    assert_eq!(
+        run.outcome,
+        Outcome::Rejected,
+        "a stale deferred writer is refused: {run:?}"
+    );
+    assert!(
+        run.errors.keys().all(|k| k.starts_with("SQLITE_BUSY")),
+        "{:?}",
+        run.errors
+    );
+    assert_eq!(
+        run.after, run.acknowledged as i64,
+        "nothing acknowledged lost"
+    );
+    server.handle.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_on_sqlite_marks_what_sqlite_cannot_do() {
+    let _cpu = crate::support::racing().await;
+    let dir = std::env::temp_dir().join(format!("counter-sqlite-matrix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("sqlite.csv");
+    let out = tokio::task::spawn_blocking({
+        let csv = csv.clone();
+        move || {
+            crate::serve::counter_command()
+                .args(["matrix", "--engine", "sqlite", "--methods", "1,2,5"])
+                .args([
+                    "--levels",
+                    "read-committed,serializable",
+                    "--markdown",
+                    "--csv",
+                ])
+                .arg(&csv)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("| read committed     | n/a           | n/a         | n/a       |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| serializable       | +             | n/a         | +         |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SQLite has no row locks"), "{stdout}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "only the runnable cells have rows: {text}");
+    assert!(rows.iter().all(|r| r.starts_with("sqlite,")), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
