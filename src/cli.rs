@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Engine;
 use crate::methods::MethodId;
 
 #[derive(Debug, Parser)]
@@ -37,11 +38,6 @@ pub enum Command {
 /// Where the database is. Without any of these, a throwaway local cluster is started.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database engine: postgres (a throwaway cluster, or the configured database) or sqlite
-    /// (embedded, a throwaway file).
-    #[arg(long, env = "COUNTER_ENGINE", value_enum, default_value_t = crate::engine::Engine::Postgres)]
-    pub engine: crate::engine::Engine,
-
     /// PostgreSQL URL (postgres://user:password@host:port/db). Overrides the POSTGRES_* keys.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -61,6 +57,11 @@ pub struct ServeArgs {
     #[arg(long, env = "COUNTER_POOL_SIZE", default_value_t = crate::config::DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
+
+    /// Database engine: postgres (a throwaway cluster, or the configured database) or sqlite
+    /// (embedded, a throwaway file).
+    #[arg(long, env = "COUNTER_ENGINE", value_enum, default_value_t = Engine::Postgres)]
+    pub engine: Engine,
 
     /// Increments in progress at most; past it the server answers 503 at once (load shedding).
     #[arg(long, env = "COUNTER_MAX_IN_FLIGHT", default_value_t = crate::server::DEFAULT_MAX_IN_FLIGHT,
@@ -166,6 +167,16 @@ pub struct MatrixArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub trials: u32,
 
+    /// Engines to run (comma-separated): postgres, sqlite, or all (every engine available
+    /// on this machine); one table each, and a comparison when there are several.
+    #[arg(
+        long = "engine",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "postgres"
+    )]
+    pub engines: Vec<EngineChoice>,
+
     /// Servers per isolation level, all on the same database; requests go round-robin.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub replicas: u32,
@@ -236,6 +247,15 @@ impl fmt::Display for Isolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.sql_name())
     }
+}
+
+/// An engine for the matrix, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Postgres,
+    Sqlite,
+    /// Every engine available on this machine.
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

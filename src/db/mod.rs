@@ -91,8 +91,8 @@ impl Provisioned {
 
 /// Resolves the configured database, or makes a throwaway one: a PostgreSQL cluster with its
 /// database, or a SQLite file.
-pub async fn provision(args: &DatabaseArgs) -> Result<Provisioned, DbError> {
-    if args.engine == Engine::Sqlite {
+pub async fn provision(engine: Engine, args: &DatabaseArgs) -> Result<Provisioned, DbError> {
+    if engine == Engine::Sqlite {
         if args.database_url.is_some() {
             return Err(DbError::Config(ConfigError::UrlWithSqlite));
         }
@@ -227,4 +227,13 @@ pub async fn settle_idle_in_transaction(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Whether PostgreSQL can be used without further setup: a database is configured, or the
+/// server binaries for a throwaway cluster are installed.
+pub fn postgres_available(args: &DatabaseArgs) -> bool {
+    matches!(
+        config::database_target(args),
+        Ok(DatabaseTarget::Configured(_))
+    ) || cluster::find_server_binaries().is_some()
 }

@@ -8,43 +8,88 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{MatrixConfig, MatrixResult};
-use crate::cli::{Isolation, MatrixArgs};
+use crate::cli::{EngineChoice, Isolation, MatrixArgs};
 use crate::db;
+use crate::engine::Engine;
 use crate::hammer::MAX_DEFAULT_CONCURRENCY;
 use crate::methods;
 use crate::report::{csv, html, matrix, svg};
 
 pub async fn run(args: MatrixArgs) -> anyhow::Result<u8> {
-    let config = config_from(&args)?;
-    let started = Instant::now();
+    let engines = engines_from(&args)?;
+    let mut config = config_from(&args)?;
     let mut shutdown = Box::pin(crate::server::shutdown_signal());
-    let mut provisioned = tokio::select! {
-        provisioned = db::provision(&args.database) => provisioned?,
-        () = &mut shutdown => return Ok(130),
-    };
-    if provisioned.cluster.is_some() {
-        tracing::info!(
-            "throwaway PostgreSQL cluster {} ready in {:.0} ms",
-            provisioned.display_url(),
-            started.elapsed().as_secs_f64() * 1000.0
+    let mut results = Vec::new();
+    for engine in engines {
+        config.engine = engine;
+        let started = Instant::now();
+        let mut provisioned = tokio::select! {
+            provisioned = db::provision(engine, &args.database) => provisioned?,
+            () = &mut shutdown => return Ok(130),
+        };
+        if provisioned.cluster.is_some() {
+            tracing::info!(
+                "throwaway PostgreSQL cluster {} ready in {:.0} ms",
+                provisioned.display_url(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        let bar = progress_bar(args.quiet, config.cells());
+        let result = tokio::select! {
+            result = super::run(&config, &provisioned.location, |_| bar.inc(1)) => Some(result),
+            () = &mut shutdown => None,
+        };
+        bar.finish_and_clear();
+        provisioned.shutdown();
+        let Some(result) = result else {
+            eprintln!("interrupted");
+            return Ok(130);
+        };
+        let mut result = result?;
+        result.meta.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+        results.push(result);
+    }
+    write_outputs(&args, &results)?;
+    for result in &results {
+        if results.len() > 1 {
+            println!("== {} {}\n", result.meta.engine, result.meta.server_version);
+        }
+        print!("{}", matrix::full_report(result, args.markdown));
+    }
+    if results.len() > 1 {
+        println!(
+            "== side by side\n\n{}",
+            matrix::comparison_table(&results, args.markdown)
         );
     }
-    let bar = progress_bar(args.quiet, config.cells());
-    let result = tokio::select! {
-        result = super::run(&config, &provisioned.location, |_| bar.inc(1)) => Some(result),
-        () = &mut shutdown => None,
-    };
-    bar.finish_and_clear();
-    provisioned.shutdown();
-    let Some(result) = result else {
-        eprintln!("interrupted");
-        return Ok(130);
-    };
-    let mut result = result?;
-    result.meta.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-    write_outputs(&args, &result)?;
-    print!("{}", matrix::full_report(&result, args.markdown));
-    Ok(report_violations(&result))
+    Ok(results.iter().map(report_violations).max().unwrap_or(0))
+}
+
+/// The engines to run, in order, without repeats; `all` means every engine available here.
+fn engines_from(args: &MatrixArgs) -> anyhow::Result<Vec<Engine>> {
+    let mut engines = Vec::new();
+    for choice in &args.engines {
+        let wanted: &[Engine] = match choice {
+            EngineChoice::Postgres => &[Engine::Postgres],
+            EngineChoice::Sqlite => &[Engine::Sqlite],
+            EngineChoice::All => &[Engine::Postgres, Engine::Sqlite],
+        };
+        for &engine in wanted {
+            if *choice == EngineChoice::All
+                && engine == Engine::Postgres
+                && !db::postgres_available(&args.database)
+            {
+                eprintln!(
+                    "note: PostgreSQL is not available here (no server binaries, no DATABASE_URL); skipped"
+                );
+                continue;
+            }
+            if !engines.contains(&engine) {
+                engines.push(engine);
+            }
+        }
+    }
+    Ok(engines)
 }
 
 /// Says loudly, on stderr, where acknowledged increments vanished or were counted twice, and
@@ -103,45 +148,53 @@ fn config_from(args: &MatrixArgs) -> anyhow::Result<MatrixConfig> {
         replicas: args.replicas,
         retry: args.behaviour.retry,
         think_ms: args.behaviour.think_ms,
-        engine: args.database.engine,
+        engine: Engine::Postgres,
     })
 }
 
-fn write_outputs(args: &MatrixArgs, result: &MatrixResult) -> anyhow::Result<()> {
+/// The files: one CSV and one HTML page over every engine; one SVG per engine and retry
+/// setting; JSON as the result object, or an array of them when several engines ran.
+fn write_outputs(args: &MatrixArgs, results: &[MatrixResult]) -> anyhow::Result<()> {
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+    };
     if let Some(path) = &args.csv {
-        std::fs::write(path, csv::to_csv(&result.runs))
-            .with_context(|| format!("could not write {}", path.display()))?;
+        let runs: Vec<_> = results
+            .iter()
+            .flat_map(|r| r.runs.iter().cloned())
+            .collect();
+        write(path, csv::to_csv(&runs))?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, html::report(result))
-            .with_context(|| format!("could not write {}", path.display()))?;
+        write(path, html::report(results))?;
     }
     if let Some(path) = &args.svg {
-        // One table per retry setting, each its own SVG file when there are several.
-        for &retry in &result.meta.retries {
-            let title = format!(
-                "{} {}{}",
-                result.meta.engine,
-                result.meta.server_version,
-                if retry == 0 {
-                    String::new()
-                } else {
-                    format!(", --retry {retry}")
+        for (index, result) in results.iter().enumerate() {
+            for &retry in &result.meta.retries {
+                let mut title = format!("{} {}", result.meta.engine, result.meta.server_version);
+                let mut suffix = String::new();
+                if index > 0 {
+                    suffix.push_str(&format!("{}.", result.meta.engine));
                 }
-            );
-            let target = if retry == 0 {
-                path.clone()
-            } else {
-                path.with_extension(format!("retry{retry}.svg"))
-            };
-            std::fs::write(&target, svg::verdict_table(result, retry, &title))
-                .with_context(|| format!("could not write {}", target.display()))?;
+                if retry > 0 {
+                    title.push_str(&format!(", --retry {retry}"));
+                    suffix.push_str(&format!("retry{retry}."));
+                }
+                let target = if suffix.is_empty() {
+                    path.clone()
+                } else {
+                    path.with_extension(format!("{suffix}svg"))
+                };
+                write(&target, svg::verdict_table(result, retry, &title))?;
+            }
         }
     }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(result)? + "\n";
-        std::fs::write(path, text)
-            .with_context(|| format!("could not write {}", path.display()))?;
+        let text = match results {
+            [single] => serde_json::to_string_pretty(single)?,
+            many => serde_json::to_string_pretty(many)?,
+        };
+        write(path, text + "\n")?;
     }
     Ok(())
 }

@@ -13,17 +13,46 @@ th{background:#f3f3f3}h2{margin-top:1.6em}.meta td:first-child{font-weight:bold}
 .exact{background:#c8e6c9}.rejected{background:#ffe0b2}.lost{background:#ef9a9a}.extra{background:#ce93d8}.ambiguous{background:#e0e0e0}\
 figure{margin:1em 0}p.note{color:#555;font-size:13px}";
 
-/// The whole page.
-pub fn report(result: &MatrixResult) -> String {
-    let meta = &result.meta;
+/// The whole page, one section per engine.
+pub fn report(results: &[MatrixResult]) -> String {
+    let engines: Vec<String> = results
+        .iter()
+        .map(|r| format!("{} {}", r.meta.engine, r.meta.server_version))
+        .collect();
     let mut html = String::new();
     let _ = write!(
         html,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>counter matrix: {}</title><style>{STYLE}</style></head><body>",
-        escape(&meta.server_version)
+        escape(&engines.join(", "))
     );
     html.push_str("<h1>counter matrix</h1>");
     html.push_str("<p>Which locking method survives which isolation level when many requests hit one row? Each cell: concurrent increments of one row; \"+\" when the counter ended at exactly the number of requests.</p>");
+    if results.len() > 1 {
+        let _ = write!(
+            html,
+            "<h2>Side by side</h2><pre>{}</pre>",
+            escape(&super::matrix::comparison_table(results, false))
+        );
+    }
+    for result in results {
+        if results.len() > 1 {
+            let _ = write!(
+                html,
+                "<h1>{} {}</h1>",
+                escape(&result.meta.engine),
+                escape(&result.meta.server_version)
+            );
+        }
+        html.push_str(&section(result));
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// One engine's tables, charts, gaps, problems and metadata.
+fn section(result: &MatrixResult) -> String {
+    let meta = &result.meta;
+    let mut html = String::new();
     for &retry in &meta.retries {
         let title = format!(
             "{} {}, {}",
@@ -59,7 +88,6 @@ pub fn report(result: &MatrixResult) -> String {
         html.push_str("</ul>");
     }
     html.push_str(&metadata(result));
-    html.push_str("</body></html>\n");
     html
 }
 

@@ -252,3 +252,31 @@ pub fn not_applicable_text(gap: &crate::matrix::NotApplicable) -> String {
         None => format!("{}: {}", gap.isolation.sql_name(), gap.reason),
     }
 }
+
+/// Several engines side by side: rows are (level, method), columns engines, cells the verdict
+/// (without retry).
+pub fn comparison_table(results: &[MatrixResult], markdown: bool) -> String {
+    let mut table = styled(markdown);
+    let mut header = vec!["isolation".to_string(), "method".to_string()];
+    header.extend(results.iter().map(|r| r.meta.engine.clone()));
+    table.set_header(header);
+    if results.is_empty() {
+        return String::new();
+    }
+    let per_engine: Vec<Vec<Cell<'_>>> = results.iter().map(|r| cells(r, 0)).collect();
+    for (index, cell) in per_engine[0].iter().enumerate() {
+        let mut row = vec![cell.level.sql_name().to_string(), column_title(cell.method)];
+        for engine_cells in &per_engine {
+            let symbol = engine_cells.get(index).map(|c| {
+                if c.runs.is_empty() {
+                    "n/a".to_string()
+                } else {
+                    format!("{} {}", c.symbol(), c.outcomes())
+                }
+            });
+            row.push(symbol.unwrap_or_default());
+        }
+        table.add_row(row);
+    }
+    table.to_string()
+}

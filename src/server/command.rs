@@ -15,7 +15,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
     // Watch for signals from the start, so a Ctrl-C during startup also cleans up.
     let mut shutdown = Box::pin(shutdown_signal());
     let mut provisioned = tokio::select! {
-        provisioned = db::provision(&args.database) => provisioned?,
+        provisioned = db::provision(args.engine, &args.database) => provisioned?,
         () = &mut shutdown => return Ok(130),
     };
     if let Some(cluster) = &provisioned.cluster {
