@@ -168,3 +168,45 @@ async fn the_matrix_on_sqlite_marks_what_sqlite_cannot_do() {
     assert!(rows.iter().all(|r| r.starts_with("sqlite,")), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_all_compares_the_engines_side_by_side() {
+    let _cpu = crate::support::racing().await;
+    let out = tokio::task::spawn_blocking(|| {
+        crate::serve::counter_command()
+            .args([
+                "matrix",
+                "--engine",
+                "all",
+                "--methods",
+                "1,2",
+                "--levels",
+                "serializable",
+            ])
+            .args(["--markdown", "--requests", "40"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("== side by side"), "{stdout}");
+    assert!(
+        stdout.contains("| isolation    | method        | postgresql | sqlite  |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| serializable | 1. table lock | + exact    | + exact |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| serializable | 2. row lock   | - rejected | n/a     |"),
+        "{stdout}"
+    );
+}
