@@ -4,18 +4,10 @@ use std::process::Output;
 
 use sqlx::Executor;
 
-use crate::serve::counter_command;
 use crate::support::{fresh_database, own_cluster};
 
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || counter_command().args(args).envs(env).output().unwrap())
-        .await
-        .unwrap()
+    crate::support::run_counter(args, env).await
 }
 
 fn assert_one_line_exit_2(out: &Output, secret: &str, expect: &str, case: &str) {

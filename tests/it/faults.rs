@@ -36,6 +36,7 @@ async fn health(server: &TestServer) -> StatusCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_mid_run_then_restarted() {
+    let _cpu = crate::support::busy().await;
     let (mut cluster, options) = own_cluster().await;
     let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
         AppState::new(db, 0, Duration::ZERO)
@@ -87,6 +88,7 @@ async fn postgres_killed_mid_run_then_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_paused_requests_end_unknown_then_the_backlog_drains() {
+    let _cpu = crate::support::busy().await;
     let (cluster, options) = own_cluster().await;
     let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
         AppState::new(db, 0, Duration::ZERO)
@@ -125,6 +127,7 @@ async fn postgres_paused_requests_end_unknown_then_the_backlog_drains() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanishing_client_leaves_no_transaction_open() {
+    let _cpu = crate::support::busy().await;
     let options = crate::support::fresh_database().await;
     let server = start_server_with(&options, Isolation::RepeatableRead, 4, |db| {
         AppState::new(db, 0, Duration::from_millis(500))
@@ -178,7 +181,7 @@ async fn a_vanishing_client_leaves_no_transaction_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_gets_answers_or_503_never_a_hang() {
-    let _cpu = crate::support::alone().await;
+    let _cpu = crate::support::racing().await;
     let options = crate::support::fresh_database().await;
     let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
         AppState::new(db, 0, Duration::ZERO).with_max_in_flight(64)

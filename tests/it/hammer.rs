@@ -7,13 +7,10 @@ use counter::cli::Isolation;
 use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
 use counter::methods::MethodId;
 
-use crate::serve::counter_command;
 use crate::support::start_server;
 
 async fn run_cli(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || counter_command().args(args).output().unwrap())
-        .await
-        .unwrap()
+    crate::support::run_counter(args, &[]).await
 }
 
 fn config(base_url: String, method: MethodId) -> HammerConfig {

@@ -2,13 +2,8 @@
 
 use counter::report::csv::COLUMNS;
 
-use crate::serve::counter_command;
-
 async fn run_cli(args: &[&str]) -> std::process::Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || counter_command().args(args).output().unwrap())
-        .await
-        .unwrap()
+    crate::support::run_counter(args, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,13 +34,7 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
         svg_path.to_str().unwrap(),
     ])
     .await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::stdout_of_success(&out);
 
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let mut lines = csv.lines();

@@ -358,6 +358,7 @@ fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_throwaway_cluster_is_gone_after_sigterm_sigint_and_even_sigkill() {
+    let _cpu = crate::support::busy().await;
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL] {
         let mut serve = start_serve_process(&[]);
         let (cluster_dir, postmaster_pid) = serve.cluster.clone().expect("a throwaway cluster");
@@ -390,6 +391,7 @@ async fn the_throwaway_cluster_is_gone_after_sigterm_sigint_and_even_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
+    let _cpu = crate::support::busy().await;
     let options = crate::support::fresh_database().await;
     let url = format!(
         "postgres://postgres@127.0.0.1:{}/{}",

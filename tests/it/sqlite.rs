@@ -128,31 +128,24 @@ async fn the_matrix_on_sqlite_marks_what_sqlite_cannot_do() {
     let dir = std::env::temp_dir().join(format!("counter-sqlite-matrix-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("sqlite.csv");
-    let out = tokio::task::spawn_blocking({
-        let csv = csv.clone();
-        move || {
-            crate::serve::counter_command()
-                .args(["matrix", "--engine", "sqlite", "--methods", "1,2,5"])
-                .args([
-                    "--levels",
-                    "read-committed,serializable",
-                    "--markdown",
-                    "--csv",
-                ])
-                .arg(&csv)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let csv_arg = csv.to_str().unwrap();
+    let out = crate::support::run_counter(
+        [
+            "matrix",
+            "--engine",
+            "sqlite",
+            "--methods",
+            "1,2,5",
+            "--levels",
+            "read-committed,serializable",
+            "--markdown",
+            "--csv",
+            csv_arg,
+        ],
+        &[],
+    )
+    .await;
+    let stdout = crate::support::stdout_of_success(&out);
     assert!(
         stdout.contains("| read committed     | n/a           | n/a         | n/a       |"),
         "{stdout}"
@@ -172,30 +165,23 @@ async fn the_matrix_on_sqlite_marks_what_sqlite_cannot_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_all_compares_the_engines_side_by_side() {
     let _cpu = crate::support::racing().await;
-    let out = tokio::task::spawn_blocking(|| {
-        crate::serve::counter_command()
-            .args([
-                "matrix",
-                "--engine",
-                "all",
-                "--methods",
-                "1,2",
-                "--levels",
-                "serializable",
-            ])
-            .args(["--markdown", "--requests", "40"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::support::run_counter(
+        [
+            "matrix",
+            "--engine",
+            "all",
+            "--methods",
+            "1,2",
+            "--levels",
+            "serializable",
+            "--markdown",
+            "--requests",
+            "40",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = crate::support::stdout_of_success(&out);
     assert!(stdout.contains("== side by side"), "{stdout}");
     assert!(
         stdout.contains("| isolation    | method        | postgresql | sqlite  |"),

@@ -156,14 +156,50 @@ impl TestServer {
     }
 }
 
-/// Tests that depend on requests really overlapping share this lock; the overload test takes
-/// it exclusively, so that its 10,000 requests do not starve the others' races of CPU.
+/// The two cores are shared by every test running at once. A test whose verdict depends on
+/// requests really overlapping (a race that must happen) runs alone: a starved database
+/// serializes by accident. Tests that merely load the CPU share the lock with each other.
 static CPU: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
-pub async fn racing() -> tokio::sync::RwLockReadGuard<'static, ()> {
+/// For tests whose assertions need real contention, and for the overload test.
+pub async fn racing() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    CPU.write().await
+}
+
+/// For CPU-heavy tests that do not depend on a race.
+pub async fn busy() -> tokio::sync::RwLockReadGuard<'static, ()> {
     CPU.read().await
 }
 
-pub async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
-    CPU.write().await
+/// Runs the `counter` binary (no database configured, no `.env` in reach) with `args` and
+/// extra environment, off the async runtime, and returns what it did.
+pub async fn run_counter<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        crate::serve::counter_command()
+            .args(args)
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// The standard output of a run that must have succeeded (its stderr in the failure message).
+pub fn stdout_of_success(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
