@@ -40,6 +40,17 @@ impl Engine {
         }
     }
 
+    /// What `method` does on this engine, for `/api/v1/info` and the root page.
+    pub fn method_info(self, method: MethodId) -> methods::MethodInfo {
+        let mut info = method.info();
+        if self == Engine::Sqlite
+            && let Some(summary) = methods::sqlite::summary(method)
+        {
+            info.summary = summary;
+        }
+        info
+    }
+
     /// Why the engine has no such isolation level to test, if it has not.
     pub fn level_not_applicable(self, level: Isolation) -> Option<&'static str> {
         match (self, level) {

@@ -29,6 +29,16 @@ pub fn not_applicable(method: MethodId) -> Option<&'static str> {
     }
 }
 
+/// How a method reads on SQLite, where that differs from its PostgreSQL summary.
+pub fn summary(method: MethodId) -> Option<&'static str> {
+    match method {
+        MethodId::TableLock => Some(
+            "BEGIN IMMEDIATE (SQLite's database write lock) first, then get-or-create, read, write read+1",
+        ),
+        _ => None,
+    }
+}
+
 /// One increment of `method`'s row on SQLite, one attempt.
 pub async fn increment(
     method: MethodId,

@@ -238,7 +238,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
                     number: method.number(),
                     reason,
                 }),
-                None => available.push(method.info()),
+                None => available.push(about.engine.method_info(method)),
             }
             (available, unavailable)
         },
