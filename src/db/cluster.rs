@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
 
+pub use super::binaries::find_server_binaries;
+use super::process::{RunAs, children_of, run_as, signal};
+
 /// How long the postmaster may take to accept connections.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a fast shutdown may take before we escalate.
@@ -76,13 +79,6 @@ pub struct LocalCluster {
     postmaster: Option<Child>,
     /// One per postmaster started (a restart adds one); each guards the directory.
     reapers: Vec<Child>,
-}
-
-/// The account PostgreSQL runs under: ours, or `postgres` when we are root.
-#[derive(Debug, Clone, Copy)]
-struct RunAs {
-    uid: u32,
-    gid: u32,
 }
 
 impl LocalCluster {
@@ -340,59 +336,6 @@ fn spawn_reaper(pid: u32, dir: &Path) -> Result<Child, ClusterError> {
         .map_err(io_err("could not start the cleanup watcher (/bin/sh)"))
 }
 
-fn signal(pid: u32, signal: i32) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-    }
-}
-
-/// Pids whose parent is `parent`, from /proc (Linux).
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
-            // "pid (comm) state ppid ...": comm may contain spaces, so split after the ')'.
-            let ppid: u32 = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            (ppid == parent).then_some(pid)
-        })
-        .collect()
-}
-
-/// Root may not run PostgreSQL: use the `postgres` account then, ourselves otherwise.
-fn run_as() -> Result<RunAs, ClusterError> {
-    // SAFETY: geteuid/getegid have no preconditions.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    if uid != 0 {
-        return Ok(RunAs { uid, gid });
-    }
-    // SAFETY: the name is a valid C string; the returned record is read at once, before any
-    // other call that could overwrite getpwnam's static buffer.
-    unsafe {
-        let entry = libc::getpwnam(c"postgres".as_ptr());
-        if entry.is_null() {
-            return Err(ClusterError::NoPostgresUser);
-        }
-        Ok(RunAs {
-            uid: (*entry).pw_uid,
-            gid: (*entry).pw_gid,
-        })
-    }
-}
-
 /// A new directory under the system temp dir, private to (and owned by) `run_as`.
 fn make_private_dir(run_as: RunAs) -> Result<PathBuf, ClusterError> {
     let nanos = std::time::SystemTime::now()
@@ -426,53 +369,4 @@ fn free_port() -> Result<u16, ClusterError> {
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Where the server binaries are: COUNTER_PG_BIN, `pg_config --bindir`, the highest
-/// /usr/lib/postgresql/*/bin, PATH, then Homebrew's usual places.
-pub fn find_server_binaries() -> Option<PathBuf> {
-    let has_binaries = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Some(dir) = std::env::var_os("COUNTER_PG_BIN") {
-        // An explicit setting is obeyed or reported, never silently replaced.
-        let dir = PathBuf::from(dir);
-        return has_binaries(&dir).then_some(dir);
-    }
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
-        && output.status.success()
-    {
-        candidates.push(PathBuf::from(
-            String::from_utf8_lossy(&output.stdout).trim(),
-        ));
-    }
-    candidates.extend(versioned_dirs("/usr/lib/postgresql", "", "bin"));
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path));
-    }
-    for prefix in ["/opt/homebrew/opt", "/usr/local/opt"] {
-        candidates.extend(versioned_dirs(prefix, "postgresql", "bin"));
-    }
-    candidates.extend(["/opt/homebrew/bin", "/usr/local/bin"].map(PathBuf::from));
-    candidates.into_iter().find(|dir| has_binaries(dir))
-}
-
-/// `root/{prefix}{version}/{leaf}` directories, highest version first (`@` separators allowed).
-fn versioned_dirs(root: &str, prefix: &str, leaf: &str) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(Vec<u32>, PathBuf)> = entries
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let version = name.strip_prefix(prefix)?.trim_start_matches('@');
-            let key = version
-                .split('.')
-                .map(|part| part.parse().unwrap_or(0))
-                .collect();
-            Some((key, entry.path().join(leaf)))
-        })
-        .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
-    found.into_iter().map(|(_, path)| path).collect()
 }

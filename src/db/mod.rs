@@ -1,8 +1,10 @@
 //! Database access: where the database is (configured or throwaway), the pool with the run's
 //! isolation level, migrations, and what the server reports about itself.
 
+mod binaries;
 pub mod cluster;
 pub mod errors;
+mod process;
 pub mod sqlite;
 
 use std::path::PathBuf;

@@ -66,7 +66,12 @@ async fn sqlite_runs_what_it_can_express_and_says_why_not_the_rest() {
         .map(|u| u["number"].as_u64().unwrap())
         .collect();
     assert_eq!(unavailable, [2, 6]);
-    assert!(info["methods"][0]["summary"].as_str().unwrap().starts_with("BEGIN IMMEDIATE"));
+    assert!(
+        info["methods"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("BEGIN IMMEDIATE")
+    );
     for method in [1, 3, 4, 5, 7, 8] {
         for k in 1..=3 {
             let path = format!("/api/v1/endpoint/counter/{method}/");
