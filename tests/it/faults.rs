@@ -191,7 +191,7 @@ async fn overload_gets_answers_or_503_never_a_hang() {
     let out = tokio::time::timeout(
         Duration::from_secs(240),
         tokio::task::spawn_blocking(move || {
-            crate::serve::counter_command()
+            crate::process::counter_command()
                 .args(["hammer", "-d", &addr, "-n", "3", "--requests", "10000"])
                 .args([
                     "--concurrency",

@@ -6,6 +6,7 @@ mod faults;
 mod hammer;
 mod matrix;
 mod methods;
+mod process;
 mod properties;
 mod serve;
 mod sqlite;

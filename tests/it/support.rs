@@ -183,7 +183,7 @@ pub async fn run_counter<S: AsRef<std::ffi::OsStr>>(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        crate::serve::counter_command()
+        crate::process::counter_command()
             .args(args)
             .envs(env)
             .output()
