@@ -58,8 +58,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
 
-    /// Database engine: postgres (a throwaway cluster, or the configured database) or sqlite
-    /// (embedded, a throwaway file).
+    /// Database engine: postgres (a throwaway cluster, or the configured database), mariadb
+    /// (a throwaway server, or a mysql:// DATABASE_URL) or sqlite (embedded, a throwaway file).
     #[arg(long, env = "COUNTER_ENGINE", value_enum, default_value_t = Engine::Postgres)]
     pub engine: Engine,
 
@@ -167,7 +167,7 @@ pub struct MatrixArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub trials: u32,
 
-    /// Engines to run (comma-separated): postgres, sqlite, or all (every engine available
+    /// Engines to run (comma-separated): postgres, mariadb, sqlite, or all (every engine available
     /// on this machine); one table each, and a comparison when there are several.
     #[arg(
         long = "engine",
@@ -254,6 +254,7 @@ impl fmt::Display for Isolation {
 pub enum EngineChoice {
     Postgres,
     Sqlite,
+    Mariadb,
     /// Every engine available on this machine.
     All,
 }

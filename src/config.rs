@@ -32,6 +32,10 @@ pub enum ConfigError {
         "DATABASE_URL is not a valid postgres:// URL (expected postgres://user:password@host:port/database)"
     )]
     BadDatabaseUrl,
+    #[error(
+        "with --engine mariadb, DATABASE_URL must be a valid mysql:// URL (mysql://user:password@host:port/database)"
+    )]
+    BadMysqlUrl,
     #[error("POSTGRES_PORT must be a port number, got {0:?}")]
     BadPort(String),
     #[error(
@@ -99,6 +103,18 @@ pub fn parse_database_url(url: &str) -> Result<PgConnectOptions, ConfigError> {
         return Err(ConfigError::BadDatabaseUrl);
     }
     PgConnectOptions::from_str(url).map_err(|_| ConfigError::BadDatabaseUrl)
+}
+
+/// Parses a MariaDB/MySQL URL; like [`parse_database_url`], the error never repeats it.
+pub fn parse_mysql_url(url: &str) -> Result<sqlx::mysql::MySqlConnectOptions, ConfigError> {
+    let url = url
+        .strip_prefix("mariadb://")
+        .map(|rest| format!("mysql://{rest}"))
+        .unwrap_or_else(|| url.to_string());
+    if !url.starts_with("mysql://") {
+        return Err(ConfigError::BadMysqlUrl);
+    }
+    sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|_| ConfigError::BadMysqlUrl)
 }
 
 /// A URL for humans: everything needed to connect except the password.

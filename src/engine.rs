@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 use crate::cli::Isolation;
+use crate::db::mariadb::MariaDatabase;
 use crate::db::sqlite::SqliteDatabase;
 use crate::db::{self, Database, DbError, Location};
 use crate::methods::retry::{self, Attempted, RetryPolicy};
@@ -21,6 +22,8 @@ pub enum Engine {
     Postgres,
     /// SQLite, embedded: a throwaway database file.
     Sqlite,
+    /// MariaDB (InnoDB): a throwaway server, or a mysql:// DATABASE_URL.
+    Mariadb,
 }
 
 impl Engine {
@@ -29,13 +32,14 @@ impl Engine {
         match self {
             Engine::Postgres => "postgresql",
             Engine::Sqlite => "sqlite",
+            Engine::Mariadb => "mariadb",
         }
     }
 
     /// Why the engine cannot run `method`, if it cannot.
     pub fn method_not_applicable(self, method: MethodId) -> Option<&'static str> {
         match self {
-            Engine::Postgres => None,
+            Engine::Postgres | Engine::Mariadb => None,
             Engine::Sqlite => methods::sqlite::not_applicable(method),
         }
     }
@@ -43,9 +47,12 @@ impl Engine {
     /// What `method` does on this engine, for `/api/v1/info` and the root page.
     pub fn method_info(self, method: MethodId) -> methods::MethodInfo {
         let mut info = method.info();
-        if self == Engine::Sqlite
-            && let Some(summary) = methods::sqlite::summary(method)
-        {
+        let own = match self {
+            Engine::Postgres => None,
+            Engine::Sqlite => methods::sqlite::summary(method),
+            Engine::Mariadb => methods::mariadb::summary(method),
+        };
+        if let Some(summary) = own {
             info.summary = summary;
         }
         info
@@ -54,7 +61,9 @@ impl Engine {
     /// Why the engine has no such isolation level to test, if it has not.
     pub fn level_not_applicable(self, level: Isolation) -> Option<&'static str> {
         match (self, level) {
-            (Engine::Sqlite, Isolation::Serializable) | (Engine::Postgres, _) => None,
+            (Engine::Sqlite, Isolation::Serializable) | (Engine::Postgres | Engine::Mariadb, _) => {
+                None
+            }
             (Engine::Sqlite, _) => Some(
                 "SQLite runs every transaction serializable (read uncommitted exists only in its shared-cache mode)",
             ),
@@ -82,6 +91,10 @@ pub enum Backend {
         /// The isolation level the run asked for (SQLite always runs serializable).
         requested: Isolation,
     },
+    Mariadb {
+        db: MariaDatabase,
+        methods: MethodContext<MySqlPool>,
+    },
 }
 
 /// What `/api/v1/info` reports about the backend.
@@ -94,8 +107,10 @@ pub struct Description {
     pub pool_size: u32,
 }
 
+/// Runs the expression for the backend's engine with `$pool` bound to its pool (the SQL text
+/// differs by placeholder style, the pool types differ, the logic does not).
 macro_rules! on_pool {
-    ($backend:expr, $pool:ident, $pg:expr, $lite:expr) => {
+    ($backend:expr, $pool:ident, $pg:expr, $lite:expr, $my:expr) => {
         match $backend {
             Backend::Postgres { db, .. } => {
                 let $pool = &db.pool;
@@ -104,6 +119,10 @@ macro_rules! on_pool {
             Backend::Sqlite { db, .. } => {
                 let $pool = &db.pool;
                 $lite
+            }
+            Backend::Mariadb { db, .. } => {
+                let $pool = &db.pool;
+                $my
             }
         }
     };
@@ -139,6 +158,11 @@ impl Backend {
             Location::Sqlite(path) => {
                 Backend::sqlite(db::sqlite::connect(path, pool_size).await?, level, think)
             }
+            Location::Mariadb(options) => {
+                let db = db::mariadb::connect(options, level, pool_size).await?;
+                let methods = MethodContext::new(db.pool.clone(), think);
+                Backend::Mariadb { db, methods }
+            }
         })
     }
 
@@ -149,7 +173,9 @@ impl Backend {
             Backend::Postgres { db, .. } => {
                 db::settle_idle_in_transaction(&db.pool, patience).await
             }
-            Backend::Sqlite { .. } => Ok(0),
+            // Not checked on SQLite (no server sessions; its transactions live in our own
+            // pooled connections) nor, yet, on MariaDB.
+            Backend::Sqlite { .. } | Backend::Mariadb { .. } => Ok(0),
         }
     }
 
@@ -157,6 +183,7 @@ impl Backend {
         match self {
             Backend::Postgres { .. } => Engine::Postgres,
             Backend::Sqlite { .. } => Engine::Sqlite,
+            Backend::Mariadb { .. } => Engine::Mariadb,
         }
     }
 
@@ -164,6 +191,7 @@ impl Backend {
         match self {
             Backend::Postgres { methods, .. } => methods.think,
             Backend::Sqlite { methods, .. } => methods.think,
+            Backend::Mariadb { methods, .. } => methods.think,
         }
     }
 
@@ -174,6 +202,9 @@ impl Backend {
             Backend::Sqlite { methods, .. } => {
                 retry::with_retry(policy, || methods::sqlite::increment(method, methods)).await
             }
+            Backend::Mariadb { methods, .. } => {
+                retry::with_retry(policy, || methods::mariadb::increment(method, methods)).await
+            }
         }
     }
 
@@ -182,6 +213,7 @@ impl Backend {
         on_pool!(
             self,
             pool,
+            sqlx::query_as(SQL).fetch_all(pool).await,
             sqlx::query_as(SQL).fetch_all(pool).await,
             sqlx::query_as(SQL).fetch_all(pool).await
         )
@@ -196,6 +228,10 @@ impl Backend {
                 .fetch_optional(pool)
                 .await,
             sqlx::query_as("SELECT id, count FROM counter WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await,
+            sqlx::query_as("SELECT id, count FROM counter WHERE id = ?")
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -217,11 +253,20 @@ impl Backend {
                     .bind(id)
                     .execute(pool)
                     .await?
+                    .rows_affected(),
+                sqlx::query("DELETE FROM counter WHERE id = ?")
+                    .bind(id)
+                    .execute(pool)
+                    .await?
                     .rows_affected()
             ),
             None => on_pool!(
                 self,
                 pool,
+                sqlx::query("DELETE FROM counter")
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
                 sqlx::query("DELETE FROM counter")
                     .execute(pool)
                     .await?
@@ -241,12 +286,19 @@ impl Backend {
             self,
             pool,
             sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
             sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
         )
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool, pool.close().await, pool.close().await)
+        on_pool!(
+            self,
+            pool,
+            pool.close().await,
+            pool.close().await,
+            pool.close().await
+        )
     }
 
     pub fn describe(&self) -> Description {
@@ -256,6 +308,13 @@ impl Backend {
                 isolation: db.isolation.sql_name().to_string(),
                 effective_isolation: db.effective_isolation.clone(),
                 server_version: db.server_version.clone(),
+                pool_size: db.pool_size,
+            },
+            Backend::Mariadb { db, .. } => Description {
+                engine: Engine::Mariadb,
+                isolation: db.isolation.sql_name().to_string(),
+                effective_isolation: db.effective_isolation.clone(),
+                server_version: db.version.clone(),
                 pool_size: db.pool_size,
             },
             Backend::Sqlite { db, requested, .. } => Description {

@@ -30,10 +30,10 @@ pub const SUPERUSER: &str = "postgres";
 const REAPER_SCRIPT: &str = r#"
 trap '' INT TERM HUP
 while read -r _; do :; done
-kill -INT "$1" 2>/dev/null
+kill -"$3" "$1" 2>/dev/null
 i=0
 while kill -0 "$1" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i+1)); done
-kill -QUIT "$1" 2>/dev/null
+kill -"$4" "$1" 2>/dev/null
 rm -rf "$2"
 "#;
 
@@ -56,6 +56,14 @@ pub enum ClusterError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "MariaDB server binaries (mariadbd, mariadb-install-db) were not found. Install them (Debian/Ubuntu: apt-get install -y mariadb-server; macOS: brew install mariadb), or set COUNTER_MARIADB_BIN to their directory"
+    )]
+    MariaDbNotFound,
+    #[error("running as root, MariaDB must run as the `mysql` system user, which does not exist")]
+    NoMysqlUser,
+    #[error("mariadb-install-db failed: {0}")]
+    InstallDb(String),
     #[error("initdb failed: {0}")]
     Initdb(String),
     #[error("postgres did not accept connections within {secs}s; last lines of its log:\n{tail}")]
@@ -64,7 +72,7 @@ pub enum ClusterError {
     Exited { tail: String },
 }
 
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
+pub(super) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
     let context = context.into();
     move |source| ClusterError::Io { context, source }
 }
@@ -86,8 +94,8 @@ impl LocalCluster {
     /// on a free loopback port. Blocking: call it from `spawn_blocking`.
     pub fn start() -> Result<LocalCluster, ClusterError> {
         let bin = find_server_binaries().ok_or(ClusterError::BinariesNotFound)?;
-        let run_as = run_as()?;
-        let dir = make_private_dir(run_as)?;
+        let run_as = run_as(c"postgres", ClusterError::NoPostgresUser)?;
+        let dir = make_private_dir(run_as, "counter-pg")?;
         // From here on, the directory is ours to remove whatever happens.
         let mut cluster = LocalCluster {
             dir,
@@ -223,7 +231,8 @@ impl LocalCluster {
             .map_err(io_err("could not start postgres"))?;
         let pid = child.id();
         self.postmaster = Some(child);
-        self.reapers.push(spawn_reaper(pid, &self.dir)?);
+        self.reapers
+            .push(spawn_reaper(pid, &self.dir, "INT", "QUIT")?);
         self.wait_until_ready()
     }
 
@@ -310,7 +319,7 @@ impl Drop for LocalCluster {
 }
 
 /// A command that runs as `run_as` in `dir`, with a clean locale.
-fn command(program: &Path, run_as: RunAs, dir: &Path) -> Command {
+pub(super) fn command(program: &Path, run_as: RunAs, dir: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir).env("LC_ALL", "C").env_remove("PGDATA");
     // SAFETY: geteuid has no preconditions.
@@ -321,13 +330,22 @@ fn command(program: &Path, run_as: RunAs, dir: &Path) -> Command {
     cmd
 }
 
-fn spawn_reaper(pid: u32, dir: &Path) -> Result<Child, ClusterError> {
+/// The watcher that stops the server at `pid` (signal `first`, then `last` after 15 s) and
+/// deletes `dir` once our end of its stdin pipe closes.
+pub(super) fn spawn_reaper(
+    pid: u32,
+    dir: &Path,
+    first: &str,
+    last: &str,
+) -> Result<Child, ClusterError> {
     Command::new("/bin/sh")
         .arg("-c")
         .arg(REAPER_SCRIPT)
         .arg("counter-reaper")
         .arg(pid.to_string())
         .arg(dir)
+        .arg(first)
+        .arg(last)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -337,26 +355,26 @@ fn spawn_reaper(pid: u32, dir: &Path) -> Result<Child, ClusterError> {
 }
 
 /// A new directory under the system temp dir, private to (and owned by) `run_as`.
-fn make_private_dir(run_as: RunAs) -> Result<PathBuf, ClusterError> {
+pub(super) fn make_private_dir(run_as: RunAs, prefix: &str) -> Result<PathBuf, ClusterError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("counter-pg-{}-{nanos:09}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos:09}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(io_err(format!("could not create {}", dir.display())))?;
     if let Err(err) = chown(&dir, Some(run_as.uid), Some(run_as.gid)) {
         let _ = fs::remove_dir(&dir);
-        return Err(io_err("could not hand the cluster directory to postgres")(
-            err,
-        ));
+        return Err(io_err(
+            "could not hand the server's directory to its account",
+        )(err));
     }
     Ok(dir)
 }
 
-fn free_port() -> Result<u16, ClusterError> {
+pub(super) fn free_port() -> Result<u16, ClusterError> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .map_err(io_err("could not find a free port"))?;
     let port = listener
@@ -366,7 +384,7 @@ fn free_port() -> Result<u16, ClusterError> {
     Ok(port)
 }
 
-fn last_lines(text: &str, n: usize) -> String {
+pub(super) fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

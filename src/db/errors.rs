@@ -2,6 +2,7 @@
 //! database being unavailable, or something unexpected.
 
 use sqlx::error::DatabaseError;
+use sqlx::mysql::MySqlDatabaseError;
 use sqlx::sqlite::SqliteError;
 
 /// SQLSTATE of serialization failures ("could not serialize access ...").
@@ -42,7 +43,23 @@ pub fn sqlstate(err: &sqlx::Error) -> Option<String> {
     }
 }
 
+/// MariaDB's refusals, by error number (its SQLSTATEs are too coarse: 1205 and 1020 are HY000).
+const MYSQL_CODES: [(u16, &str); 4] = [
+    (1213, "ER_LOCK_DEADLOCK"),
+    (1205, "ER_LOCK_WAIT_TIMEOUT"),
+    (1020, "ER_CHECKREAD"),
+    (1062, "ER_DUP_ENTRY"),
+];
+
 fn code_of(db: &dyn DatabaseError) -> Option<String> {
+    if let Some(mysql) = db.try_downcast_ref::<MySqlDatabaseError>() {
+        let number = mysql.number();
+        let name = MYSQL_CODES
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, name)| name);
+        return Some(name.map_or_else(|| format!("ER_{number}"), |n| n.to_string()));
+    }
     let code = db.code()?;
     if db.try_downcast_ref::<SqliteError>().is_some() {
         let name = SQLITE_CODES
@@ -63,7 +80,8 @@ pub fn is_retryable(err: &sqlx::Error) -> bool {
         matches!(
             code.as_str(),
             SERIALIZATION_FAILURE | DEADLOCK_DETECTED | UNIQUE_VIOLATION
-        ) || code.starts_with("SQLITE_BUSY")
+        ) || MYSQL_CODES.iter().any(|(_, name)| *name == code)
+            || code.starts_with("SQLITE_BUSY")
             || code.starts_with("SQLITE_LOCKED")
             || code.starts_with("SQLITE_CONSTRAINT")
     })
@@ -87,6 +105,12 @@ fn classify_database(db: &dyn DatabaseError) -> ErrorClass {
     let Some(code) = code_of(db) else {
         return ErrorClass::Internal;
     };
+    if MYSQL_CODES.iter().any(|(_, name)| *name == code) {
+        return ErrorClass::Rejected { sqlstate: code };
+    }
+    if code.starts_with("ER_") {
+        return ErrorClass::Internal;
+    }
     if code.starts_with("SQLITE_") {
         // A busy or locked database, or a lost get-or-create race: rolled back, not applied.
         return if SQLITE_CODES.iter().any(|(_, name)| *name == code) {
@@ -110,7 +134,9 @@ fn classify_database(db: &dyn DatabaseError) -> ErrorClass {
 pub fn describe(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => match code_of(db.as_ref()) {
-            Some(code) if code.starts_with("SQLITE_") => format!("{} ({code})", db.message()),
+            Some(code) if code.starts_with("SQLITE_") || code.starts_with("ER_") => {
+                format!("{} ({code})", db.message())
+            }
             Some(code) => format!("{} (SQLSTATE {code})", db.message()),
             None => db.message().to_string(),
         },

@@ -4,6 +4,7 @@
 mod binaries;
 pub mod cluster;
 pub mod errors;
+pub mod mariadb;
 mod process;
 pub mod sqlite;
 
@@ -49,6 +50,7 @@ pub enum DbError {
 pub enum Location {
     Postgres(Box<PgConnectOptions>),
     Sqlite(PathBuf),
+    Mariadb(Box<sqlx::mysql::MySqlConnectOptions>),
 }
 
 impl Location {
@@ -57,6 +59,14 @@ impl Location {
         match self {
             Location::Postgres(options) => config::redact_url(options),
             Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Location::Mariadb(options) => format!(
+                "mysql://{}@{}",
+                options.get_username(),
+                options
+                    .get_socket()
+                    .map(|s| s.display().to_string())
+                    .unwrap_or_else(|| format!("{}:{}", options.get_host(), options.get_port()))
+            ),
         }
     }
 }
@@ -68,6 +78,7 @@ pub struct Provisioned {
     pub location: Location,
     pub cluster: Option<LocalCluster>,
     pub sqlite_file: Option<sqlite::SqliteFile>,
+    pub mariadb: Option<mariadb::LocalMariaDb>,
 }
 
 impl Provisioned {
@@ -78,7 +89,7 @@ impl Provisioned {
 
     /// Whether the database is ours to throw away (a cluster or a file we made).
     pub fn is_throwaway(&self) -> bool {
-        self.cluster.is_some() || self.sqlite_file.is_some()
+        self.cluster.is_some() || self.sqlite_file.is_some() || self.mariadb.is_some()
     }
 
     /// Stops the throwaway cluster now (and deletes its directory), if there is one. Blocks
@@ -88,6 +99,9 @@ impl Provisioned {
             cluster.stop();
         }
         self.sqlite_file = None;
+        if let Some(mut server) = self.mariadb.take() {
+            server.stop();
+        }
     }
 }
 
@@ -104,13 +118,18 @@ pub async fn provision(engine: Engine, args: &DatabaseArgs) -> Result<Provisione
             location: Location::Sqlite(file.path()),
             cluster: None,
             sqlite_file: Some(file),
+            mariadb: None,
         });
+    }
+    if engine == Engine::Mariadb {
+        return provision_mariadb(args).await;
     }
     match config::database_target(args)? {
         DatabaseTarget::Configured(options) => Ok(Provisioned {
             location: Location::Postgres(options),
             cluster: None,
             sqlite_file: None,
+            mariadb: None,
         }),
         DatabaseTarget::Throwaway => {
             let cluster = tokio::task::spawn_blocking(LocalCluster::start).await??;
@@ -120,6 +139,7 @@ pub async fn provision(engine: Engine, args: &DatabaseArgs) -> Result<Provisione
                 location: Location::Postgres(Box::new(cluster.connect_options(DEFAULT_DATABASE))),
                 cluster: Some(cluster),
                 sqlite_file: None,
+                mariadb: None,
             })
         }
     }
@@ -229,6 +249,44 @@ pub async fn settle_idle_in_transaction(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// MariaDB: the `mysql://` URL given, or a throwaway server with its `counter` database.
+async fn provision_mariadb(args: &DatabaseArgs) -> Result<Provisioned, DbError> {
+    if let Some(url) = args
+        .database_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        let options = config::parse_mysql_url(url)?;
+        return Ok(Provisioned {
+            location: Location::Mariadb(Box::new(options)),
+            cluster: None,
+            sqlite_file: None,
+            mariadb: None,
+        });
+    }
+    let server = tokio::task::spawn_blocking(mariadb::LocalMariaDb::start).await??;
+    let admin = server.connect_options().database("mysql");
+    let mut conn = {
+        use sqlx::ConnectOptions;
+        admin.connect().await?
+    };
+    conn.execute("CREATE DATABASE counter").await?;
+    Ok(Provisioned {
+        location: Location::Mariadb(Box::new(server.connect_options())),
+        cluster: None,
+        sqlite_file: None,
+        mariadb: Some(server),
+    })
+}
+
+/// Whether MariaDB can be used without further setup: a mysql:// URL, or the server binaries.
+pub fn mariadb_available(args: &DatabaseArgs) -> bool {
+    args.database_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("mysql://") || u.starts_with("mariadb://"))
+        || mariadb::find_binaries().is_some()
 }
 
 /// Whether PostgreSQL can be used without further setup: a database is configured, or the

@@ -44,8 +44,9 @@ pub fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Root may not run PostgreSQL: use the `postgres` account then, ourselves otherwise.
-pub fn run_as() -> Result<RunAs, ClusterError> {
+/// Root may not run the database servers: use their `account` then (`missing` when it does
+/// not exist), ourselves otherwise.
+pub fn run_as(account: &std::ffi::CStr, missing: ClusterError) -> Result<RunAs, ClusterError> {
     // SAFETY: geteuid/getegid have no preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     if uid != 0 {
@@ -54,9 +55,9 @@ pub fn run_as() -> Result<RunAs, ClusterError> {
     // SAFETY: the name is a valid C string; the returned record is read at once, before any
     // other call that could overwrite getpwnam's static buffer.
     unsafe {
-        let entry = libc::getpwnam(c"postgres".as_ptr());
+        let entry = libc::getpwnam(account.as_ptr());
         if entry.is_null() {
-            return Err(ClusterError::NoPostgresUser);
+            return Err(missing);
         }
         Ok(RunAs {
             uid: (*entry).pw_uid,

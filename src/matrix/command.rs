@@ -72,15 +72,19 @@ fn engines_from(args: &MatrixArgs) -> anyhow::Result<Vec<Engine>> {
         let wanted: &[Engine] = match choice {
             EngineChoice::Postgres => &[Engine::Postgres],
             EngineChoice::Sqlite => &[Engine::Sqlite],
-            EngineChoice::All => &[Engine::Postgres, Engine::Sqlite],
+            EngineChoice::Mariadb => &[Engine::Mariadb],
+            EngineChoice::All => &[Engine::Postgres, Engine::Mariadb, Engine::Sqlite],
         };
         for &engine in wanted {
-            if *choice == EngineChoice::All
-                && engine == Engine::Postgres
-                && !db::postgres_available(&args.database)
-            {
+            let available = match engine {
+                Engine::Postgres => db::postgres_available(&args.database),
+                Engine::Mariadb => db::mariadb_available(&args.database),
+                Engine::Sqlite => true,
+            };
+            if *choice == EngineChoice::All && !available {
                 eprintln!(
-                    "note: PostgreSQL is not available here (no server binaries, no DATABASE_URL); skipped"
+                    "note: {} is not available here (no server binaries); skipped",
+                    engine.name()
                 );
                 continue;
             }

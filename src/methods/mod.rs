@@ -8,6 +8,7 @@ mod atomic_update;
 mod compare_and_swap;
 mod get_or_create;
 mod in_process_lock;
+pub mod mariadb;
 mod read_modify_write;
 pub mod retry;
 mod row_lock;
@@ -72,6 +73,9 @@ pub enum MethodError {
     /// Optimistic compare-and-swap lost the race this many times in a row.
     #[error("compare-and-swap lost the race {0} times in a row; gave up")]
     CasExhausted(u32),
+    /// An advisory lock was not granted in time; nothing was done.
+    #[error("the advisory lock was not granted within 10 s")]
+    LockTimeout,
     /// The engine cannot express this method (the reason says why); nothing was tried.
     #[error("{0}")]
     NotApplicable(&'static str),

@@ -39,7 +39,9 @@ pub struct Attempted {
 pub fn is_retryable(err: &MethodError) -> bool {
     match err {
         MethodError::Database(db) => errors::is_retryable(db),
-        MethodError::CasExhausted(_) | MethodError::NotApplicable(_) => false,
+        MethodError::CasExhausted(_) | MethodError::LockTimeout | MethodError::NotApplicable(_) => {
+            false
+        }
     }
 }
 

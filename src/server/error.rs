@@ -73,6 +73,9 @@ impl ApiError {
             MethodError::CasExhausted(_) => {
                 Self::new(StatusCode::CONFLICT, "cas_exhausted", err.to_string())
             }
+            MethodError::LockTimeout => {
+                Self::new(StatusCode::CONFLICT, "lock_timeout", err.to_string())
+            }
             MethodError::NotApplicable(reason) => Self::bad_request(
                 "not_applicable",
                 format!("this engine cannot run the method: {reason}"),

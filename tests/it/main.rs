@@ -4,6 +4,7 @@
 mod config;
 mod faults;
 mod hammer;
+mod mariadb;
 mod matrix;
 mod methods;
 mod process;

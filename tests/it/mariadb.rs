@@ -1,0 +1,83 @@
+//! The MariaDB engine, on a throwaway server (CI installs mariadb-server): InnoDB's answers
+//! differ from PostgreSQL's, and the matrix must show it.
+
+use crate::support::{run_counter, stdout_of_success};
+
+fn mariadb_installed() -> bool {
+    let found = counter::db::mariadb::find_binaries().is_some();
+    if !found {
+        eprintln!("MariaDB server binaries not installed: skipped (.ci/run installs them)");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn innodb_repeatable_read_lets_a_stale_update_through() {
+    if !mariadb_installed() {
+        return;
+    }
+    let _cpu = crate::support::racing().await;
+    let out = run_counter(
+        [
+            "matrix",
+            "--engine",
+            "mariadb",
+            "--levels",
+            "repeatable-read",
+            "--methods",
+            "1,3,4,5",
+            "--markdown",
+        ],
+        &[],
+    )
+    .await;
+    // Method 4 loses updates, so the matrix exits 1 and says so.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mariadb 1"), "{stdout}");
+    assert!(
+        stdout.contains("| repeatable read    | +             | +                 | -                    | +         |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| lost "), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("INVARIANT BROKEN: repeatable read x method 4")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_runs_every_method_one_request_at_a_time() {
+    if !mariadb_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let out = run_counter(
+        [
+            "matrix",
+            "--engine",
+            "mariadb",
+            "--levels",
+            "read-committed",
+            "--methods",
+            "1,2,3,4,5,6,7,8",
+            "--requests",
+            "3",
+            "--concurrency",
+            "1",
+            "--markdown",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = stdout_of_success(&out);
+    assert!(
+        stdout.contains("| read committed     | +             | +           | +                 | +                    | +         | +                | +                   | +                  |"),
+        "one at a time, every method counts 3: {stdout}"
+    );
+}
