@@ -89,7 +89,18 @@ async fn read_then_write(
     id: i64,
     read: Read,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut conn = ctx.pool.acquire().await?;
+    transaction_on(&mut conn, ctx, id, read).await
+}
+
+/// Read, pause, write read + 1, in one transaction on `conn`.
+async fn transaction_on(
+    conn: &mut MySqlConnection,
+    ctx: &MethodContext<MySqlPool>,
+    id: i64,
+    read: Read,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let count = get_or_create(&mut tx, id, read).await?;
     ctx.think().await;
     sqlx::query(WRITE)
@@ -136,19 +147,7 @@ async fn advisory_lock(ctx: &MethodContext<MySqlPool>, id: i64) -> Result<i64, M
     if got != Some(1) {
         return Err(MethodError::LockTimeout);
     }
-    let result = async {
-        let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
-        let count = get_or_create(&mut tx, id, Read::Plain).await?;
-        ctx.think().await;
-        sqlx::query(WRITE)
-            .bind(count + 1)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok::<i64, sqlx::Error>(count + 1)
-    }
-    .await;
+    let result = transaction_on(&mut conn, ctx, id, Read::Plain).await;
     let _ = sqlx::query(RELEASE_LOCK).bind(id).execute(&mut *conn).await;
     Ok(result?)
 }
