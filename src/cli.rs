@@ -59,7 +59,8 @@ pub struct ServeArgs {
     pub pool_size: u32,
 
     /// Database engine: postgres (a throwaway cluster, or the configured database), mariadb
-    /// (a throwaway server, or a mysql:// DATABASE_URL) or sqlite (embedded, a throwaway file).
+    /// (a throwaway server, or a mysql:// DATABASE_URL), sqlite (embedded, a throwaway file),
+    /// cockroach or yugabyte (PostgreSQL's protocol; only at a configured DATABASE_URL).
     #[arg(long, env = "COUNTER_ENGINE", value_enum, default_value_t = Engine::Postgres)]
     pub engine: Engine,
 
@@ -255,7 +256,11 @@ pub enum EngineChoice {
     Postgres,
     Sqlite,
     Mariadb,
-    /// Every engine available on this machine.
+    /// CockroachDB at --database-url (never started here).
+    Cockroach,
+    /// YugabyteDB (YSQL) at --database-url (never started here).
+    Yugabyte,
+    /// Every engine available on this machine (PostgreSQL, MariaDB, SQLite).
     All,
 }
 

@@ -42,6 +42,10 @@ pub enum ConfigError {
         "--database-url (DATABASE_URL) names a PostgreSQL database; --engine sqlite uses a throwaway file of its own"
     )]
     UrlWithSqlite,
+    #[error(
+        "{0} cannot be started here: give its address with --database-url (DATABASE_URL), e.g. {1}"
+    )]
+    NeedsUrl(&'static str, &'static str),
 }
 
 /// Which database a run uses.

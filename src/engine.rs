@@ -13,7 +13,7 @@ use crate::db::mariadb::MariaDatabase;
 use crate::db::sqlite::SqliteDatabase;
 use crate::db::{self, Database, DbError, Location};
 use crate::methods::retry::{self, Attempted, RetryPolicy};
-use crate::methods::{self, MethodContext, MethodId};
+use crate::methods::{self, MethodContext, MethodError, MethodId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,6 +24,10 @@ pub enum Engine {
     Sqlite,
     /// MariaDB (InnoDB): a throwaway server, or a mysql:// DATABASE_URL.
     Mariadb,
+    /// CockroachDB, through PostgreSQL's protocol and driver: only at a configured URL.
+    Cockroach,
+    /// YugabyteDB's YSQL, through PostgreSQL's protocol and driver: only at a configured URL.
+    Yugabyte,
 }
 
 impl Engine {
@@ -33,13 +37,43 @@ impl Engine {
             Engine::Postgres => "postgresql",
             Engine::Sqlite => "sqlite",
             Engine::Mariadb => "mariadb",
+            Engine::Cockroach => "cockroachdb",
+            Engine::Yugabyte => "yugabytedb",
+        }
+    }
+
+    /// The product's own spelling, for messages.
+    pub fn product(self) -> &'static str {
+        match self {
+            Engine::Postgres => "PostgreSQL",
+            Engine::Sqlite => "SQLite",
+            Engine::Mariadb => "MariaDB",
+            Engine::Cockroach => "CockroachDB",
+            Engine::Yugabyte => "YugabyteDB",
+        }
+    }
+
+    /// Whether the engine speaks PostgreSQL's protocol (and runs PostgreSQL's method SQL).
+    pub fn speaks_postgres(self) -> bool {
+        matches!(
+            self,
+            Engine::Postgres | Engine::Cockroach | Engine::Yugabyte
+        )
+    }
+
+    /// For engines this machine cannot start: an example of the URL to give instead.
+    pub fn url_example(self) -> Option<&'static str> {
+        match self {
+            Engine::Cockroach => Some("postgresql://root@127.0.0.1:26257/defaultdb"),
+            Engine::Yugabyte => Some("postgresql://yugabyte@127.0.0.1:5433/yugabyte"),
+            Engine::Postgres | Engine::Sqlite | Engine::Mariadb => None,
         }
     }
 
     /// Why the engine cannot run `method`, if it cannot.
     pub fn method_not_applicable(self, method: MethodId) -> Option<&'static str> {
         match self {
-            Engine::Postgres | Engine::Mariadb => None,
+            Engine::Postgres | Engine::Mariadb | Engine::Cockroach | Engine::Yugabyte => None,
             Engine::Sqlite => methods::sqlite::not_applicable(method),
         }
     }
@@ -48,7 +82,7 @@ impl Engine {
     pub fn method_info(self, method: MethodId) -> methods::MethodInfo {
         let mut info = method.info();
         let own = match self {
-            Engine::Postgres => None,
+            Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => None,
             Engine::Sqlite => methods::sqlite::summary(method),
             Engine::Mariadb => methods::mariadb::summary(method),
         };
@@ -61,7 +95,10 @@ impl Engine {
     /// Why the engine has no such isolation level to test, if it has not.
     pub fn level_not_applicable(self, level: Isolation) -> Option<&'static str> {
         match (self, level) {
-            (Engine::Sqlite, Isolation::Serializable) | (Engine::Postgres | Engine::Mariadb, _) => {
+            // The PostgreSQL-protocol engines accept every level and may run it as another
+            // (CockroachDB, YugabyteDB): the effective level read back says which.
+            (Engine::Sqlite, Isolation::Serializable)
+            | (Engine::Postgres | Engine::Mariadb | Engine::Cockroach | Engine::Yugabyte, _) => {
                 None
             }
             (Engine::Sqlite, _) => Some(
@@ -152,9 +189,10 @@ impl Backend {
         think: Duration,
     ) -> Result<Backend, DbError> {
         Ok(match location {
-            Location::Postgres(options) => {
-                Backend::postgres(db::connect(options, level, pool_size).await?, think)
-            }
+            Location::Postgres { options, engine } => Backend::postgres(
+                db::connect_as(*engine, options, level, pool_size).await?,
+                think,
+            ),
             Location::Sqlite(path) => {
                 Backend::sqlite(db::sqlite::connect(path, pool_size).await?, level, think)
             }
@@ -181,7 +219,7 @@ impl Backend {
 
     pub fn engine(&self) -> Engine {
         match self {
-            Backend::Postgres { .. } => Engine::Postgres,
+            Backend::Postgres { db, .. } => db.engine,
             Backend::Sqlite { .. } => Engine::Sqlite,
             Backend::Mariadb { .. } => Engine::Mariadb,
         }
@@ -195,10 +233,35 @@ impl Backend {
         }
     }
 
+    /// Why this database cannot run `method`, if it cannot: the engine's known gaps, and on
+    /// the PostgreSQL-protocol engines what the connect-time probes found.
+    pub fn not_applicable(&self, method: MethodId) -> Option<String> {
+        if let Some(reason) = self.engine().method_not_applicable(method) {
+            return Some(reason.to_string());
+        }
+        match self {
+            Backend::Postgres { db, .. } => db
+                .unsupported
+                .iter()
+                .find(|gap| gap.method == method)
+                .map(|gap| gap.reason.clone()),
+            Backend::Sqlite { .. } | Backend::Mariadb { .. } => None,
+        }
+    }
+
     /// One increment with the policy's retries.
     pub async fn increment(&self, method: MethodId, policy: RetryPolicy) -> Attempted {
         match self {
-            Backend::Postgres { methods, .. } => retry::increment(method, methods, policy).await,
+            Backend::Postgres { db, methods } => {
+                if let Some(gap) = db.unsupported.iter().find(|gap| gap.method == method) {
+                    // Nothing is tried: the guard would be refused, or would not guard.
+                    return Attempted {
+                        result: Err(MethodError::NotApplicable(gap.reason.clone())),
+                        attempts: 0,
+                    };
+                }
+                retry::increment(method, methods, policy).await
+            }
             Backend::Sqlite { methods, .. } => {
                 retry::with_retry(policy, || methods::sqlite::increment(method, methods)).await
             }
@@ -304,7 +367,7 @@ impl Backend {
     pub fn describe(&self) -> Description {
         match self {
             Backend::Postgres { db, .. } => Description {
-                engine: Engine::Postgres,
+                engine: db.engine,
                 isolation: db.isolation.sql_name().to_string(),
                 effective_isolation: db.effective_isolation.clone(),
                 server_version: db.server_version.clone(),

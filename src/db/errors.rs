@@ -9,6 +9,9 @@ use sqlx::sqlite::SqliteError;
 pub const SERIALIZATION_FAILURE: &str = "40001";
 /// SQLSTATE of a detected deadlock.
 pub const DEADLOCK_DETECTED: &str = "40P01";
+/// SQLSTATE of "statement completion unknown": CockroachDB's ambiguous result, when a commit
+/// may or may not have been applied. The one code of class 40 that is not a rollback.
+pub const COMPLETION_UNKNOWN: &str = "40003";
 /// SQLSTATE of a unique violation (a concurrent get-or-create won the insert).
 pub const UNIQUE_VIOLATION: &str = "23505";
 
@@ -17,6 +20,8 @@ pub const UNIQUE_VIOLATION: &str = "23505";
 pub enum ErrorClass {
     /// The database refused the transaction and rolled it back: nothing was applied.
     Rejected { sqlstate: String },
+    /// The database cannot say whether the transaction was applied.
+    Ambiguous { sqlstate: String },
     /// The database could not be reached, or the pool had no connection in time.
     Unavailable,
     /// Anything else; the cause is logged, never shown to the client.
@@ -118,6 +123,9 @@ fn classify_database(db: &dyn DatabaseError) -> ErrorClass {
         } else {
             ErrorClass::Internal
         };
+    }
+    if code == COMPLETION_UNKNOWN {
+        return ErrorClass::Ambiguous { sqlstate: code };
     }
     match code.get(..2).unwrap_or("") {
         // 40: transaction rollback; 23: integrity violation (a get-or-create race that the

@@ -15,8 +15,9 @@ use super::cluster::{
     ClusterError, command, free_port, io_err, last_lines, make_private_dir, spawn_reaper,
 };
 use super::process::{RunAs, run_as, signal};
-use super::{DbError, MIGRATOR};
+use super::{DbError, migrator};
 use crate::cli::Isolation;
+use crate::engine::Engine;
 
 const START_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_DEADLINE: Duration = Duration::from_secs(15);
@@ -225,7 +226,7 @@ pub async fn connect(
         })
         .connect_with(options.clone())
         .await?;
-    MIGRATOR.run(&pool).await?;
+    migrator(Engine::Mariadb).run(&pool).await?;
     let effective: String = sqlx::query_scalar("SELECT @@tx_isolation")
         .fetch_one(&pool)
         .await?;

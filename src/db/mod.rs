@@ -2,6 +2,7 @@
 //! isolation level, migrations, and what the server reports about itself.
 
 mod binaries;
+pub mod capabilities;
 pub mod cluster;
 pub mod errors;
 pub mod mariadb;
@@ -25,8 +26,6 @@ pub const DEFAULT_DATABASE: &str = "counter";
 /// How long a request waits for a pooled connection before it is answered 503.
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
-
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
@@ -48,7 +47,11 @@ pub enum DbError {
 /// Where a run's database is.
 #[derive(Debug, Clone)]
 pub enum Location {
-    Postgres(Box<PgConnectOptions>),
+    /// PostgreSQL, or an engine that speaks its protocol (CockroachDB, YugabyteDB).
+    Postgres {
+        options: Box<PgConnectOptions>,
+        engine: Engine,
+    },
     Sqlite(PathBuf),
     Mariadb(Box<sqlx::mysql::MySqlConnectOptions>),
 }
@@ -57,7 +60,7 @@ impl Location {
     /// The URL to show humans: never the password.
     pub fn display_url(&self) -> String {
         match self {
-            Location::Postgres(options) => config::redact_url(options),
+            Location::Postgres { options, .. } => config::redact_url(options),
             Location::Sqlite(path) => format!("sqlite://{}", path.display()),
             Location::Mariadb(options) => format!(
                 "mysql://{}@{}",
@@ -126,17 +129,24 @@ pub async fn provision(engine: Engine, args: &DatabaseArgs) -> Result<Provisione
     }
     match config::database_target(args)? {
         DatabaseTarget::Configured(options) => Ok(Provisioned {
-            location: Location::Postgres(options),
+            location: Location::Postgres { options, engine },
             cluster: None,
             sqlite_file: None,
             mariadb: None,
         }),
         DatabaseTarget::Throwaway => {
+            if let Some(example) = engine.url_example() {
+                let name = engine.product();
+                return Err(DbError::Config(ConfigError::NeedsUrl(name, example)));
+            }
             let cluster = tokio::task::spawn_blocking(LocalCluster::start).await??;
             let admin = cluster.connect_options("postgres");
             create_database(&admin, DEFAULT_DATABASE).await?;
             Ok(Provisioned {
-                location: Location::Postgres(Box::new(cluster.connect_options(DEFAULT_DATABASE))),
+                location: Location::Postgres {
+                    options: Box::new(cluster.connect_options(DEFAULT_DATABASE)),
+                    engine,
+                },
                 cluster: Some(cluster),
                 sqlite_file: None,
                 mariadb: None,
@@ -181,21 +191,37 @@ fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {
 #[derive(Debug, Clone)]
 pub struct Database {
     pub pool: PgPool,
+    /// PostgreSQL, or the PostgreSQL-protocol engine behind the URL.
+    pub engine: Engine,
     pub isolation: Isolation,
-    /// What `SHOW transaction_isolation` answers on a pooled connection.
+    /// The level transactions really run at, read inside one (CockroachDB and YugabyteDB run
+    /// some levels as stronger ones).
     pub effective_isolation: String,
     pub server_version: String,
     pub pool_size: u32,
+    /// Methods whose guard this database refuses or does not enforce (probed at connect).
+    pub unsupported: Vec<capabilities::Unsupported>,
 }
 
-/// Opens the pool with `default_transaction_isolation` set on every connection (so method 3's
-/// implicit transactions obey it too), applies the migrations and reads back the level.
+/// [`connect_as`] for PostgreSQL itself.
 pub async fn connect(
     options: &PgConnectOptions,
     isolation: Isolation,
     pool_size: u32,
 ) -> Result<Database, DbError> {
-    let options = options
+    connect_as(Engine::Postgres, options, isolation, pool_size).await
+}
+
+/// Opens the pool with `default_transaction_isolation` set on every connection (so method 3's
+/// implicit transactions obey it too), applies the migrations, reads back the level and
+/// probes which methods the database can really run.
+pub async fn connect_as(
+    engine: Engine,
+    options: &PgConnectOptions,
+    isolation: Isolation,
+    pool_size: u32,
+) -> Result<Database, DbError> {
+    let pooled = options
         .clone()
         .options([("default_transaction_isolation", isolation.sql_name())]);
     let pool = PgPoolOptions::new()
@@ -204,23 +230,73 @@ pub async fn connect(
         // A ping per checkout would double the round trips of the hot path; a broken
         // connection surfaces as an error (503) on first use and is then discarded.
         .test_before_acquire(false)
-        .connect_with(options.clone())
+        .connect_with(pooled.clone())
         .await
-        .map_err(|err| connect_error(&options, &err))?;
-    MIGRATOR.run(&pool).await?;
-    let effective_isolation: String = sqlx::query_scalar("SHOW transaction_isolation")
-        .fetch_one(&pool)
-        .await?;
-    let server_version: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(&pool)
-        .await?;
+        .map_err(|err| connect_error(&pooled, &err))?;
+    migrator(engine).run(&pool).await?;
+    let effective_isolation = first_answer(&pool, effective_isolation_queries(engine)).await?;
+    let server_version = first_answer(&pool, server_version_queries(engine)).await?;
+    let unsupported = capabilities::probe(options).await?;
     Ok(Database {
         pool,
+        engine,
         isolation,
         effective_isolation,
         server_version,
         pool_size,
+        unsupported,
     })
+}
+
+/// The migrations; for CockroachDB and YugabyteDB without sqlx's `pg_advisory_lock` around
+/// them (a no-op stub or a missing function there). Two servers migrating the same empty
+/// database at the same instant are then protected only by `CREATE TABLE IF NOT EXISTS`.
+pub(crate) fn migrator(engine: Engine) -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!();
+    migrator.set_locking(!matches!(engine, Engine::Cockroach | Engine::Yugabyte));
+    migrator
+}
+
+/// How to ask each engine which level its transactions really run at, best first.
+/// YugabyteDB answers `SHOW transaction_isolation` with the level asked for even when it runs
+/// read committed as snapshot (its `yb_enable_read_committed_isolation` flag is off).
+fn effective_isolation_queries(engine: Engine) -> &'static [&'static str] {
+    match engine {
+        Engine::Yugabyte => &[
+            "SELECT yb_get_effective_transaction_isolation_level()",
+            "SHOW yb_effective_transaction_isolation_level",
+            "SHOW transaction_isolation",
+        ],
+        _ => &["SHOW transaction_isolation"],
+    }
+}
+
+/// How to ask for the server's version: CockroachDB's `server_version` is the PostgreSQL
+/// version it imitates, its own is in `version()`.
+fn server_version_queries(engine: Engine) -> &'static [&'static str] {
+    match engine {
+        Engine::Cockroach => &["SELECT split_part(version(), ' (', 1)"],
+        _ => &["SHOW server_version"],
+    }
+}
+
+/// The answer of the first query that works, each asked inside a transaction of its own (the
+/// level of a transaction, not of the session, is what an engine may upgrade); the last
+/// query's error if none does.
+async fn first_answer(pool: &PgPool, queries: &[&'static str]) -> Result<String, sqlx::Error> {
+    let mut last_error = None;
+    for &query in queries {
+        let mut tx = pool.begin().await?;
+        let answer = sqlx::query_scalar::<_, String>(query)
+            .fetch_one(&mut *tx)
+            .await;
+        tx.rollback().await?;
+        match answer {
+            Ok(answer) => return Ok(answer),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.unwrap_or(sqlx::Error::RowNotFound))
 }
 
 /// Sessions of this database left "idle in transaction" (other than the asking one): after a

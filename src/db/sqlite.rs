@@ -8,7 +8,8 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-use super::{DbError, MIGRATOR};
+use super::{DbError, migrator};
+use crate::engine::Engine;
 
 /// How long a writer waits for SQLite's lock before the database answers BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +63,7 @@ pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbEr
         .acquire_timeout(super::ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
-    MIGRATOR.run(&pool).await?;
+    migrator(Engine::Sqlite).run(&pool).await?;
     let version: String = sqlx::query_scalar("SELECT sqlite_version()")
         .fetch_one(&pool)
         .await?;

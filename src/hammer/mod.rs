@@ -348,8 +348,11 @@ fn classify(
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
         RequestEnd::Rejected { reason }
     } else {
-        RequestEnd::Unknown {
-            reason: format!("HTTP {}", status.as_u16()),
-        }
+        // An ambiguous commit names its SQLSTATE (CockroachDB's 40003); other failures
+        // only have their status.
+        let reason = answer
+            .and_then(|a| a.sqlstate)
+            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        RequestEnd::Unknown { reason }
     }
 }

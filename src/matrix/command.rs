@@ -73,6 +73,8 @@ fn engines_from(args: &MatrixArgs) -> anyhow::Result<Vec<Engine>> {
             EngineChoice::Postgres => &[Engine::Postgres],
             EngineChoice::Sqlite => &[Engine::Sqlite],
             EngineChoice::Mariadb => &[Engine::Mariadb],
+            EngineChoice::Cockroach => &[Engine::Cockroach],
+            EngineChoice::Yugabyte => &[Engine::Yugabyte],
             EngineChoice::All => &[Engine::Postgres, Engine::Mariadb, Engine::Sqlite],
         };
         for &engine in wanted {
@@ -80,6 +82,8 @@ fn engines_from(args: &MatrixArgs) -> anyhow::Result<Vec<Engine>> {
                 Engine::Postgres => db::postgres_available(&args.database),
                 Engine::Mariadb => db::mariadb_available(&args.database),
                 Engine::Sqlite => true,
+                // Never part of `all` (they are only ever at a URL given for them).
+                Engine::Cockroach | Engine::Yugabyte => true,
             };
             if *choice == EngineChoice::All && !available {
                 eprintln!(

@@ -101,49 +101,59 @@ impl MatrixConfig {
         }
     }
 
-    /// The levels and methods this engine can run.
-    fn runnable(&self) -> (Vec<Isolation>, Vec<MethodId>) {
+    /// The levels this engine has.
+    fn runnable_levels(&self) -> Vec<Isolation> {
         let levels = self.levels.iter().copied();
-        let methods = self.methods.iter().copied();
-        (
-            levels
-                .filter(|l| self.engine.level_not_applicable(*l).is_none())
-                .collect(),
-            methods
-                .filter(|m| self.engine.method_not_applicable(*m).is_none())
-                .collect(),
-        )
+        levels
+            .filter(|l| self.engine.level_not_applicable(*l).is_none())
+            .collect()
     }
 
-    /// How many hammer runs the matrix makes.
+    /// How many hammer runs the matrix makes at most (a PostgreSQL-protocol engine may turn
+    /// out, once connected, not to run some methods).
     pub fn cells(&self) -> u64 {
-        let (levels, methods) = self.runnable();
-        (levels.len() * methods.len() * self.retries().len()) as u64 * u64::from(self.trials)
+        let levels = self.runnable_levels().len();
+        let methods = self.methods.iter();
+        let methods = methods
+            .filter(|m| self.engine.method_not_applicable(**m).is_none())
+            .count();
+        (levels * methods * self.retries().len()) as u64 * u64::from(self.trials)
     }
 
-    /// The cells this engine cannot run, with the reasons.
-    fn not_applicable(&self) -> Vec<NotApplicable> {
-        let mut gaps = Vec::new();
-        for &level in &self.levels {
-            if let Some(reason) = self.engine.level_not_applicable(level) {
-                gaps.push(NotApplicable {
+    /// The levels this engine does not have, with the reasons.
+    fn levels_not_applicable(&self) -> Vec<NotApplicable> {
+        let levels = self.levels.iter();
+        levels
+            .filter_map(|&level| {
+                let reason = self.engine.level_not_applicable(level)?;
+                Some(NotApplicable {
                     isolation: level,
                     method: None,
                     reason: reason.to_string(),
-                });
-                continue;
-            }
-            for &method in &self.methods {
-                if let Some(reason) = self.engine.method_not_applicable(method) {
-                    gaps.push(NotApplicable {
-                        isolation: level,
-                        method: Some(method.number()),
-                        reason: reason.to_string(),
-                    });
-                }
+                })
+            })
+            .collect()
+    }
+
+    /// The methods `backend` can run at `level`; the others go to `gaps` with the reason.
+    fn methods_for(
+        &self,
+        backend: &Backend,
+        level: Isolation,
+        gaps: &mut Vec<NotApplicable>,
+    ) -> Vec<MethodId> {
+        let mut runnable = Vec::new();
+        for &method in &self.methods {
+            match backend.not_applicable(method) {
+                Some(reason) => gaps.push(NotApplicable {
+                    isolation: level,
+                    method: Some(method.number()),
+                    reason,
+                }),
+                None => runnable.push(method),
             }
         }
-        gaps
+        runnable
     }
 }
 
@@ -158,10 +168,10 @@ pub async fn run(
     let mut runs = Vec::new();
     let mut problems = Vec::new();
     let mut server_version = String::new();
-    let (levels, methods) = config.runnable();
+    let mut not_applicable = config.levels_not_applicable();
     let think = Duration::from_millis(config.think_ms);
     for retry in config.retries() {
-        for &level in &levels {
+        for level in config.runnable_levels() {
             // A restart per level, as the original did by editing settings: new pools, new
             // servers (each replica with its own pool and its own in-process lock).
             let mut servers = Vec::new();
@@ -172,6 +182,13 @@ pub async fn run(
                 let backend = state.backend.clone();
                 let listener = TcpListener::bind("127.0.0.1:0").await?;
                 servers.push((server::spawn(listener, state)?, backend));
+            }
+            // What the database cannot run is known once connected (PostgreSQL-protocol
+            // engines are probed); every level and retry setting sees the same database.
+            let mut gaps = Vec::new();
+            let methods = config.methods_for(&servers[0].1, level, &mut gaps);
+            if retry == 0 {
+                not_applicable.extend(gaps);
             }
             let targets = servers
                 .iter()
@@ -212,7 +229,7 @@ pub async fn run(
             machine: machine_description(),
         },
         runs,
-        not_applicable: config.not_applicable(),
+        not_applicable,
         problems,
     })
 }

@@ -8,7 +8,7 @@ use super::MethodContext;
 use super::get_or_create::Read;
 use super::transaction::{Guard, read_then_write};
 
-const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+pub const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 
 pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
     read_then_write(ctx, id, Guard::Keyed(LOCK), Read::Plain).await

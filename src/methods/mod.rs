@@ -25,6 +25,10 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::PgPool;
 
+/// Method 1's and method 6's guard statements, which the engine probes try (`db::capabilities`).
+pub(crate) use advisory_lock::LOCK as ADVISORY_LOCK_SQL;
+pub(crate) use table_lock::LOCK as TABLE_LOCK_SQL;
+
 /// A registered method. The discriminant is its public number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MethodId {
@@ -78,7 +82,7 @@ pub enum MethodError {
     LockTimeout,
     /// The engine cannot express this method (the reason says why); nothing was tried.
     #[error("{0}")]
-    NotApplicable(&'static str),
+    NotApplicable(String),
 }
 
 /// What the registry tells about a method (served by `/api/v1/info`, printed in reports).

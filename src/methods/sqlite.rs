@@ -45,7 +45,7 @@ pub async fn increment(
     ctx: &MethodContext<SqlitePool>,
 ) -> Result<i64, MethodError> {
     if let Some(reason) = not_applicable(method) {
-        return Err(MethodError::NotApplicable(reason));
+        return Err(MethodError::NotApplicable(reason.to_string()));
     }
     let id = method.row_id();
     let count = match method {

@@ -9,7 +9,7 @@ use super::MethodContext;
 use super::get_or_create::Read;
 use super::transaction::{Guard, read_then_write};
 
-const LOCK: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
+pub const LOCK: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
 
 pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
     read_then_write(ctx, id, Guard::Statement(LOCK), Read::Plain).await

@@ -101,6 +101,15 @@ impl ApiError {
                 error.body.sqlstate = Some(sqlstate);
                 error
             }
+            ErrorClass::Ambiguous { sqlstate } => {
+                let mut error = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome_unknown",
+                    "the database cannot say whether the increment was applied",
+                );
+                error.body.sqlstate = Some(sqlstate);
+                error
+            }
             ErrorClass::Unavailable => {
                 tracing::warn!(cause = %errors::describe(err), "database unavailable");
                 Self::new(

@@ -56,7 +56,7 @@ pub struct Info {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Unavailable {
     pub number: u32,
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -233,7 +233,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let (methods, unavailable) = methods::REGISTRY.iter().fold(
         (Vec::new(), Vec::new()),
         |(mut available, mut unavailable), &method| {
-            match about.engine.method_not_applicable(method) {
+            match backend.not_applicable(method) {
                 Some(reason) => unavailable.push(Unavailable {
                     number: method.number(),
                     reason,

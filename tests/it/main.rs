@@ -12,3 +12,4 @@ mod properties;
 mod serve;
 mod sqlite;
 mod support;
+mod variants;

@@ -309,11 +309,7 @@ async fn the_throwaway_cluster_is_gone_after_sigterm_sigint_and_even_sigkill() {
 async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
     let _cpu = crate::support::busy().await;
     let options = crate::support::fresh_database().await;
-    let url = format!(
-        "postgres://postgres@127.0.0.1:{}/{}",
-        options.get_port(),
-        options.get_database().unwrap()
-    );
+    let url = crate::support::url_of(&options);
     let serve = tokio::task::spawn_blocking(move || {
         start_serve_process(&["--database-url", &url, "--think-ms", "20"])
     })

@@ -47,6 +47,16 @@ pub async fn fresh_database() -> PgConnectOptions {
     cluster.connect_options(&name)
 }
 
+/// The URL of a database on the shared cluster (which trusts local connections: no password).
+pub fn url_of(options: &PgConnectOptions) -> String {
+    format!(
+        "postgres://{}@127.0.0.1:{}/{}",
+        options.get_username(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    )
+}
+
 /// A `counter serve` running in this process on an ephemeral port, over a fresh database.
 pub struct TestServer {
     pub handle: ServerHandle,
