@@ -204,16 +204,18 @@ impl Backend {
         })
     }
 
-    /// Sessions left idle in transaction after a run (PostgreSQL's `pg_stat_activity`; SQLite
-    /// has no server sessions, and its transactions live in our own pooled connections).
+    /// Sessions left idle in transaction after a run (PostgreSQL's `pg_stat_activity`,
+    /// MariaDB's InnoDB transactions of sleeping sessions; SQLite has no server sessions, and
+    /// its transactions live in our own pooled connections).
     pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, sqlx::Error> {
         match self {
             Backend::Postgres { db, .. } => {
                 db::settle_idle_in_transaction(&db.pool, patience).await
             }
-            // Not checked on SQLite (no server sessions; its transactions live in our own
-            // pooled connections) nor, yet, on MariaDB.
-            Backend::Sqlite { .. } | Backend::Mariadb { .. } => Ok(0),
+            Backend::Mariadb { db, .. } => {
+                db::settle(patience, || db::mariadb::idle_in_transaction(&db.pool)).await
+            }
+            Backend::Sqlite { .. } => Ok(0),
         }
     }
 

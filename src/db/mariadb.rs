@@ -209,6 +209,19 @@ fn set_level(level: Isolation) -> &'static str {
     }
 }
 
+/// Sessions on this database sleeping inside an open InnoDB transaction, other than the
+/// asking one: MariaDB's "idle in transaction". After a run there must be none. InnoDB
+/// refreshes these tables at most every 100 ms, so ask through [`super::settle`].
+pub async fn idle_in_transaction(pool: &MySqlPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX t \
+         JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+         WHERE p.COMMAND = 'Sleep' AND p.ID <> CONNECTION_ID() AND p.DB = DATABASE()",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 pub async fn connect(
     options: &MySqlConnectOptions,
     level: Isolation,

@@ -317,9 +317,21 @@ pub async fn settle_idle_in_transaction(
     pool: &PgPool,
     patience: Duration,
 ) -> Result<i64, sqlx::Error> {
+    settle(patience, || idle_in_transaction(pool)).await
+}
+
+/// Asks `count_idle` until it answers 0 or `patience` runs out; returns its last answer.
+pub(crate) async fn settle<F, Fut>(
+    patience: Duration,
+    mut count_idle: F,
+) -> Result<i64, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<i64, sqlx::Error>>,
+{
     let started = std::time::Instant::now();
     loop {
-        let idle = idle_in_transaction(pool).await?;
+        let idle = count_idle().await?;
         if idle == 0 || started.elapsed() >= patience {
             return Ok(idle);
         }

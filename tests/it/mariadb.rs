@@ -1,6 +1,8 @@
 //! The MariaDB engine, on a throwaway server (CI installs mariadb-server): InnoDB's answers
 //! differ from PostgreSQL's, and the matrix must show it.
 
+use counter::cli::Isolation;
+
 use crate::support::{run_counter, stdout_of_success};
 
 fn mariadb_installed() -> bool {
@@ -80,4 +82,40 @@ async fn mariadb_runs_every_method_one_request_at_a_time() {
         stdout.contains("| read committed     | +             | +           | +                 | +                    | +         | +                | +                   | +                  |"),
         "one at a time, every method counts 3: {stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_session_idle_in_transaction_is_seen_then_cleared() {
+    use sqlx::{Connection, Executor};
+    if !mariadb_installed() {
+        return;
+    }
+    let server = tokio::task::spawn_blocking(counter::db::mariadb::LocalMariaDb::start)
+        .await
+        .unwrap()
+        .expect("throwaway mariadbd starts");
+    let admin = server.connect_options().database("mysql");
+    let mut conn = sqlx::MySqlConnection::connect_with(&admin).await.unwrap();
+    conn.execute("CREATE DATABASE counter").await.unwrap();
+    let options = server.connect_options().database("counter");
+    let db = counter::db::mariadb::connect(&options, Isolation::RepeatableRead, 2)
+        .await
+        .unwrap();
+    let idle = || counter::db::mariadb::idle_in_transaction(&db.pool);
+    assert_eq!(idle().await.unwrap(), 0);
+
+    // A session that wrote in a transaction and then went quiet, as a vanished client's would.
+    let mut abandoned = sqlx::MySqlConnection::connect_with(&options).await.unwrap();
+    let mut transaction = abandoned.begin().await.unwrap();
+    transaction
+        .execute("INSERT INTO counter (id, count) VALUES (42, 1)")
+        .await
+        .unwrap();
+    // InnoDB refreshes its information_schema transaction tables at most every 100 ms.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(idle().await.unwrap(), 1);
+    transaction.rollback().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(idle().await.unwrap(), 0);
+    db.pool.close().await;
 }
