@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use sqlx::{MySqlPool, PgPool, SqlitePool};
+use sqlx::{MySqlPool, SqlitePool};
 
 use crate::cli::Isolation;
 use crate::db::mariadb::MariaDatabase;
@@ -120,7 +120,7 @@ pub struct CountRow {
 pub enum Backend {
     Postgres {
         db: Database,
-        methods: MethodContext<PgPool>,
+        methods: MethodContext,
     },
     Sqlite {
         db: SqliteDatabase,
@@ -167,7 +167,7 @@ macro_rules! on_pool {
 
 impl Backend {
     pub fn postgres(db: Database, think: Duration) -> Backend {
-        let methods = MethodContext::new(db.pool.clone(), think);
+        let methods = MethodContext::new(db.connections.clone(), think);
         Backend::Postgres { db, methods }
     }
 
@@ -357,6 +357,9 @@ impl Backend {
     }
 
     pub async fn close(&self) {
+        if let Backend::Postgres { db, .. } = self {
+            db.connections.close().await;
+        }
         on_pool!(
             self,
             pool,

@@ -4,6 +4,7 @@
 mod binaries;
 pub mod capabilities;
 pub mod cluster;
+pub mod connections;
 pub mod errors;
 pub mod mariadb;
 mod process;
@@ -19,6 +20,7 @@ use crate::cli::{DatabaseArgs, Isolation};
 use crate::config::{self, ConfigError, DatabaseTarget};
 use crate::engine::Engine;
 pub use cluster::{ClusterError, LocalCluster};
+pub use connections::Connections;
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
@@ -187,9 +189,16 @@ fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {
     }
 }
 
-/// A pool at one isolation level, and what the database says about it.
+/// How many connections the pool for everything but increments (reads, resets, health
+/// checks, migrations) may open.
+const SIDE_POOL_SIZE: u32 = 2;
+
+/// Connections at one isolation level, and what the database says about it.
 #[derive(Debug, Clone)]
 pub struct Database {
+    /// The connections increments run on (`pool_size` of them).
+    pub connections: Connections,
+    /// A small sqlx pool at the same level for everything else.
     pub pool: PgPool,
     /// PostgreSQL, or the PostgreSQL-protocol engine behind the URL.
     pub engine: Engine,
@@ -225,11 +234,8 @@ pub async fn connect_as(
         .clone()
         .options([("default_transaction_isolation", isolation.sql_name())]);
     let pool = PgPoolOptions::new()
-        .max_connections(pool_size)
+        .max_connections(SIDE_POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        // A ping per checkout would double the round trips of the hot path; a broken
-        // connection surfaces as an error (503) on first use and is then discarded.
-        .test_before_acquire(false)
         .connect_with(pooled.clone())
         .await
         .map_err(|err| connect_error(&pooled, &err))?;
@@ -238,6 +244,7 @@ pub async fn connect_as(
     let server_version = first_answer(&pool, server_version_queries(engine)).await?;
     let unsupported = capabilities::probe(options).await?;
     Ok(Database {
+        connections: Connections::new(pooled, pool_size, ACQUIRE_TIMEOUT),
         pool,
         engine,
         isolation,

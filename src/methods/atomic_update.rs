@@ -4,16 +4,13 @@
 //! the newest row version; at repeatable read and serializable a concurrent update of the same
 //! row aborts it with 40001.
 
-use super::MethodContext;
+use sqlx::PgConnection;
+
 use super::get_or_create;
 
 const INCREMENT: &str = "UPDATE counter SET count = count + 1 WHERE id = $1 RETURNING count";
 
-pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
-    let mut conn = ctx.pool.acquire().await?;
-    get_or_create::autocommit(&mut conn, id).await?;
-    sqlx::query_scalar(INCREMENT)
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await
+pub async fn increment(conn: &mut PgConnection, id: i64) -> Result<i64, sqlx::Error> {
+    get_or_create::autocommit(conn, id).await?;
+    sqlx::query_scalar(INCREMENT).bind(id).fetch_one(conn).await
 }

@@ -5,6 +5,8 @@
 //! At repeatable read and above the losing UPDATE is not told "0 rows": it waits for the
 //! winner and is aborted with 40001.
 
+use sqlx::PgConnection;
+
 use super::get_or_create;
 use super::{MethodContext, MethodError};
 
@@ -14,9 +16,12 @@ pub const MAX_TRIES: u32 = 100;
 const READ: &str = "SELECT count FROM counter WHERE id = $1";
 const SWAP: &str = "UPDATE counter SET count = $3 WHERE id = $1 AND count = $2";
 
-pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, MethodError> {
-    let mut conn = ctx.pool.acquire().await?;
-    get_or_create::autocommit(&mut conn, id).await?;
+pub async fn increment(
+    ctx: &MethodContext,
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<i64, MethodError> {
+    get_or_create::autocommit(conn, id).await?;
     for _ in 0..MAX_TRIES {
         let old: i64 = sqlx::query_scalar(READ)
             .bind(id)

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
+
+use crate::db::connections::{AsSqlxError, Connections};
 
 /// Method 1's and method 6's guard statements, which the engine probes try (`db::capabilities`).
 pub(crate) use advisory_lock::LOCK as ADVISORY_LOCK_SQL;
@@ -42,10 +44,11 @@ pub enum MethodId {
     InProcessLock = 8,
 }
 
-/// What a method needs besides its row id: the pool (PostgreSQL's unless said otherwise), the
-/// pause between read and write, and this server process's own lock (method 8).
+/// What a method needs besides its row id: the connections (PostgreSQL's unless said
+/// otherwise), the pause between read and write, and this server process's own lock
+/// (method 8).
 #[derive(Debug, Clone)]
-pub struct MethodContext<P = PgPool> {
+pub struct MethodContext<P = Connections> {
     pub pool: P,
     /// Pause between the read and the write of read-then-write methods (`--think-ms`): makes
     /// races show up reliably on small machines.
@@ -83,6 +86,15 @@ pub enum MethodError {
     /// The engine cannot express this method (the reason says why); nothing was tried.
     #[error("{0}")]
     NotApplicable(String),
+}
+
+impl AsSqlxError for MethodError {
+    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            MethodError::Database(err) => Some(err),
+            _ => None,
+        }
+    }
 }
 
 /// What the registry tells about a method (served by `/api/v1/info`, printed in reports).
@@ -184,20 +196,32 @@ impl MethodId {
             .find(|m| u64::from(m.number()) == number)
     }
 
-    /// One increment of this method's row, one attempt; returns the count this request wrote.
+    /// One increment of this method's row, one attempt, on one leased connection; returns
+    /// the count this request wrote.
     pub async fn increment(self, ctx: &MethodContext) -> Result<i64, MethodError> {
         let id = self.row_id();
-        let result = match self {
-            MethodId::TableLock => table_lock::increment(ctx, id).await,
-            MethodId::RowLock => row_lock::increment(ctx, id).await,
-            MethodId::AtomicUpdate => atomic_update::increment(ctx, id).await,
-            MethodId::ReadModifyWrite => read_modify_write::increment(ctx, id).await,
-            MethodId::Upsert => upsert::increment(ctx, id).await,
-            MethodId::AdvisoryLock => advisory_lock::increment(ctx, id).await,
-            MethodId::CompareAndSwap => return compare_and_swap::increment(ctx, id).await,
-            MethodId::InProcessLock => in_process_lock::increment(ctx, id).await,
+        let mut lease = ctx.pool.acquire().await?;
+        let conn: &mut PgConnection = &mut lease;
+        let result: Result<i64, MethodError> = match self {
+            MethodId::TableLock => table_lock::increment(ctx, conn, id)
+                .await
+                .map_err(Into::into),
+            MethodId::RowLock => row_lock::increment(ctx, conn, id).await.map_err(Into::into),
+            MethodId::AtomicUpdate => atomic_update::increment(conn, id).await.map_err(Into::into),
+            MethodId::ReadModifyWrite => read_modify_write::increment(ctx, conn, id)
+                .await
+                .map_err(Into::into),
+            MethodId::Upsert => upsert::increment(conn, id).await.map_err(Into::into),
+            MethodId::AdvisoryLock => advisory_lock::increment(ctx, conn, id)
+                .await
+                .map_err(Into::into),
+            MethodId::CompareAndSwap => compare_and_swap::increment(ctx, conn, id).await,
+            MethodId::InProcessLock => in_process_lock::increment(ctx, conn, id)
+                .await
+                .map_err(Into::into),
         };
-        Ok(result?)
+        lease.check(&result);
+        result
     }
 }
 

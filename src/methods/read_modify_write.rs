@@ -6,10 +6,16 @@
 //! At repeatable read and serializable PostgreSQL detects the second writer and aborts it with
 //! 40001: rejected instead of lost.
 
+use sqlx::PgConnection;
+
 use super::MethodContext;
 use super::get_or_create::Read;
 use super::transaction::{Guard, read_then_write};
 
-pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
-    read_then_write(ctx, id, Guard::None, Read::Plain).await
+pub async fn increment(
+    ctx: &MethodContext,
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<i64, sqlx::Error> {
+    read_then_write(ctx, conn, id, Guard::None, Read::Plain).await
 }

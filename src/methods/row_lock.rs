@@ -4,10 +4,16 @@
 //! is released, so it is correct. At repeatable read and serializable the transaction's snapshot
 //! is older than the row it waited for, and PostgreSQL refuses with 40001 instead.
 
+use sqlx::PgConnection;
+
 use super::MethodContext;
 use super::get_or_create::Read;
 use super::transaction::{Guard, read_then_write};
 
-pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
-    read_then_write(ctx, id, Guard::None, Read::ForUpdate).await
+pub async fn increment(
+    ctx: &MethodContext,
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<i64, sqlx::Error> {
+    read_then_write(ctx, conn, id, Guard::None, Read::ForUpdate).await
 }

@@ -5,12 +5,18 @@
 //! it at the first query, and LOCK is not a query), so every transaction reads the value its
 //! predecessor committed: correct at every level, at the price of serializing all writers.
 
+use sqlx::PgConnection;
+
 use super::MethodContext;
 use super::get_or_create::Read;
 use super::transaction::{Guard, read_then_write};
 
 pub const LOCK: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
 
-pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
-    read_then_write(ctx, id, Guard::Statement(LOCK), Read::Plain).await
+pub async fn increment(
+    ctx: &MethodContext,
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<i64, sqlx::Error> {
+    read_then_write(ctx, conn, id, Guard::Statement(LOCK), Read::Plain).await
 }

@@ -2,7 +2,7 @@
 //! statement, get-or-create and read, an optional pause, write read + 1, commit. The methods
 //! differ only in the guard and in how they read; each file says which and why it matters.
 
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::MethodContext;
 use super::get_or_create::{self, Read};
@@ -37,11 +37,12 @@ impl Guard {
 /// Runs the read-then-write transaction; returns the count written.
 pub async fn read_then_write(
     ctx: &MethodContext,
+    conn: &mut PgConnection,
     id: i64,
     guard: Guard,
     read: Read,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = conn.begin().await?;
     guard.run(&mut tx, id).await?;
     let count = get_or_create::in_transaction(&mut tx, id, read).await?;
     ctx.think().await;

@@ -3,14 +3,11 @@
 //! race at all; at read committed the conflicting update waits and applies to the newest
 //! version. At repeatable read and above a concurrent update aborts it with 40001.
 
-use super::MethodContext;
+use sqlx::PgConnection;
 
 const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
      ON CONFLICT (id) DO UPDATE SET count = counter.count + 1 RETURNING count";
 
-pub async fn increment(ctx: &MethodContext, id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(UPSERT)
-        .bind(id)
-        .fetch_one(&ctx.pool)
-        .await
+pub async fn increment(conn: &mut PgConnection, id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(UPSERT).bind(id).fetch_one(conn).await
 }

@@ -160,11 +160,11 @@ async fn a_vanishing_client_leaves_no_transaction_open() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(count, Some(6), "all 6 table-lock transactions completed");
-    // No queries of ours from here on: a connection goes back to the pool asynchronously.
-    let pool = &server.db.pool;
+    // Every connection is back (a dropped transaction's is flushed first, in the background).
+    let connections = &server.db.connections;
     let mut idle = false;
     for _ in 0..100 {
-        idle = pool.num_idle() as u32 == pool.size();
+        idle = connections.free() == connections.size() as usize;
         if idle {
             break;
         }
@@ -172,9 +172,9 @@ async fn a_vanishing_client_leaves_no_transaction_open() {
     }
     assert!(
         idle,
-        "pool idle again: {} of {}",
-        pool.num_idle(),
-        pool.size()
+        "connections free again: {} of {}",
+        connections.free(),
+        connections.size()
     );
     server.stop().await;
 }
@@ -229,4 +229,70 @@ async fn overload_gets_answers_or_503_never_a_hang() {
     assert_eq!(server.count(3).await, Some(ack as i64));
     let _ = Outcome::Exact;
     server.stop().await;
+}
+
+async fn pid(lease: &mut db::connections::Lease) -> Result<i32, sqlx::Error> {
+    let conn: &mut sqlx::PgConnection = lease;
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+}
+
+/// The connections increments run on are taken back without a round trip; these are the two
+/// cases where that would be wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_transaction_is_rolled_back_and_a_dead_connection_replaced() {
+    use sqlx::Connection;
+    let options = crate::support::fresh_database().await;
+    let database = db::connect(&options, Isolation::ReadCommitted, 1)
+        .await
+        .unwrap();
+    let connections = &database.connections;
+    let first_pid = {
+        let mut lease = connections.acquire().await.unwrap();
+        let first_pid = pid(&mut lease).await.unwrap();
+        let mut tx = lease.begin().await.unwrap();
+        sqlx::query("INSERT INTO counter (id, count) VALUES (99, 1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        // Dropped mid-way, as a cancelled future would: its ROLLBACK is only queued.
+        drop(tx);
+        first_pid
+    };
+    let idle = db::settle_idle_in_transaction(&database.pool, Duration::from_secs(5)).await;
+    assert_eq!(idle.unwrap(), 0, "the queued ROLLBACK was sent at once");
+    let mut lease = connections.acquire().await.unwrap();
+    assert_eq!(
+        pid(&mut lease).await.unwrap(),
+        first_pid,
+        "the connection is reused"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM counter")
+        .fetch_one(&mut *lease)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the dropped transaction was rolled back");
+
+    // The server ends this connection (as a restart would): the failure is a 503-class error,
+    // the connection is dropped rather than lent again, and the next lease connects afresh.
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(first_pid)
+        .execute(&database.pool)
+        .await
+        .unwrap();
+    let failed = pid(&mut lease).await;
+    assert!(failed.is_err());
+    lease.check(&failed);
+    drop(lease);
+    let mut lease = connections.acquire().await.unwrap();
+    let new_pid = pid(&mut lease).await.unwrap();
+    assert_ne!(new_pid, first_pid);
+    drop(lease);
+    assert_eq!(connections.free(), 1);
+    connections.close().await;
+    assert!(matches!(
+        connections.acquire().await,
+        Err(sqlx::Error::PoolClosed)
+    ));
 }
