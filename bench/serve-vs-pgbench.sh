@@ -29,6 +29,11 @@ SELECT count AS c FROM counter WHERE id = 2 FOR UPDATE \gset
 UPDATE counter SET count = :c + 1 WHERE id = 2;
 END;
 SQL
+# The HTTP path alone (no database work): what wrk and the server cost per request on these
+# cores. With it, the best the HTTP path could do if our database client cost nothing is
+# 1 / (1/http_only + 1/pgbench) requests per second: the ceiling printed beside each ratio.
+http_only=$(wrk_rps "$BASE/api/v1/info")
+echo "HTTP path alone (GET /api/v1/info, wrk -c100): $http_only req/s"
 for method in 3 1 2; do
     curl -s -X POST "$BASE/api/v1/endpoint/counter/$method/" > /dev/null   # create the row
     best=0; best_clients=0
@@ -38,5 +43,6 @@ for method in 3 1 2; do
         if awk -v a="$tps" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$tps; best_clients=$clients; fi
     done
     http=$(wrk_rps "$BASE/api/v1/endpoint/counter/$method/" "$WORK/post.lua")
-    echo "method $method: serve $http req/s (wrk -c100), pgbench $best tps (-c$best_clients): serve / pgbench = $(ratio "$http" "$best")"
+    ceiling=$(awk -v h="$http_only" -v p="$best" 'BEGIN { printf "%.2f", (1 / (1 / h + 1 / p)) / p }')
+    echo "method $method: serve $http req/s (wrk -c100), pgbench $best tps (-c$best_clients): serve / pgbench = $(ratio "$http" "$best") (ceiling on this machine: $ceiling)"
 done
