@@ -175,8 +175,16 @@ impl Drop for Lease {
             return;
         };
         let owner = self.owner.clone();
-        if self.broken || owner.closed.load(Ordering::SeqCst) {
+        if owner.closed.load(Ordering::SeqCst) {
             // Dropping closes the socket; the slot frees with the permit.
+            return;
+        }
+        if self.broken {
+            // The idle connections most likely share its fate (a restarted database): drop
+            // them too, so that each does not cost a request a 503 before it is replaced.
+            if let Ok(mut idle) = owner.idle.lock() {
+                idle.clear();
+            }
             return;
         }
         if !conn.should_flush() {

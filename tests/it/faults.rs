@@ -231,6 +231,10 @@ async fn overload_gets_answers_or_503_never_a_hang() {
     server.stop().await;
 }
 
+fn connections_of_two(options: &sqlx::postgres::PgConnectOptions) -> db::Connections {
+    db::Connections::new(options.clone(), 2, Duration::from_secs(5))
+}
+
 async fn pid(lease: &mut db::connections::Lease) -> Result<i32, sqlx::Error> {
     let conn: &mut sqlx::PgConnection = lease;
     sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -241,7 +245,7 @@ async fn pid(lease: &mut db::connections::Lease) -> Result<i32, sqlx::Error> {
 /// The connections increments run on are taken back without a round trip; these are the two
 /// cases where that would be wrong.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_transaction_is_rolled_back_and_a_dead_connection_replaced() {
+async fn a_dropped_transaction_is_rolled_back_and_dead_connections_replaced() {
     use sqlx::Connection;
     let options = crate::support::fresh_database().await;
     let database = db::connect(&options, Isolation::ReadCommitted, 1)
@@ -274,22 +278,39 @@ async fn a_dropped_transaction_is_rolled_back_and_a_dead_connection_replaced() {
         .unwrap();
     assert_eq!(rows, 0, "the dropped transaction was rolled back");
 
-    // The server ends this connection (as a restart would): the failure is a 503-class error,
-    // the connection is dropped rather than lent again, and the next lease connects afresh.
-    sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(first_pid)
-        .execute(&database.pool)
-        .await
-        .unwrap();
+    drop(lease);
+
+    // The database ends every connection (as a restart would). The first request to meet one
+    // fails with a 503-class error; that connection is dropped rather than lent again, and so
+    // is the other idle one that shared its fate: the next lease connects afresh.
+    let second = connections_of_two(&options);
+    let mut pids = Vec::new();
+    {
+        let mut a = second.acquire().await.unwrap();
+        let mut b = second.acquire().await.unwrap();
+        pids.push(pid(&mut a).await.unwrap());
+        pids.push(pid(&mut b).await.unwrap());
+    }
+    for &backend in &pids {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(backend)
+            .execute(&database.pool)
+            .await
+            .unwrap();
+    }
+    let mut lease = second.acquire().await.unwrap();
     let failed = pid(&mut lease).await;
     assert!(failed.is_err());
     lease.check(&failed);
     drop(lease);
-    let mut lease = connections.acquire().await.unwrap();
-    let new_pid = pid(&mut lease).await.unwrap();
-    assert_ne!(new_pid, first_pid);
+    let mut lease = second.acquire().await.unwrap();
+    let new_pid = pid(&mut lease)
+        .await
+        .expect("a fresh connection, not the other dead one");
+    assert!(!pids.contains(&new_pid));
     drop(lease);
-    assert_eq!(connections.free(), 1);
+    assert_eq!(second.free(), 2);
+    second.close().await;
     connections.close().await;
     assert!(matches!(
         connections.acquire().await,
