@@ -168,8 +168,9 @@ pub struct MatrixArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub trials: u32,
 
-    /// Engines to run (comma-separated): postgres, mariadb, sqlite, or all (every engine available
-    /// on this machine); one table each, and a comparison when there are several.
+    /// Engines to run (comma-separated): postgres, mariadb, sqlite, cockroach, yugabyte (the
+    /// last two at --database-url), or all (every engine this machine can start); one table
+    /// each, and a comparison when there are several.
     #[arg(
         long = "engine",
         value_enum,
