@@ -225,7 +225,11 @@ impl Inner {
         }
     }
 
+    /// Keeps `conn` for the next lease, unless the set was closed meanwhile.
     fn give_back(&self, conn: PgConnection) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(conn);
         }
