@@ -9,8 +9,9 @@
 //! guard the database refuses, or grants without excluding a second session, is reported n/a
 //! with the database's own words, and never run as if it locked.
 //!
-//! The probes run on every PostgreSQL-protocol engine, PostgreSQL included (where they pass),
-//! on connections of their own, so a pool of one connection is enough for the server.
+//! The probes run when a CockroachDB or YugabyteDB server connects (PostgreSQL has both
+//! guards in every supported release), on connections of their own, so a pool of one
+//! connection is enough for the server. The tests run them against PostgreSQL.
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};

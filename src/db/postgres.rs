@@ -63,7 +63,12 @@ pub async fn connect_as(
     migrator(engine).run(&pool).await?;
     let effective_isolation = first_answer(&pool, effective_isolation_queries(engine)).await?;
     let server_version = first_answer(&pool, server_version_queries(engine)).await?;
-    let unsupported = capabilities::probe(options).await?;
+    // PostgreSQL has both guards in every supported release (advisory transaction locks since
+    // 9.1); the engines that only speak its protocol are asked.
+    let unsupported = match engine {
+        Engine::Postgres => Vec::new(),
+        _ => capabilities::probe(options).await?,
+    };
     Ok(Database {
         connections: Connections::new(pooled, pool_size, ACQUIRE_TIMEOUT),
         pool,
