@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
@@ -125,6 +126,10 @@ pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<ServerHa
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state);
+    // Answers go out at once, not when Nagle's algorithm sees the previous one acknowledged.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
