@@ -221,7 +221,16 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
     for gap in &result.not_applicable {
         out.push_str(&format!("n/a: {}\n", not_applicable_text(gap)));
     }
-    if !result.not_applicable.is_empty() {
+    let ran_as = substitutions(
+        result
+            .runs
+            .iter()
+            .map(|r| (r.isolation.as_str(), r.effective_isolation.as_str())),
+    );
+    for line in &ran_as {
+        out.push_str(&format!("level: {line}\n"));
+    }
+    if !result.not_applicable.is_empty() || !ran_as.is_empty() {
         out.push('\n');
     }
     out.push_str(&format!(
@@ -238,6 +247,22 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         meta.machine
     ));
     out
+}
+
+/// "read committed ran as serializable" for each level the database ran as another one (as
+/// CockroachDB and YugabyteDB do), from (requested, effective) pairs, in first-seen order.
+pub fn substitutions<'a>(levels: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for (asked, ran) in levels {
+        if ran.is_empty() || ran.eq_ignore_ascii_case(asked) {
+            continue;
+        }
+        let line = format!("{asked} ran as {ran}");
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// "repeatable read x 2. row lock: why" (or the whole level).
@@ -279,4 +304,28 @@ pub fn comparison_table(results: &[MatrixResult], markdown: bool) -> String {
         table.add_row(row);
     }
     table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::substitutions;
+
+    #[test]
+    fn only_levels_run_as_another_are_named_once_each() {
+        let pairs = [
+            ("read committed", "serializable"),
+            ("read committed", "serializable"),
+            ("repeatable read", "repeatable read"),
+            ("serializable", "serializable"),
+            ("read uncommitted", ""),
+            ("repeatable read", "snapshot"),
+        ];
+        assert_eq!(
+            substitutions(pairs.into_iter()),
+            [
+                "read committed ran as serializable",
+                "repeatable read ran as snapshot"
+            ]
+        );
+    }
 }
