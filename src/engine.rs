@@ -53,14 +53,6 @@ impl Engine {
         }
     }
 
-    /// Whether the engine speaks PostgreSQL's protocol (and runs PostgreSQL's method SQL).
-    pub fn speaks_postgres(self) -> bool {
-        matches!(
-            self,
-            Engine::Postgres | Engine::Cockroach | Engine::Yugabyte
-        )
-    }
-
     /// For engines this machine cannot start: an example of the URL to give instead.
     pub fn url_example(self) -> Option<&'static str> {
         match self {
@@ -254,11 +246,11 @@ impl Backend {
     /// One increment with the policy's retries.
     pub async fn increment(&self, method: MethodId, policy: RetryPolicy) -> Attempted {
         match self {
-            Backend::Postgres { db, methods } => {
-                if let Some(gap) = db.unsupported.iter().find(|gap| gap.method == method) {
+            Backend::Postgres { methods, .. } => {
+                if let Some(reason) = self.not_applicable(method) {
                     // Nothing is tried: the guard would be refused, or would not guard.
                     return Attempted {
-                        result: Err(MethodError::NotApplicable(gap.reason.clone())),
+                        result: Err(MethodError::NotApplicable(reason)),
                         attempts: 0,
                     };
                 }
@@ -376,7 +368,7 @@ impl Backend {
                 isolation: db.isolation.sql_name().to_string(),
                 effective_isolation: db.effective_isolation.clone(),
                 server_version: db.server_version.clone(),
-                pool_size: db.pool_size,
+                pool_size: db.connections.size(),
             },
             Backend::Mariadb { db, .. } => Description {
                 engine: Engine::Mariadb,

@@ -124,30 +124,13 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Marks the connection for dropping instead of reuse when `result` failed at the
+    /// Marks the connection for dropping instead of reuse when `err` is a failure at the
     /// connection level (I/O, protocol, the server shutting down): the next lease connects
     /// afresh.
-    pub fn check<T, E>(&mut self, result: &Result<T, E>)
-    where
-        E: AsSqlxError,
-    {
-        if let Err(err) = result
-            && let Some(err) = err.as_sqlx()
-            && errors::classify(err) == ErrorClass::Unavailable
-        {
+    pub fn check(&mut self, err: &sqlx::Error) {
+        if errors::classify(err) == ErrorClass::Unavailable {
             self.broken = true;
         }
-    }
-}
-
-/// Errors that may carry a [`sqlx::Error`] (for [`Lease::check`]).
-pub trait AsSqlxError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error>;
-}
-
-impl AsSqlxError for sqlx::Error {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
-        Some(self)
     }
 }
 

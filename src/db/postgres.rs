@@ -28,7 +28,6 @@ pub struct Database {
     /// some levels as stronger ones).
     pub effective_isolation: String,
     pub server_version: String,
-    pub pool_size: u32,
     /// Methods whose guard this database refuses or does not enforce (probed at connect).
     pub unsupported: Vec<capabilities::Unsupported>,
 }
@@ -76,7 +75,6 @@ pub async fn connect_as(
         isolation,
         effective_isolation,
         server_version,
-        pool_size,
         unsupported,
     })
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::db::connections::{AsSqlxError, Connections};
+use crate::db::connections::Connections;
 
 /// Method 1's and method 6's guard statements, which the engine probes try (`db::capabilities`).
 pub(crate) use advisory_lock::LOCK as ADVISORY_LOCK_SQL;
@@ -86,15 +86,6 @@ pub enum MethodError {
     /// The engine cannot express this method (the reason says why); nothing was tried.
     #[error("{0}")]
     NotApplicable(String),
-}
-
-impl AsSqlxError for MethodError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
-        match self {
-            MethodError::Database(err) => Some(err),
-            _ => None,
-        }
-    }
 }
 
 /// What the registry tells about a method (served by `/api/v1/info`, printed in reports).
@@ -220,7 +211,9 @@ impl MethodId {
                 .await
                 .map_err(Into::into),
         };
-        lease.check(&result);
+        if let Err(MethodError::Database(err)) = &result {
+            lease.check(err);
+        }
         result
     }
 }

@@ -301,7 +301,7 @@ async fn a_dropped_transaction_is_rolled_back_and_dead_connections_replaced() {
     let mut lease = second.acquire().await.unwrap();
     let failed = pid(&mut lease).await;
     assert!(failed.is_err());
-    lease.check(&failed);
+    lease.check(failed.as_ref().unwrap_err());
     drop(lease);
     let mut lease = second.acquire().await.unwrap();
     let new_pid = pid(&mut lease)
