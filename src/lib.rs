@@ -1,15 +1,17 @@
 //! `counter`: which locking method survives which isolation level when many requests hit the
-//! same row at once. See DESIGN.md for the study and README.md for usage.
+//! same row at once. README.md says how to use it, ARCHITECTURE.md how it is built.
 //!
-//! Data flows one way: cli -> config -> (db, server) -> hammer -> outcome -> report.
+//! The layers, top to bottom (each imports only from layers below it):
+//! `cli` -> `matrix` -> (`server`, `hammer`) -> `report` -> `engines` -> `methods` -> (`api`,
+//! `model`). `model` is the shared vocabulary and imports nothing of ours.
 
+pub mod api;
 pub mod cli;
-pub mod config;
-pub mod db;
-pub mod engine;
+pub mod engines;
 pub mod hammer;
 pub mod matrix;
 pub mod methods;
+pub mod model;
 pub mod report;
 pub mod server;
 
@@ -33,12 +35,21 @@ pub fn init_logging() {
 }
 
 /// Runs one command and returns the process exit code. Errors are printed here, once, as one
-/// line (plus the cluster log's tail where there is one).
+/// line (plus the server log's tail where there is one).
 pub async fn run(cli: Cli) -> u8 {
     let result = match cli.command {
-        Command::Serve(args) => server::command::run(args).await,
-        Command::Hammer(args) => hammer::command::run(args).await,
-        Command::Matrix(args) => matrix::command::run(args).await,
+        Command::Serve(args) => match args.into_config() {
+            Ok(config) => server::command::run(config).await,
+            Err(err) => Err(err),
+        },
+        Command::Hammer(args) => match args.into_command() {
+            Ok(command) => hammer::command::run(command).await,
+            Err(err) => Err(err.into()),
+        },
+        Command::Matrix(args) => match args.into_command() {
+            Ok(command) => matrix::command::run(command).await,
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    counter::config::load_dotenv_files();
+    counter::cli::load_dotenv_files();
     let cli = match counter::cli::Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version print in full; a usage error is one line (clap's first).

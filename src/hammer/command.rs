@@ -1,23 +1,43 @@
-//! `counter hammer`: flags -> config, a progress bar, Ctrl-C for a partial summary, the
-//! summary in the chosen format, and the exit code (0 exact, 1 any other outcome, 2 usage or
-//! connection problems, 130 interrupted).
+//! `counter hammer`: a progress bar, Ctrl-C for a partial summary, the summary in the chosen
+//! format, and the exit code (0 exact, 1 any other outcome, 2 usage or connection problems,
+//! 130 interrupted).
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Control, HammerConfig, HammerError, MAX_DEFAULT_CONCURRENCY, Outcome, Target};
-use crate::cli::{Format, HammerArgs};
-use crate::report::{RunContext, RunRecord, csv, table};
+use super::{Control, HammerConfig};
+use crate::model::Outcome;
+use crate::report::{csv, table};
 
-pub async fn run(args: HammerArgs) -> anyhow::Result<u8> {
-    let config = config_from(&args)?;
+/// How the summary is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// A hammer run as the command line asked for it.
+#[derive(Debug, Clone)]
+pub struct HammerCommand {
+    pub config: HammerConfig,
+    pub format: Format,
+    /// The summary goes to this file instead of stdout.
+    pub output: Option<PathBuf>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+pub async fn run(command: HammerCommand) -> anyhow::Result<u8> {
+    let config = &command.config;
     let control = Arc::new(Control::default());
-    let progress = progress_bar(&args, config.requests, control.clone());
-    let run = super::run(&config, control.clone());
+    let progress = progress_bar(command.quiet, config.requests, control.clone());
+    let run = super::run(config, control.clone());
     tokio::pin!(run);
     let result = tokio::select! {
         result = &mut run => result,
@@ -31,13 +51,13 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<u8> {
         bar.finish_and_clear();
     }
     let run = result?;
-    let record = RunRecord::from_run(&run, &RunContext::default());
-    let text = match args.format {
+    let record = run.record(1);
+    let text = match command.format {
         Format::Table => table::hammer_summary(&record),
         Format::Json => serde_json::to_string_pretty(&record)? + "\n",
         Format::Csv => csv::to_csv(std::slice::from_ref(&record)),
     };
-    match &args.output {
+    match &command.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("could not write {}", path.display()))?,
         None => print!("{text}"),
@@ -56,31 +76,9 @@ pub async fn run(args: HammerArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn config_from(args: &HammerArgs) -> Result<HammerConfig, HammerError> {
-    let targets = args
-        .domain
-        .iter()
-        .map(|d| Target::parse(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 86_400.0) {
-        return Err(HammerError::Usage(
-            "--timeout must be a number of seconds between 0 and 86400".into(),
-        ));
-    }
-    let mut config = HammerConfig::new(targets, args.method, args.requests);
-    config.concurrency = args
-        .concurrency
-        .unwrap_or(args.requests.min(MAX_DEFAULT_CONCURRENCY));
-    config.reset = args.reset;
-    config.verb = args.http_method;
-    config.path = args.path.clone();
-    config.timeout = Duration::from_secs_f64(args.timeout);
-    Ok(config)
-}
-
 /// A bar on stderr, only for a person watching a terminal.
-fn progress_bar(args: &HammerArgs, total: u64, control: Arc<Control>) -> Option<ProgressBar> {
-    if args.quiet || !std::io::stderr().is_terminal() {
+fn progress_bar(quiet: bool, total: u64, control: Arc<Control>) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = ProgressBar::new(total);

@@ -5,24 +5,20 @@
 //! really overlap, as they did when the original script fired its 100 requests at once.
 
 pub mod command;
+mod fire;
 pub mod http;
-pub mod outcome;
 pub mod stats;
 pub mod target;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::http::Method;
-use serde::Deserialize;
-
-use crate::cli::HttpVerb;
-use crate::methods::MethodId;
-pub use outcome::Outcome;
-use stats::{Latency, RequestEnd, Tally, WrittenCounts};
-pub use target::{ServerInfo, Target};
+use crate::api::Info;
+use crate::model::results::{Latency, RunRecord};
+use crate::model::{MethodId, Outcome};
+pub use target::Target;
 
 /// Default and upper bound of in-flight requests when `--concurrency` is not given.
 pub const MAX_DEFAULT_CONCURRENCY: u64 = 1024;
@@ -35,6 +31,14 @@ pub enum HammerError {
     /// The server could not be reached or did not behave like a counter server.
     #[error("{0}")]
     Connect(String),
+}
+
+/// The HTTP verb of the increments: POST for counter, GET for servers that only accept GET
+/// (like the original).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HttpVerb {
+    Post,
+    Get,
 }
 
 #[derive(Debug, Clone)]
@@ -67,25 +71,16 @@ impl HammerConfig {
         }
     }
 
+    /// The numbers are the command line's to check (at least 1 request, in flight and
+    /// second); what a library caller can get wrong beyond them is checked here.
     fn validate(&self) -> Result<(), HammerError> {
         if self.targets.is_empty() {
             return Err(HammerError::Usage(
                 "at least one -d server is needed".into(),
             ));
         }
-        if self.requests == 0 {
-            return Err(HammerError::Usage("--requests must be at least 1".into()));
-        }
-        if self.concurrency == 0 {
-            return Err(HammerError::Usage(
-                "--concurrency must be at least 1".into(),
-            ));
-        }
         if self.path.as_ref().is_some_and(|p| !p.starts_with('/')) {
             return Err(HammerError::Usage("--path must start with /".into()));
-        }
-        if self.timeout.is_zero() {
-            return Err(HammerError::Usage("--timeout must be positive".into()));
         }
         Ok(())
     }
@@ -138,7 +133,7 @@ pub struct HammerRun {
     pub duration: Duration,
     pub interrupted: bool,
     /// The server's own account of its settings, when it is a counter server.
-    pub server: Option<ServerInfo>,
+    pub server: Option<Info>,
 }
 
 impl HammerRun {
@@ -155,6 +150,46 @@ impl HammerRun {
             0.0
         }
     }
+
+    /// The run as a results record, as trial `trial` of its cell. What the server did not
+    /// say about itself stays unknown.
+    pub fn record(&self, trial: u32) -> RunRecord {
+        let info = self.server.as_ref();
+        RunRecord {
+            engine: info.map(|i| i.engine.clone()),
+            server_version: info.map(|i| i.server_version.clone()),
+            isolation: info.and_then(|i| crate::model::Isolation::from_sql_name(&i.isolation)),
+            effective_isolation: info.map(|i| i.effective_isolation.clone()),
+            method: self.method.number(),
+            method_name: self.method.slug().to_string(),
+            retry: info.map(|i| i.retry),
+            requests: self.requests,
+            concurrency: self.concurrency,
+            pool_size: info.map(|i| i.pool_size),
+            trial,
+            acknowledged: self.acknowledged,
+            rejected: self.rejected,
+            unknown: self.unknown,
+            final_count: self.after,
+            verdict: self.outcome.verdict(),
+            outcome: self.outcome,
+            errors: self.errors.clone(),
+            duration_ms: round2(self.duration.as_secs_f64() * 1000.0),
+            throughput_rps: round2(self.throughput_rps()),
+            latency: self.latency,
+            before: self.before,
+            change: self.change(),
+            duplicate_writes: self.duplicate_writes,
+            completed: self.completed,
+            interrupted: self.interrupted,
+            replicas: u32::try_from(self.replicas).unwrap_or(u32::MAX),
+            think_ms: info.map(|i| i.think_ms),
+        }
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 /// Runs one hammer: checks the server, optionally resets the row, fires the increments and
@@ -195,13 +230,13 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         target.reset(id).await?;
     }
     let before = target.read_count(id).await?;
-    let (tally, duplicate_writes, duration) = fire(config, before, control.clone()).await;
+    let (tally, duplicate_writes, duration) = fire::fire(config, before, control.clone()).await;
     let after = target.read_count(id).await?;
     if tally.completed() > 0 && tally.errors.get("HTTP 404") == Some(&tally.completed()) {
         return Err(HammerError::Connect(format!(
             "every increment at {}{} answered 404: the server does not know method {}",
             target.base_url,
-            target.increment_path(config.method.number()),
+            crate::api::increment_path(config.method.number()),
             config.method
         )));
     }
@@ -227,132 +262,4 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         interrupted,
         server,
     })
-}
-
-struct Shared {
-    next: AtomicU64,
-    tally: Mutex<Tally>,
-    written: WrittenCounts,
-    control: Arc<Control>,
-}
-
-/// The load itself: returns the tallies, the duplicate writes seen, and the wall time.
-async fn fire(config: &HammerConfig, before: i64, control: Arc<Control>) -> (Tally, u64, Duration) {
-    let workers = config.concurrency.min(config.requests);
-    let shared = Arc::new(Shared {
-        next: AtomicU64::new(0),
-        tally: Mutex::new(Tally::new()),
-        written: WrittenCounts::new(before, config.requests),
-        control,
-    });
-    let barrier = Arc::new(tokio::sync::Barrier::new(workers as usize + 1));
-    let path: Arc<str> = match &config.path {
-        Some(path) => path.as_str().into(),
-        None => config.targets[0]
-            .increment_path(config.method.number())
-            .into(),
-    };
-    let method = match config.verb {
-        HttpVerb::Post => Method::POST,
-        HttpVerb::Get => Method::GET,
-    };
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..workers {
-        let (shared, barrier, path, method) = (
-            shared.clone(),
-            barrier.clone(),
-            path.clone(),
-            method.clone(),
-        );
-        // Workers are dealt to the servers round-robin; each sticks to its server.
-        let endpoint = config.targets[(worker % config.targets.len() as u64) as usize]
-            .endpoint
-            .clone();
-        let (timeout, requests) = (config.timeout, config.requests);
-        tasks.spawn(async move {
-            // Each worker opens its own connection before the start line, so that the
-            // increments overlap instead of queueing behind connection set-up.
-            let mut connection = http::Connection::open(&endpoint, timeout).await.ok();
-            barrier.wait().await;
-            while !shared.control.stopped()
-                && shared.next.fetch_add(1, Ordering::Relaxed) < requests
-            {
-                let started = Instant::now();
-                let answer =
-                    http::send_on(&mut connection, &endpoint, method.clone(), &path, timeout).await;
-                let latency = started.elapsed();
-                let end = classify(answer);
-                if let RequestEnd::Acknowledged {
-                    written: Some(count),
-                } = end
-                {
-                    shared.written.record(count);
-                }
-                if let Ok(mut tally) = shared.tally.lock() {
-                    tally.record(&end, latency);
-                }
-                shared.control.completed.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-    }
-    barrier.wait().await;
-    let started = Instant::now();
-    while tasks.join_next().await.is_some() {}
-    let duration = started.elapsed();
-    let tally = shared.tally.lock().map(|t| t.clone()).unwrap_or_default();
-    (tally, shared.written.duplicates(), duration)
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    count: Option<i64>,
-    sqlstate: Option<String>,
-    /// The error code, for rejections without a SQLSTATE (e.g. `cas_exhausted`).
-    error: Option<String>,
-}
-
-/// How an increment ended, from its answer. A request that never reached the server is a
-/// definite "not applied"; one that got no complete answer has an unknown fate.
-fn classify(
-    answer: Result<(axum::http::StatusCode, hyper::body::Bytes), http::HttpError>,
-) -> RequestEnd {
-    let (status, body) = match answer {
-        Ok(answer) => answer,
-        Err(err) if err.never_sent() => {
-            return RequestEnd::Rejected {
-                reason: "connect".into(),
-            };
-        }
-        Err(http::HttpError::Timeout) => {
-            return RequestEnd::Unknown {
-                reason: "timeout".into(),
-            };
-        }
-        Err(_) => {
-            return RequestEnd::Unknown {
-                reason: "connection".into(),
-            };
-        }
-    };
-    let answer = serde_json::from_slice::<Answer>(&body).ok();
-    if status.is_success() {
-        return RequestEnd::Acknowledged {
-            written: answer.and_then(|a| a.count),
-        };
-    }
-    let error = answer.as_ref().and_then(|a| a.error.as_deref());
-    // A shed request was never started: as definite a "not applied" as a 4xx.
-    if status.is_client_error() || error == Some("overloaded") {
-        let reason = answer
-            .and_then(|a| a.sqlstate.or(a.error))
-            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        RequestEnd::Rejected { reason }
-    } else {
-        // An ambiguous commit names its SQLSTATE (CockroachDB's 40003); other failures
-        // only have their status.
-        let reason = answer
-            .and_then(|a| a.sqlstate)
-            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        RequestEnd::Unknown { reason }
-    }
 }

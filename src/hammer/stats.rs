@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+
+use crate::model::results::Latency;
 
 /// Largest latency recorded exactly (longer ones are clamped): one hour, in microseconds.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -86,16 +87,6 @@ impl Default for Tally {
     fn default() -> Self {
         Tally::new()
     }
-}
-
-/// Latency percentiles in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct Latency {
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
 }
 
 /// Sees two acknowledged requests that wrote the same count: a lost update, observed directly.

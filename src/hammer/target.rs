@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::HammerError;
 use super::http::{Endpoint, HttpError, send_on};
+use crate::api::{self, Info, codes};
 
 /// Deadline of the hammer's own calls (info, reset, reads), not of the increments.
 const CONTROL_DEADLINE: Duration = Duration::from_secs(10);
@@ -57,54 +58,12 @@ impl Target {
         })
     }
 
-    pub fn increment_path(&self, method: u32) -> String {
-        format!("/api/v1/endpoint/counter/{method}/")
-    }
-
-    pub fn count_path(&self, id: i64) -> String {
-        format!("/api/v1/endpoint/count/{id}/")
-    }
-
     /// One control call on a fresh connection.
     async fn call(&self, method: Method, path: &str) -> Result<(StatusCode, Bytes), HammerError> {
         send_on(&mut None, &self.endpoint, method, path, CONTROL_DEADLINE)
             .await
             .map_err(|err| HammerError::Connect(describe_transport_error(&self.base_url, &err)))
     }
-}
-
-/// What `/api/v1/info` tells about a counter server (absent on the original Django server).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerInfo {
-    #[serde(default = "default_engine")]
-    pub engine: String,
-    pub isolation: String,
-    pub effective_isolation: String,
-    pub server_version: String,
-    pub pool_size: u32,
-    #[serde(default)]
-    pub retry: u32,
-    #[serde(default)]
-    pub think_ms: u64,
-    pub methods: Vec<InfoMethod>,
-    /// Methods the server's engine cannot run, with the reason.
-    #[serde(default)]
-    pub unavailable: Vec<UnavailableMethod>,
-}
-
-fn default_engine() -> String {
-    "postgresql".to_string()
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct InfoMethod {
-    pub number: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct UnavailableMethod {
-    pub number: u32,
-    pub reason: String,
 }
 
 #[derive(Deserialize)]
@@ -131,14 +90,14 @@ pub fn describe_transport_error(base: &str, err: &HttpError) -> String {
 impl Target {
     /// The counter's value; an absent row counts as 0.
     pub async fn read_count(&self, id: i64) -> Result<i64, HammerError> {
-        let path = self.count_path(id);
+        let path = api::count_path(id);
         let url = format!("{}{path}", self.base_url);
         let (status, body) = self.call(Method::GET, &path).await?;
         match status {
             StatusCode::NOT_FOUND => {
                 // Our server answers JSON; a 404 page from something else means wrong peer.
                 match serde_json::from_slice::<ErrorCode>(&body) {
-                    Ok(code) if code.error == "not_found" => Ok(0),
+                    Ok(code) if code.error == codes::NOT_FOUND => Ok(0),
                     _ => Err(HammerError::Connect(format!(
                         "{url} answered 404: is this a counter server?"
                     ))),
@@ -155,7 +114,7 @@ impl Target {
 
     /// Deletes the counter's row, so the run starts from nothing (and races to create it).
     pub async fn reset(&self, id: i64) -> Result<(), HammerError> {
-        let path = self.count_path(id);
+        let path = api::count_path(id);
         let (status, _) = self.call(Method::DELETE, &path).await?;
         if status.is_success() {
             Ok(())
@@ -168,8 +127,8 @@ impl Target {
     }
 
     /// The server's settings, when it is a counter server (None for the original Django one).
-    pub async fn info(&self) -> Result<Option<ServerInfo>, HammerError> {
-        let (status, body) = self.call(Method::GET, "/api/v1/info").await?;
+    pub async fn info(&self) -> Result<Option<Info>, HammerError> {
+        let (status, body) = self.call(Method::GET, api::INFO_PATH).await?;
         if !status.is_success() {
             return Ok(None);
         }

@@ -6,15 +6,12 @@ pub mod command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-use crate::cli::Isolation;
-use crate::db::{self, Location};
-use crate::engine::{Backend, Engine};
+use crate::engines::{self, Backend, Location};
 use crate::hammer::{self, Control, HammerConfig, Target};
-use crate::methods::MethodId;
-use crate::report::{RunContext, RunRecord};
+use crate::model::results::{MatrixMeta, MatrixResult, NotApplicable, RunRecord};
+use crate::model::{Engine, Isolation, MethodId};
 use crate::server::{self, AppState};
 
 /// What to run.
@@ -34,57 +31,10 @@ pub struct MatrixConfig {
     pub engine: Engine,
 }
 
-/// Facts about the run as a whole, for reports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MatrixMeta {
-    pub engine: String,
-    pub server_version: String,
-    pub levels: Vec<Isolation>,
-    pub methods: Vec<u32>,
-    pub requests: u64,
-    pub concurrency: u64,
-    pub pool_size: u32,
-    pub trials: u32,
-    /// The retry settings the cells ran with: `[0]`, or `[0, N]`.
-    pub retries: Vec<u32>,
-    pub replicas: u32,
-    pub think_ms: u64,
-    pub wall_ms: f64,
-    pub machine: String,
-}
-
-/// A cell the engine cannot run (a whole level when `method` is None), and why.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NotApplicable {
-    pub isolation: Isolation,
-    pub method: Option<u32>,
-    pub reason: String,
-}
-
-/// Every record of a run, in level, method, trial order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MatrixResult {
-    pub meta: MatrixMeta,
-    pub runs: Vec<RunRecord>,
-    /// Cells not run because the engine cannot express them.
-    #[serde(default)]
-    pub not_applicable: Vec<NotApplicable>,
-    /// Broken invariants of the harness itself (sessions left idle in transaction).
-    #[serde(default)]
-    pub problems: Vec<String>,
-}
-
-impl MatrixResult {
-    /// Runs whose acknowledged increments vanished or were counted twice.
-    pub fn invariant_violations(&self) -> impl Iterator<Item = &RunRecord> {
-        self.runs.iter().filter(|r| r.outcome.violates_invariant())
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum MatrixError {
     #[error(transparent)]
-    Db(#[from] db::DbError),
+    Db(#[from] engines::DbError),
     #[error(transparent)]
     Hammer(#[from] hammer::HammerError),
     #[error("could not start a server: {0}")]
@@ -105,19 +55,21 @@ impl MatrixConfig {
     fn runnable_levels(&self) -> Vec<Isolation> {
         let levels = self.levels.iter().copied();
         levels
-            .filter(|l| self.engine.level_not_applicable(*l).is_none())
+            .filter(|&level| engines::not_applicable(self.engine, level, None).is_none())
             .collect()
     }
 
     /// How many hammer runs the matrix makes at most (a PostgreSQL-protocol engine may turn
     /// out, once connected, not to run some methods).
     pub fn cells(&self) -> u64 {
-        let levels = self.runnable_levels().len();
-        let methods = self.methods.iter();
-        let methods = methods
-            .filter(|m| self.engine.method_not_applicable(**m).is_none())
-            .count();
-        (levels * methods * self.retries().len()) as u64 * u64::from(self.trials)
+        let runnable = self.runnable_levels().into_iter().map(|level| {
+            let methods = self.methods.iter();
+            methods
+                .filter(|&&m| engines::not_applicable(self.engine, level, Some(m)).is_none())
+                .count()
+        });
+        let per_retry: usize = runnable.sum();
+        (per_retry * self.retries().len()) as u64 * u64::from(self.trials)
     }
 
     /// The levels this engine does not have, with the reasons.
@@ -125,7 +77,7 @@ impl MatrixConfig {
         let levels = self.levels.iter();
         levels
             .filter_map(|&level| {
-                let reason = self.engine.level_not_applicable(level)?;
+                let reason = engines::not_applicable(self.engine, level, None)?;
                 Some(NotApplicable {
                     isolation: level,
                     method: None,
@@ -198,12 +150,15 @@ pub async fn run(
             let idle = servers[0]
                 .1
                 .settle_idle_in_transaction(Duration::from_secs(2))
-                .await
-                .unwrap_or(0);
-            if idle > 0 {
-                problems.push(format!(
+                .await;
+            match idle {
+                Ok(0) => {}
+                Ok(idle) => problems.push(format!(
                     "{level}: {idle} session(s) left idle in transaction after the runs"
-                ));
+                )),
+                Err(err) => problems.push(format!(
+                    "{level}: the check for sessions left idle in transaction could not run: {err}"
+                )),
             }
             for (handle, backend) in servers {
                 handle.shutdown(server::SHUTDOWN_GRACE).await;
@@ -249,7 +204,7 @@ async fn run_level(
             hammer.reset = true;
             hammer.timeout = Duration::from_secs(30);
             let run = hammer::run(&hammer, Arc::new(Control::default())).await?;
-            let record = RunRecord::from_run(&run, &RunContext { trial });
+            let record = run.record(trial);
             on_cell(&record);
             runs.push(record);
         }

@@ -1,16 +1,23 @@
 //! Method 3, database level: no explicit transaction; get-or-create, then
 //! `UPDATE counter SET count = count + 1`. Each statement is its own implicit transaction at
-//! the run's `default_transaction_isolation`: at read committed the UPDATE re-evaluates against
-//! the newest row version; at repeatable read and serializable a concurrent update of the same
-//! row aborts it with 40001.
+//! the run's level: at read committed the UPDATE re-evaluates against the newest row version;
+//! at repeatable read and serializable a concurrent update of the same row aborts it with
+//! 40001.
 
-use sqlx::PgConnection;
+use super::get_or_create::get_or_create;
+use super::{Read, Session};
+use crate::model::IncrementError;
 
-use super::get_or_create;
+pub const SUMMARY: &str = "autocommit: get-or-create, then UPDATE counter SET count = count + 1";
 
-const INCREMENT: &str = "UPDATE counter SET count = count + 1 WHERE id = $1 RETURNING count";
+pub async fn increment<S: Session>(session: &mut S, id: i64) -> Result<i64, IncrementError> {
+    get_or_create(session, id, Read::Plain).await?;
+    let written = session.add_one(id).await?;
+    written.ok_or_else(|| row_gone(id))
+}
 
-pub async fn increment(conn: &mut PgConnection, id: i64) -> Result<i64, sqlx::Error> {
-    get_or_create::autocommit(conn, id).await?;
-    sqlx::query_scalar(INCREMENT).bind(id).fetch_one(conn).await
+/// The row vanished between get-or-create and the update (a reset ran in between): nothing
+/// was applied, and the request says so instead of acknowledging.
+pub fn row_gone(id: i64) -> IncrementError {
+    IncrementError::RowGone(id)
 }

@@ -5,38 +5,32 @@
 //! At repeatable read and above the losing UPDATE is not told "0 rows": it waits for the
 //! winner and is aborted with 40001.
 
-use sqlx::PgConnection;
-
-use super::get_or_create;
-use super::{MethodContext, MethodError};
+use super::atomic_update::row_gone;
+use super::get_or_create::get_or_create;
+use super::{MethodContext, Read, Session};
+use crate::model::IncrementError;
 
 /// How many lost races a request tolerates before it gives up.
 pub const MAX_TRIES: u32 = 100;
 
-const READ: &str = "SELECT count FROM counter WHERE id = $1";
-const SWAP: &str = "UPDATE counter SET count = $3 WHERE id = $1 AND count = $2";
+pub const SUMMARY: &str =
+    "autocommit: read, UPDATE ... WHERE count = old, loop on 0 rows (bounded)";
 
-pub async fn increment(
+pub async fn increment<S: Session>(
+    session: &mut S,
     ctx: &MethodContext,
-    conn: &mut PgConnection,
     id: i64,
-) -> Result<i64, MethodError> {
-    get_or_create::autocommit(conn, id).await?;
+) -> Result<i64, IncrementError> {
+    get_or_create(session, id, Read::Plain).await?;
     for _ in 0..MAX_TRIES {
-        let old: i64 = sqlx::query_scalar(READ)
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let old = session
+            .read(id, Read::Plain)
+            .await?
+            .ok_or_else(|| row_gone(id))?;
         ctx.think().await;
-        let swapped = sqlx::query(SWAP)
-            .bind(id)
-            .bind(old)
-            .bind(old + 1)
-            .execute(&mut *conn)
-            .await?;
-        if swapped.rows_affected() == 1 {
+        if session.swap(id, old, old + 1).await? == 1 {
             return Ok(old + 1);
         }
     }
-    Err(MethodError::CasExhausted(MAX_TRIES))
+    Err(IncrementError::CasExhausted(MAX_TRIES))
 }

@@ -3,17 +3,17 @@
 //! starts after the previous one committed). Two servers have two mutexes: at read committed
 //! the updates are lost again, at repeatable read and above they are refused with 40001.
 
-use sqlx::PgConnection;
+use super::read_then_write::read_then_write;
+use super::{Guard, MethodContext, Read, Session};
+use crate::model::IncrementError;
 
-use super::MethodContext;
-use super::get_or_create::Read;
-use super::transaction::{Guard, read_then_write};
+pub const SUMMARY: &str = "an application mutex around read, write read+1 (one server only)";
 
-pub async fn increment(
+pub async fn increment<S: Session>(
+    session: &mut S,
     ctx: &MethodContext,
-    conn: &mut PgConnection,
     id: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, IncrementError> {
     let _guard = ctx.local_lock.lock().await;
-    read_then_write(ctx, conn, id, Guard::None, Read::Plain).await
+    read_then_write(session, ctx, id, Guard::Nothing, Read::Plain).await
 }

@@ -1,65 +1,111 @@
-//! The increment methods, one file each, and the registry that maps a number or slug to one.
+//! The increment methods: one file each, every algorithm written once. An engine takes part
+//! by implementing [`Session`]: the handful of statements the methods are made of, in its own
+//! SQL (its `engines/<name>/session.rs`). The methods decide the order of those statements,
+//! which is what the experiment is about.
 //!
-//! Method N increments the row with id N. Every method runs its SQL from fixed `&'static str`
-//! text with bind parameters, never formatted SQL.
+//! Method N increments the row with id N. Engines run fixed `&'static str` SQL with bind
+//! parameters, never formatted SQL.
 
 mod advisory_lock;
 mod atomic_update;
 mod compare_and_swap;
 mod get_or_create;
 mod in_process_lock;
-pub mod mariadb;
 mod read_modify_write;
+mod read_then_write;
 pub mod retry;
 mod row_lock;
-pub mod sqlite;
 mod table_lock;
-mod transaction;
 mod upsert;
 
-use std::fmt;
-use std::str::FromStr;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-use sqlx::PgConnection;
+use crate::model::{DbFailure, IncrementError, MethodId};
 
-use crate::db::connections::Connections;
-
-/// Method 1's and method 6's guard statements, which the engine probes try (`db::capabilities`).
-pub(crate) use advisory_lock::LOCK as ADVISORY_LOCK_SQL;
-pub(crate) use table_lock::LOCK as TABLE_LOCK_SQL;
-
-/// A registered method. The discriminant is its public number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MethodId {
-    TableLock = 1,
-    RowLock = 2,
-    AtomicUpdate = 3,
-    ReadModifyWrite = 4,
-    Upsert = 5,
-    AdvisoryLock = 6,
-    CompareAndSwap = 7,
-    InProcessLock = 8,
+/// How a transaction is fenced off: the guard some methods take before anything is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// None: `BEGIN` ... `COMMIT`.
+    Nothing,
+    /// The whole table, locked before the first read (method 1).
+    Table,
+    /// A lock keyed by the row id (method 6).
+    Key,
 }
 
-/// What a method needs besides its row id: the connections (PostgreSQL's unless said
-/// otherwise), the pause between read and write, and this server process's own lock
-/// (method 8).
-#[derive(Debug, Clone)]
-pub struct MethodContext<P = Connections> {
-    pub pool: P,
+/// How a row is read: plainly, or locking it for the rest of the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Plain,
+    ForUpdate,
+}
+
+/// What an insert of a new row found.
+#[derive(Debug)]
+pub enum Inserted {
+    Created,
+    /// Someone else's row with that id was there first: the duplicate-key error, kept in
+    /// case the row cannot be seen either (then the transaction must be refused with it).
+    Exists(DbFailure),
+}
+
+/// The statements of the methods, on one connection of one engine. Each engine writes them in
+/// its own SQL; errors come back already classified by the engine's error table.
+///
+/// A session that is dropped while its transaction is open must not lend its connection to
+/// anyone else in that state (implementations close it instead: the database rolls back).
+pub trait Session: Send {
+    /// Opens a transaction behind `guard` (for [`Guard::Key`], keyed by `id`).
+    fn begin(
+        &mut self,
+        guard: Guard,
+        id: i64,
+    ) -> impl Future<Output = Result<(), IncrementError>> + Send;
+    /// Commits the open transaction and lets go of its guard.
+    fn commit(&mut self) -> impl Future<Output = Result<(), DbFailure>> + Send;
+    /// Rolls the open transaction back and lets go of its guard; failures are the
+    /// connection's problem (it is not reused), not the caller's.
+    fn rollback(&mut self) -> impl Future<Output = ()> + Send;
+    /// The row's count, if the row exists.
+    fn read(
+        &mut self,
+        id: i64,
+        read: Read,
+    ) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
+    /// Inserts row `id` with count 0 (inside a transaction, without aborting it on a
+    /// duplicate key).
+    fn insert(&mut self, id: i64) -> impl Future<Output = Result<Inserted, DbFailure>> + Send;
+    /// `count = value`; returns the rows written (0: the row is gone).
+    fn write(&mut self, id: i64, value: i64)
+    -> impl Future<Output = Result<u64, DbFailure>> + Send;
+    /// `count = new WHERE count = old`; returns the rows written (0: someone else won).
+    fn swap(
+        &mut self,
+        id: i64,
+        old: i64,
+        new: i64,
+    ) -> impl Future<Output = Result<u64, DbFailure>> + Send;
+    /// `count = count + 1` in one statement; the count written, None when there is no row.
+    fn add_one(&mut self, id: i64) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
+    /// Creates the row with count 1 or adds 1, in one statement; the count written.
+    fn upsert(&mut self, id: i64) -> impl Future<Output = Result<i64, DbFailure>> + Send;
+}
+
+/// What a method needs besides its session: the pause between read and write, and this server
+/// process's own lock (method 8).
+#[derive(Debug, Clone, Default)]
+pub struct MethodContext {
     /// Pause between the read and the write of read-then-write methods (`--think-ms`): makes
     /// races show up reliably on small machines.
     pub think: Duration,
     pub local_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl<P> MethodContext<P> {
-    pub fn new(pool: P, think: Duration) -> MethodContext<P> {
+impl MethodContext {
+    pub fn new(think: Duration) -> MethodContext {
         MethodContext {
-            pool,
             think,
             local_lock: Arc::default(),
         }
@@ -72,212 +118,39 @@ impl<P> MethodContext<P> {
     }
 }
 
-/// Why an increment was not applied.
-#[derive(Debug, thiserror::Error)]
-pub enum MethodError {
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    /// Optimistic compare-and-swap lost the race this many times in a row.
-    #[error("compare-and-swap lost the race {0} times in a row; gave up")]
-    CasExhausted(u32),
-    /// An advisory lock was not granted in time; nothing was done.
-    #[error("the advisory lock was not granted within 10 s")]
-    LockTimeout,
-    /// The engine cannot express this method (the reason says why); nothing was tried.
-    #[error("{0}")]
-    NotApplicable(String),
-}
-
-/// What the registry tells about a method (served by `/api/v1/info`, printed in reports).
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
-pub struct MethodInfo {
-    pub number: u32,
-    pub slug: &'static str,
-    pub name: &'static str,
-    pub summary: &'static str,
-}
-
-/// Every method, in number order.
-pub const REGISTRY: [MethodId; 8] = [
-    MethodId::TableLock,
-    MethodId::RowLock,
-    MethodId::AtomicUpdate,
-    MethodId::ReadModifyWrite,
-    MethodId::Upsert,
-    MethodId::AdvisoryLock,
-    MethodId::CompareAndSwap,
-    MethodId::InProcessLock,
-];
-
-/// The methods of the original study, run by default by `counter matrix`.
-pub const ORIGINAL: [MethodId; 3] = [
-    MethodId::TableLock,
-    MethodId::RowLock,
-    MethodId::AtomicUpdate,
-];
-
-impl MethodId {
-    pub fn info(self) -> MethodInfo {
-        let (slug, name, summary) = match self {
-            MethodId::TableLock => (
-                "table-lock",
-                "table lock",
-                "LOCK TABLE counter IN EXCLUSIVE MODE first, then get-or-create, read, write read+1",
-            ),
-            MethodId::RowLock => (
-                "row-lock",
-                "row lock",
-                "SELECT ... FOR UPDATE (get-or-create), read, write read+1",
-            ),
-            MethodId::AtomicUpdate => (
-                "atomic-update",
-                "database level",
-                "autocommit: get-or-create, then UPDATE counter SET count = count + 1",
-            ),
-            MethodId::ReadModifyWrite => (
-                "read-modify-write",
-                "read-modify-write",
-                "transaction: read, write read+1, no lock (the control: loses updates)",
-            ),
-            MethodId::Upsert => (
-                "upsert",
-                "upsert",
-                "INSERT ... ON CONFLICT (id) DO UPDATE SET count = counter.count + 1",
-            ),
-            MethodId::AdvisoryLock => (
-                "advisory-lock",
-                "advisory lock",
-                "transaction: pg_advisory_xact_lock(id), then read, write read+1",
-            ),
-            MethodId::CompareAndSwap => (
-                "compare-and-swap",
-                "compare-and-swap",
-                "autocommit: read, UPDATE ... WHERE count = old, loop on 0 rows (bounded)",
-            ),
-            MethodId::InProcessLock => (
-                "in-process-lock",
-                "in-process lock",
-                "an application mutex around read, write read+1 (one server only)",
-            ),
-        };
-        MethodInfo {
-            number: self.number(),
-            slug,
-            name,
-            summary,
-        }
-    }
-
-    pub fn number(self) -> u32 {
-        self as u32
-    }
-
-    /// The id of the row this method increments.
-    pub fn row_id(self) -> i64 {
-        i64::from(self.number())
-    }
-
-    pub fn slug(self) -> &'static str {
-        self.info().slug
-    }
-
-    pub fn from_number(number: u64) -> Option<MethodId> {
-        REGISTRY
-            .into_iter()
-            .find(|m| u64::from(m.number()) == number)
-    }
-
-    /// One increment of this method's row, one attempt, on one leased connection; returns
-    /// the count this request wrote.
-    pub async fn increment(self, ctx: &MethodContext) -> Result<i64, MethodError> {
-        let id = self.row_id();
-        let mut lease = ctx.pool.acquire().await?;
-        let conn: &mut PgConnection = &mut lease;
-        let result: Result<i64, MethodError> = match self {
-            MethodId::TableLock => table_lock::increment(ctx, conn, id)
-                .await
-                .map_err(Into::into),
-            MethodId::RowLock => row_lock::increment(ctx, conn, id).await.map_err(Into::into),
-            MethodId::AtomicUpdate => atomic_update::increment(conn, id).await.map_err(Into::into),
-            MethodId::ReadModifyWrite => read_modify_write::increment(ctx, conn, id)
-                .await
-                .map_err(Into::into),
-            MethodId::Upsert => upsert::increment(conn, id).await.map_err(Into::into),
-            MethodId::AdvisoryLock => advisory_lock::increment(ctx, conn, id)
-                .await
-                .map_err(Into::into),
-            MethodId::CompareAndSwap => compare_and_swap::increment(ctx, conn, id).await,
-            MethodId::InProcessLock => in_process_lock::increment(ctx, conn, id)
-                .await
-                .map_err(Into::into),
-        };
-        if let Err(MethodError::Database(err)) = &result {
-            lease.check(err);
-        }
-        result
+/// One increment of `method`'s row, one attempt, on `session`; returns the count this request
+/// wrote.
+pub async fn increment<S: Session>(
+    method: MethodId,
+    session: &mut S,
+    ctx: &MethodContext,
+) -> Result<i64, IncrementError> {
+    let id = method.row_id();
+    match method {
+        MethodId::TableLock => table_lock::increment(session, ctx, id).await,
+        MethodId::RowLock => row_lock::increment(session, ctx, id).await,
+        MethodId::AtomicUpdate => atomic_update::increment(session, id).await,
+        MethodId::ReadModifyWrite => read_modify_write::increment(session, ctx, id).await,
+        MethodId::Upsert => upsert::increment(session, id).await,
+        MethodId::AdvisoryLock => advisory_lock::increment(session, ctx, id).await,
+        MethodId::CompareAndSwap => compare_and_swap::increment(session, ctx, id).await,
+        MethodId::InProcessLock => in_process_lock::increment(session, ctx, id).await,
     }
 }
 
-impl fmt::Display for MethodId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.number(), self.slug())
+/// What `method` does, in words (on PostgreSQL; an engine that does it differently says so).
+pub fn summary(method: MethodId) -> &'static str {
+    match method {
+        MethodId::TableLock => table_lock::SUMMARY,
+        MethodId::RowLock => row_lock::SUMMARY,
+        MethodId::AtomicUpdate => atomic_update::SUMMARY,
+        MethodId::ReadModifyWrite => read_modify_write::SUMMARY,
+        MethodId::Upsert => upsert::SUMMARY,
+        MethodId::AdvisoryLock => advisory_lock::SUMMARY,
+        MethodId::CompareAndSwap => compare_and_swap::SUMMARY,
+        MethodId::InProcessLock => in_process_lock::SUMMARY,
     }
 }
 
-/// Why a text names no method.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown method {given:?}: expected one of {}", known_methods())]
-pub struct UnknownMethod {
-    pub given: String,
-}
-
-/// "1 (table-lock), 2 (row-lock), ..." for error messages.
-pub fn known_methods() -> String {
-    REGISTRY
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-impl FromStr for MethodId {
-    type Err = UnknownMethod;
-
-    /// A number (`3`) or a slug (`atomic-update`).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        let found = match text.parse::<u64>() {
-            Ok(number) => MethodId::from_number(number),
-            Err(_) => REGISTRY
-                .into_iter()
-                .find(|m| m.slug().eq_ignore_ascii_case(text)),
-        };
-        found.ok_or_else(|| UnknownMethod {
-            given: text.chars().take(64).collect(),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_and_slugs_name_the_same_method() {
-        for method in REGISTRY {
-            assert_eq!(method.number().to_string().parse(), Ok(method));
-            assert_eq!(method.slug().parse(), Ok(method));
-        }
-        assert!("0".parse::<MethodId>().is_err());
-        assert!("99".parse::<MethodId>().is_err());
-        assert!("-1".parse::<MethodId>().is_err());
-        assert!("lock".parse::<MethodId>().is_err());
-    }
-
-    #[test]
-    fn registry_is_in_number_order_without_gaps() {
-        for (index, method) in REGISTRY.iter().enumerate() {
-            assert_eq!(method.number() as usize, index + 1);
-        }
-    }
-}
+/// How many lost races a compare-and-swap request tolerates before it gives up.
+pub use compare_and_swap::MAX_TRIES as CAS_MAX_TRIES;

@@ -6,16 +6,16 @@
 //! At repeatable read and serializable PostgreSQL detects the second writer and aborts it with
 //! 40001: rejected instead of lost.
 
-use sqlx::PgConnection;
+use super::read_then_write::read_then_write;
+use super::{Guard, MethodContext, Read, Session};
+use crate::model::IncrementError;
 
-use super::MethodContext;
-use super::get_or_create::Read;
-use super::transaction::{Guard, read_then_write};
+pub const SUMMARY: &str = "transaction: read, write read+1, no lock (the control: loses updates)";
 
-pub async fn increment(
+pub async fn increment<S: Session>(
+    session: &mut S,
     ctx: &MethodContext,
-    conn: &mut PgConnection,
     id: i64,
-) -> Result<i64, sqlx::Error> {
-    read_then_write(ctx, conn, id, Guard::None, Read::Plain).await
+) -> Result<i64, IncrementError> {
+    read_then_write(session, ctx, id, Guard::Nothing, Read::Plain).await
 }

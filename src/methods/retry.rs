@@ -1,11 +1,11 @@
 //! `--retry N`: run the whole transaction again when the database refused it for a reason that
 //! a new attempt can overcome, with jittered exponential backoff, within a deadline.
 
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
-use super::{MethodContext, MethodError, MethodId};
-use crate::db::errors;
+use crate::model::IncrementError;
 
 /// First backoff step and the cap of one pause.
 const BASE_BACKOFF: Duration = Duration::from_millis(1);
@@ -17,6 +17,15 @@ pub struct RetryPolicy {
     pub retries: u32,
     /// No new attempt starts after this much time since the first began.
     pub deadline: Duration,
+}
+
+impl RetryPolicy {
+    pub fn with_retries(retries: u32) -> RetryPolicy {
+        RetryPolicy {
+            retries,
+            ..RetryPolicy::default()
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -31,23 +40,8 @@ impl Default for RetryPolicy {
 /// An increment's result and how many attempts it took.
 #[derive(Debug)]
 pub struct Attempted {
-    pub result: Result<i64, MethodError>,
+    pub result: Result<i64, IncrementError>,
     pub attempts: u32,
-}
-
-/// Whether a new attempt can succeed (see [`errors::is_retryable`]).
-pub fn is_retryable(err: &MethodError) -> bool {
-    match err {
-        MethodError::Database(db) => errors::is_retryable(db),
-        MethodError::CasExhausted(_) | MethodError::LockTimeout | MethodError::NotApplicable(_) => {
-            false
-        }
-    }
-}
-
-/// One PostgreSQL increment with the policy's retries.
-pub async fn increment(method: MethodId, ctx: &MethodContext, policy: RetryPolicy) -> Attempted {
-    with_retry(policy, || method.increment(ctx)).await
 }
 
 /// Runs `attempt` until it succeeds, fails for a reason a retry cannot fix, runs out of
@@ -55,7 +49,7 @@ pub async fn increment(method: MethodId, ctx: &MethodContext, policy: RetryPolic
 pub async fn with_retry<F, Fut>(policy: RetryPolicy, mut attempt: F) -> Attempted
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<i64, MethodError>>,
+    Fut: Future<Output = Result<i64, IncrementError>>,
 {
     let started = Instant::now();
     let jitter = RandomState::new();
@@ -64,7 +58,7 @@ where
         attempts += 1;
         let result = attempt().await;
         let retry = match &result {
-            Err(err) => attempts <= policy.retries && is_retryable(err),
+            Err(err) => attempts <= policy.retries && err.is_retryable(),
             Ok(_) => false,
         };
         if !retry {

@@ -4,16 +4,16 @@
 //! is released, so it is correct. At repeatable read and serializable the transaction's snapshot
 //! is older than the row it waited for, and PostgreSQL refuses with 40001 instead.
 
-use sqlx::PgConnection;
+use super::read_then_write::read_then_write;
+use super::{Guard, MethodContext, Read, Session};
+use crate::model::IncrementError;
 
-use super::MethodContext;
-use super::get_or_create::Read;
-use super::transaction::{Guard, read_then_write};
+pub const SUMMARY: &str = "SELECT ... FOR UPDATE (get-or-create), read, write read+1";
 
-pub async fn increment(
+pub async fn increment<S: Session>(
+    session: &mut S,
     ctx: &MethodContext,
-    conn: &mut PgConnection,
     id: i64,
-) -> Result<i64, sqlx::Error> {
-    read_then_write(ctx, conn, id, Guard::None, Read::ForUpdate).await
+) -> Result<i64, IncrementError> {
+    read_then_write(session, ctx, id, Guard::Nothing, Read::ForUpdate).await
 }

@@ -1,22 +1,22 @@
-//! Method 1, table lock: `LOCK TABLE counter IN EXCLUSIVE MODE` as the first statement of the
-//! transaction, then get-or-create, read, and write read + 1.
+//! Method 1, table lock: the table locked as the transaction's first statement
+//! (PostgreSQL: `LOCK TABLE counter IN EXCLUSIVE MODE`), then get-or-create, read, and write
+//! read + 1.
 //!
 //! The lock is taken before the transaction's snapshot (repeatable read and serializable take
 //! it at the first query, and LOCK is not a query), so every transaction reads the value its
 //! predecessor committed: correct at every level, at the price of serializing all writers.
 
-use sqlx::PgConnection;
+use super::read_then_write::read_then_write;
+use super::{Guard, MethodContext, Read, Session};
+use crate::model::IncrementError;
 
-use super::MethodContext;
-use super::get_or_create::Read;
-use super::transaction::{Guard, read_then_write};
+pub const SUMMARY: &str =
+    "LOCK TABLE counter IN EXCLUSIVE MODE first, then get-or-create, read, write read+1";
 
-pub const LOCK: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
-
-pub async fn increment(
+pub async fn increment<S: Session>(
+    session: &mut S,
     ctx: &MethodContext,
-    conn: &mut PgConnection,
     id: i64,
-) -> Result<i64, sqlx::Error> {
-    read_then_write(ctx, conn, id, Guard::Statement(LOCK), Read::Plain).await
+) -> Result<i64, IncrementError> {
+    read_then_write(session, ctx, id, Guard::Table, Read::Plain).await
 }

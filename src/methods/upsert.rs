@@ -3,11 +3,11 @@
 //! race at all; at read committed the conflicting update waits and applies to the newest
 //! version. At repeatable read and above a concurrent update aborts it with 40001.
 
-use sqlx::PgConnection;
+use super::Session;
+use crate::model::IncrementError;
 
-const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
-     ON CONFLICT (id) DO UPDATE SET count = counter.count + 1 RETURNING count";
+pub const SUMMARY: &str = "INSERT ... ON CONFLICT (id) DO UPDATE SET count = counter.count + 1";
 
-pub async fn increment(conn: &mut PgConnection, id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(UPSERT).bind(id).fetch_one(conn).await
+pub async fn increment<S: Session>(session: &mut S, id: i64) -> Result<i64, IncrementError> {
+    Ok(session.upsert(id).await?)
 }

@@ -1,8 +1,8 @@
-//! CSV with the columns of DESIGN.md, one row per run (cell and trial).
+//! CSV, one row per run (cell and trial). A fact the run could not learn is an empty field.
 
-use super::RunRecord;
+use crate::model::results::RunRecord;
 
-/// DESIGN.md's columns, then the knobs added since (think_ms, replicas).
+/// The original results file's columns, then the knobs added since (think_ms, replicas).
 pub const COLUMNS: [&str; 25] = [
     "engine",
     "server_version",
@@ -35,24 +35,28 @@ pub const COLUMNS: [&str; 25] = [
 pub fn to_csv(records: &[RunRecord]) -> String {
     let mut out = COLUMNS.join(",");
     out.push('\n');
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let number = |value: Option<u64>| value.map(|v| v.to_string()).unwrap_or_default();
     for r in records {
         let fields = [
-            r.engine.clone(),
-            r.server_version.clone(),
-            r.isolation.clone(),
-            r.effective_isolation.clone(),
+            text(&r.engine),
+            text(&r.server_version),
+            r.isolation
+                .map(|l| l.sql_name().to_string())
+                .unwrap_or_default(),
+            text(&r.effective_isolation),
             r.method.to_string(),
             r.method_name.clone(),
-            r.retry.to_string(),
+            number(r.retry.map(u64::from)),
             r.requests.to_string(),
             r.concurrency.to_string(),
-            r.pool_size.to_string(),
+            number(r.pool_size.map(u64::from)),
             r.trial.to_string(),
             r.acknowledged.to_string(),
             r.rejected.to_string(),
             r.unknown.to_string(),
             r.final_count.to_string(),
-            r.verdict.clone(),
+            r.verdict.to_string(),
             r.outcome.to_string(),
             r.errors_text(),
             r.duration_ms.to_string(),
@@ -60,7 +64,7 @@ pub fn to_csv(records: &[RunRecord]) -> String {
             r.latency.p50_ms.to_string(),
             r.latency.p99_ms.to_string(),
             r.latency.max_ms.to_string(),
-            r.think_ms.to_string(),
+            number(r.think_ms),
             r.replicas.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| quote(f)).collect();

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::matrix::{cells, retry_title};
 use super::svg::{self, escape, worst};
-use crate::matrix::MatrixResult;
+use crate::model::results::{MatrixResult, RunRecord};
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1100px}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}\
@@ -98,15 +98,13 @@ fn details(result: &MatrixResult, retry: u32) -> String {
     );
     for cell in cells(result, retry) {
         let outcome = worst(&cell);
-        let sum = |f: fn(&crate::report::RunRecord) -> u64| -> u64 {
-            cell.runs.iter().map(|r| f(r)).sum()
-        };
+        let sum = |f: fn(&RunRecord) -> u64| -> u64 { cell.runs.iter().map(|r| f(r)).sum() };
         let _ = write!(
             html,
             "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0}</td></tr>",
             escape(cell.level.sql_name()),
             cell.method.number(),
-            escape(cell.method.info().name),
+            escape(cell.method.name()),
             escape(&cell.symbol()),
             cell.outcomes(),
             cell.changes_text(),

@@ -6,11 +6,9 @@ use std::collections::BTreeMap;
 use comfy_table::Table;
 use comfy_table::presets::ASCII_MARKDOWN;
 
-use super::RunRecord;
 use super::table::new_table;
-use crate::cli::Isolation;
-use crate::matrix::MatrixResult;
-use crate::methods::MethodId;
+use crate::model::results::{MatrixResult, NotApplicable, RunRecord};
+use crate::model::{Isolation, MethodId, Verdict};
 
 /// The runs of one (level, method) cell: its trials.
 pub struct Cell<'a> {
@@ -21,7 +19,10 @@ pub struct Cell<'a> {
 
 impl Cell<'_> {
     pub fn exact_trials(&self) -> usize {
-        self.runs.iter().filter(|r| r.verdict == "+").count()
+        self.runs
+            .iter()
+            .filter(|r| r.verdict == Verdict::Exact)
+            .count()
     }
 
     /// "+" only when every trial is exact; with several trials, also how many were; "n/a"
@@ -114,7 +115,7 @@ pub fn cells(result: &MatrixResult, retry: u32) -> Vec<Cell<'_>> {
                 .runs
                 .iter()
                 .filter(|r| {
-                    r.isolation == level.sql_name() && r.method == number && r.retry == retry
+                    r.isolation == Some(level) && r.method == number && r.retry == Some(retry)
                 })
                 .collect();
             cells.push(Cell {
@@ -125,10 +126,6 @@ pub fn cells(result: &MatrixResult, retry: u32) -> Vec<Cell<'_>> {
         }
     }
     cells
-}
-
-fn column_title(method: MethodId) -> String {
-    format!("{}. {}", method.number(), method.info().name)
 }
 
 fn styled(markdown: bool) -> Table {
@@ -150,7 +147,7 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, markdown: bool) -> Strin
         .collect();
     let mut table = styled(markdown);
     let mut header = vec!["isolation \\ method".to_string()];
-    header.extend(methods.iter().map(|&m| column_title(m)));
+    header.extend(methods.iter().map(|&m| MethodId::title(m)));
     table.set_header(header);
     for &level in &result.meta.levels {
         let mut row = vec![level.sql_name().to_string()];
@@ -185,7 +182,7 @@ pub fn details_table(result: &MatrixResult, retry: u32, markdown: bool) -> Strin
         }
         table.add_row(vec![
             cell.level.sql_name().to_string(),
-            column_title(cell.method),
+            MethodId::title(cell.method),
             cell.changes_text(),
             cell.outcomes(),
             cell.errors_text(3),
@@ -221,12 +218,10 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
     for gap in &result.not_applicable {
         out.push_str(&format!("n/a: {}\n", not_applicable_text(gap)));
     }
-    let ran_as = substitutions(
-        result
-            .runs
-            .iter()
-            .map(|r| (r.isolation.as_str(), r.effective_isolation.as_str())),
-    );
+    let ran_as = substitutions(result.runs.iter().filter_map(|r| {
+        let asked = r.isolation?.sql_name();
+        Some((asked, r.effective_isolation.as_deref()?))
+    }));
     for line in &ran_as {
         out.push_str(&format!("level: {line}\n"));
     }
@@ -266,12 +261,12 @@ pub fn substitutions<'a>(levels: impl Iterator<Item = (&'a str, &'a str)>) -> Ve
 }
 
 /// "repeatable read x 2. row lock: why" (or the whole level).
-pub fn not_applicable_text(gap: &crate::matrix::NotApplicable) -> String {
+pub fn not_applicable_text(gap: &NotApplicable) -> String {
     match gap.method.and_then(|n| MethodId::from_number(u64::from(n))) {
         Some(method) => format!(
             "{} x {}: {}",
             gap.isolation.sql_name(),
-            column_title(method),
+            MethodId::title(method),
             gap.reason
         ),
         None => format!("{}: {}", gap.isolation.sql_name(), gap.reason),
@@ -290,7 +285,10 @@ pub fn comparison_table(results: &[MatrixResult], markdown: bool) -> String {
     }
     let per_engine: Vec<Vec<Cell<'_>>> = results.iter().map(|r| cells(r, 0)).collect();
     for (index, cell) in per_engine[0].iter().enumerate() {
-        let mut row = vec![cell.level.sql_name().to_string(), column_title(cell.method)];
+        let mut row = vec![
+            cell.level.sql_name().to_string(),
+            MethodId::title(cell.method),
+        ];
         for engine_cells in &per_engine {
             let symbol = engine_cells.get(index).map(|c| {
                 if c.runs.is_empty() {

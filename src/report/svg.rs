@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::matrix::{Cell, cells};
-use crate::hammer::Outcome;
-use crate::matrix::MatrixResult;
+use crate::model::Outcome;
+use crate::model::results::MatrixResult;
 
 const LABEL_WIDTH: usize = 170;
 const COLUMN_WIDTH: usize = 150;
@@ -87,7 +87,7 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
             r##"<text x="{x}" y="{}" text-anchor="middle" font-weight="bold" fill="#222">{}. {}</text>"##,
             top + 27,
             method.number(),
-            escape(method.info().name)
+            escape(method.name())
         );
     }
     for (row, level) in levels.iter().enumerate() {

@@ -3,7 +3,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use super::RunRecord;
+use crate::model::Outcome;
+use crate::model::results::RunRecord;
 
 pub fn new_table() -> Table {
     let mut table = Table::new();
@@ -20,11 +21,9 @@ pub fn hammer_summary(r: &RunRecord) -> String {
         ("method", format!("{} ({})", r.method, r.method_name)),
         (
             "isolation",
-            if r.effective_isolation.is_empty() {
-                "unknown (not a counter server)".to_string()
-            } else {
-                r.effective_isolation.clone()
-            },
+            r.effective_isolation
+                .clone()
+                .unwrap_or_else(|| "unknown (not a counter server)".to_string()),
         ),
         (
             "requests",
@@ -75,7 +74,7 @@ pub fn hammer_summary(r: &RunRecord) -> String {
 
 /// One sentence on what the outcome means.
 pub fn explain(r: &RunRecord) -> String {
-    use crate::hammer::Outcome::*;
+    use Outcome::*;
     let interrupted = if r.interrupted {
         format!(
             "Interrupted after {} of {} requests. ",

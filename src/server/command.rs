@@ -1,43 +1,63 @@
-//! `counter serve`: provision the database, open the pool at the run's isolation level, serve
-//! until Ctrl-C or SIGTERM, then finish in-flight requests and remove the throwaway cluster.
+//! `counter serve`: provision the database, open it at the run's isolation level, serve until
+//! Ctrl-C or SIGTERM, then finish in-flight requests and remove the throwaway database.
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::{AppState, SHUTDOWN_GRACE, shutdown_signal, spawn};
-use crate::cli::ServeArgs;
-use crate::db;
-use crate::engine::Backend;
+use crate::engines::{self, Backend, Location, Provisioned, Throwaway};
+use crate::model::{Engine, Isolation};
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
+/// A serve run, as the command line and the environment configured it.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub bind: SocketAddr,
+    pub engine: Engine,
+    /// The configured database; None for a throwaway one.
+    pub location: Option<Location>,
+    pub isolation: Isolation,
+    pub pool_size: u32,
+    pub max_in_flight: usize,
+    pub retry: u32,
+    pub think: Duration,
+}
+
+pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
     // Watch for signals from the start, so a Ctrl-C during startup also cleans up.
     let mut shutdown = Box::pin(shutdown_signal());
+    let provision = engines::provision(config.engine, config.location.clone());
     let mut provisioned = tokio::select! {
-        provisioned = db::provision(args.engine, &args.database) => provisioned?,
+        provisioned = provision => provisioned?,
         () = &mut shutdown => return Ok(130),
     };
-    if let Some(cluster) = &provisioned.cluster {
+    if let Some(Throwaway::Postgres(cluster)) = &provisioned.throwaway {
         tracing::info!(
             "throwaway PostgreSQL cluster at {} in {} (removed on exit)",
             provisioned.display_url(),
             cluster.dir().display()
         );
     }
-    let result = serve(&args, &provisioned, shutdown).await;
+    let result = serve(&config, &provisioned, shutdown).await;
     provisioned.shutdown();
     result.map(|()| 0)
 }
 
 async fn serve(
-    args: &ServeArgs,
-    provisioned: &db::Provisioned,
+    config: &ServeConfig,
+    provisioned: &Provisioned,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let think = std::time::Duration::from_millis(args.behaviour.think_ms);
-    let backend =
-        Backend::open(&provisioned.location, args.isolation, args.pool_size, think).await?;
+    let backend = Backend::open(
+        &provisioned.location,
+        config.isolation,
+        config.pool_size,
+        config.think,
+    )
+    .await?;
     let about = backend.describe();
     tracing::info!(
         engine = about.engine.name(),
@@ -47,11 +67,11 @@ async fn serve(
         pool_size = about.pool_size,
         "database ready"
     );
-    let listener = TcpListener::bind(args.bind)
+    let listener = TcpListener::bind(config.bind)
         .await
-        .with_context(|| format!("could not listen on {}", args.bind))?;
-    let state = AppState::with_backend(backend, args.behaviour.retry)
-        .with_max_in_flight(args.max_in_flight);
+        .with_context(|| format!("could not listen on {}", config.bind))?;
+    let state =
+        AppState::with_backend(backend, config.retry).with_max_in_flight(config.max_in_flight);
     let backend = state.backend.clone();
     let handle = spawn(listener, state)?;
     tracing::info!(

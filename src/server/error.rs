@@ -1,27 +1,19 @@
-//! Errors as JSON answers: a stable `error` code, a human `message`, and the SQLSTATE when the
-//! database refused the work. A user's mistake is a 4xx; a 5xx never reveals internals.
+//! Errors as JSON answers: a stable `error` code, a human `message`, and the database's code
+//! when it refused the work. A user's mistake is a 4xx; a 5xx never reveals internals.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
-use crate::db::errors::{self, ErrorClass};
-use crate::methods::MethodError;
+use crate::api::{ErrorBody, codes};
+use crate::model::{DbFailure, ErrorClass, IncrementError};
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable machine-readable code, e.g. `unknown_method`, `serialization_failure`.
-    pub error: &'static str,
-    /// What happened, for humans.
-    pub message: String,
-    /// The database's SQLSTATE when it refused the transaction (40001, 40P01, 23505, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sqlstate: Option<String>,
-    /// How many times the transaction ran before this answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<u32>,
-}
+/// SQLSTATEs with a code of their own in error bodies.
+const NAMED_REFUSALS: [(&str, &str); 3] = [
+    ("40001", codes::SERIALIZATION_FAILURE),
+    ("40P01", codes::DEADLOCK_DETECTED),
+    ("23505", codes::UNIQUE_VIOLATION),
+];
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -30,11 +22,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             body: ErrorBody {
-                error,
+                error: error.to_string(),
                 message: message.into(),
                 sqlstate: None,
                 attempts: None,
@@ -42,11 +34,11 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(error: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(error: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, error, message)
     }
 
-    pub fn not_found(error: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(error: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, error, message)
     }
 
@@ -56,7 +48,7 @@ impl ApiError {
         tracing::error!(%cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            codes::INTERNAL,
             "the server failed to handle the request; the cause is in its log",
         )
     }
@@ -66,59 +58,58 @@ impl ApiError {
         self
     }
 
-    /// Maps a method's failure: a database error, or an exhausted compare-and-swap (409).
-    pub fn from_method(err: &MethodError) -> Self {
+    /// Maps an increment's failure: the database's (see [`ApiError::from_db`]), or one of the
+    /// methods' own refusals (409), or a method the engine cannot run (400).
+    pub fn from_increment(err: &IncrementError) -> Self {
         match err {
-            MethodError::Database(db) => Self::from_db(db),
-            MethodError::CasExhausted(_) => {
-                Self::new(StatusCode::CONFLICT, "cas_exhausted", err.to_string())
+            IncrementError::Database(failure) => Self::from_db(failure),
+            IncrementError::CasExhausted(_) => {
+                Self::new(StatusCode::CONFLICT, codes::CAS_EXHAUSTED, err.to_string())
             }
-            MethodError::LockTimeout => {
-                Self::new(StatusCode::CONFLICT, "lock_timeout", err.to_string())
+            IncrementError::LockTimeout => {
+                Self::new(StatusCode::CONFLICT, codes::LOCK_TIMEOUT, err.to_string())
             }
-            MethodError::NotApplicable(reason) => Self::bad_request(
-                "not_applicable",
+            IncrementError::RowGone(_) => {
+                Self::new(StatusCode::CONFLICT, codes::ROW_GONE, err.to_string())
+            }
+            IncrementError::NotApplicable(reason) => Self::bad_request(
+                codes::NOT_APPLICABLE,
                 format!("this engine cannot run the method: {reason}"),
             ),
         }
     }
 
-    /// Maps a database error to a rejection (409), unavailability (503) or a 500.
-    pub fn from_db(err: &sqlx::Error) -> Self {
-        match errors::classify(err) {
-            ErrorClass::Rejected { sqlstate } => {
-                let code = match sqlstate.as_str() {
-                    errors::SERIALIZATION_FAILURE => "serialization_failure",
-                    errors::DEADLOCK_DETECTED => "deadlock_detected",
-                    errors::UNIQUE_VIOLATION => "unique_violation",
-                    _ => "transaction_rolled_back",
-                };
-                let message = match err {
-                    sqlx::Error::Database(db) => db.message().to_string(),
-                    _ => "the database rolled the transaction back".to_string(),
-                };
-                let mut error = Self::new(StatusCode::CONFLICT, code, message);
-                error.body.sqlstate = Some(sqlstate);
-                error
+    /// Maps a database failure to a rejection (409), an unknown outcome or unavailability
+    /// (503), or a 500.
+    pub fn from_db(failure: &DbFailure) -> Self {
+        match &failure.class {
+            ErrorClass::Rejected { code, .. } => {
+                let error = NAMED_REFUSALS
+                    .iter()
+                    .find(|(sqlstate, _)| sqlstate == code)
+                    .map_or(codes::ROLLED_BACK, |(_, name)| name);
+                let mut answer = Self::new(StatusCode::CONFLICT, error, failure.message.clone());
+                answer.body.sqlstate = Some(code.clone());
+                answer
             }
-            ErrorClass::Ambiguous { sqlstate } => {
-                let mut error = Self::new(
+            ErrorClass::Ambiguous { code } => {
+                let mut answer = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "outcome_unknown",
+                    codes::OUTCOME_UNKNOWN,
                     "the database cannot say whether the increment was applied",
                 );
-                error.body.sqlstate = Some(sqlstate);
-                error
+                answer.body.sqlstate = Some(code.clone());
+                answer
             }
             ErrorClass::Unavailable => {
-                tracing::warn!(cause = %errors::describe(err), "database unavailable");
+                tracing::warn!(cause = %failure.detail, "database unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
+                    codes::DATABASE_UNAVAILABLE,
                     "the database is unreachable or busy; whether the increment was applied is unknown",
                 )
             }
-            ErrorClass::Internal => Self::internal(&errors::describe(err)),
+            ErrorClass::Internal => Self::internal(&failure.detail),
         }
     }
 }

@@ -5,69 +5,19 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
-use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
-use crate::engine::CountRow;
-use crate::methods::{self, MethodId, MethodInfo};
-
-/// The answer to an increment.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct IncrementResponse {
-    /// Row id (equal to the method number).
-    pub id: i64,
-    /// The count this request wrote.
-    pub count: i64,
-    /// Method number.
-    pub method: u32,
-    pub method_slug: &'static str,
-    /// How many times the transaction ran (more than 1 only with retries).
-    pub attempts: u32,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Deleted {
-    /// How many rows were deleted.
-    pub deleted: u64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Info {
-    pub version: &'static str,
-    /// `postgresql` or `sqlite`.
-    pub engine: &'static str,
-    /// The isolation level requested for this server run.
-    pub isolation: String,
-    /// What `SHOW transaction_isolation` answered on a pooled connection.
-    pub effective_isolation: String,
-    pub server_version: String,
-    pub pool_size: u32,
-    /// Extra attempts on serialization failures (`--retry`).
-    pub retry: u32,
-    /// Pause between read and write of the read-then-write methods (`--think-ms`).
-    pub think_ms: u64,
-    /// The methods this engine runs.
-    pub methods: Vec<MethodInfo>,
-    /// The methods this engine cannot express, and why.
-    pub unavailable: Vec<Unavailable>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Unavailable {
-    pub number: u32,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Health {
-    pub status: &'static str,
-}
+use super::error::ApiError;
+use crate::api::{
+    CountRow, Deleted, ErrorBody, Health, IncrementResponse, Info, MethodInfo, Unavailable, codes,
+};
+use crate::model::MethodId;
+use crate::model::method::{REGISTRY, known_methods};
 
 fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(text)| text).map_err(|rejection| {
         ApiError::bad_request(
-            "invalid_path",
+            codes::INVALID_PATH,
             format!("the path segment is not valid: {}", rejection.body_text()),
         )
     })
@@ -83,19 +33,16 @@ fn parse_method(text: &str) -> Result<MethodId, ApiError> {
     let is_number = !numeric.is_empty() && numeric.bytes().all(|b| b.is_ascii_digit());
     if is_number && text.parse::<u64>().is_err() {
         return Err(ApiError::bad_request(
-            "out_of_range",
+            codes::OUT_OF_RANGE,
             format!(
                 "method number out of range; known methods: {}",
-                methods::known_methods()
+                known_methods()
             ),
         ));
     }
     Err(ApiError::not_found(
-        "unknown_method",
-        format!(
-            "unknown method; known methods: {}",
-            methods::known_methods()
-        ),
+        codes::UNKNOWN_METHOD,
+        format!("unknown method; known methods: {}", known_methods()),
     ))
 }
 
@@ -104,14 +51,14 @@ fn parse_id(text: &str) -> Result<i64, ApiError> {
     let numeric = text.strip_prefix('-').unwrap_or(text);
     if numeric.is_empty() || !numeric.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request(
-            "invalid_id",
+            codes::INVALID_ID,
             "the id must be a positive integer",
         ));
     }
     match text.parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
         _ => Err(ApiError::bad_request(
-            "out_of_range",
+            codes::OUT_OF_RANGE,
             format!("the id must be between 1 and {}", i64::MAX),
         )),
     }
@@ -139,7 +86,7 @@ pub async fn increment(
     let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            codes::OVERLOADED,
             "too many increments in progress; this one was not started",
         ));
     };
@@ -156,12 +103,12 @@ pub async fn increment(
     let attempts = attempted.attempts;
     let count = attempted
         .result
-        .map_err(|err| ApiError::from_method(&err).with_attempts(attempts))?;
+        .map_err(|err| ApiError::from_increment(&err).with_attempts(attempts))?;
     Ok(Json(IncrementResponse {
         id: method.row_id(),
         count,
         method: method.number(),
-        method_slug: method.slug(),
+        method_slug: method.slug().to_string(),
         attempts,
     }))
 }
@@ -175,7 +122,7 @@ pub async fn list_counts(State(state): State<AppState>) -> Result<Json<Vec<Count
         .list_counts()
         .await
         .map_err(|err| ApiError::from_db(&err))?;
-    Ok(Json(rows))
+    Ok(Json(rows.into_iter().map(count_row).collect()))
 }
 
 /// One counter.
@@ -193,8 +140,12 @@ pub async fn get_count(
         .get_count(id)
         .await
         .map_err(|err| ApiError::from_db(&err))?;
-    row.map(Json)
-        .ok_or_else(|| ApiError::not_found("not_found", format!("no counter with id {id}")))
+    row.map(|row| Json(count_row(row)))
+        .ok_or_else(|| ApiError::not_found(codes::NOT_FOUND, format!("no counter with id {id}")))
+}
+
+fn count_row((id, count): (i64, i64)) -> CountRow {
+    CountRow { id, count }
 }
 
 /// Delete every counter (reset).
@@ -230,23 +181,26 @@ async fn delete(state: &AppState, id: Option<i64>) -> Result<Json<Deleted>, ApiE
 pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let backend = &state.backend;
     let about = backend.describe();
-    let (methods, unavailable) = methods::REGISTRY.iter().fold(
-        (Vec::new(), Vec::new()),
-        |(mut available, mut unavailable), &method| {
-            match backend.not_applicable(method) {
-                Some(reason) => unavailable.push(Unavailable {
-                    number: method.number(),
-                    reason,
-                }),
-                None => available.push(about.engine.method_info(method)),
-            }
-            (available, unavailable)
-        },
-    );
+    let mut methods = Vec::new();
+    let mut unavailable = Vec::new();
+    for method in REGISTRY {
+        match backend.not_applicable(method) {
+            Some(reason) => unavailable.push(Unavailable {
+                number: method.number(),
+                reason,
+            }),
+            None => methods.push(MethodInfo {
+                number: method.number(),
+                slug: method.slug().to_string(),
+                name: method.name().to_string(),
+                summary: backend.summary(method).to_string(),
+            }),
+        }
+    }
     Json(Info {
-        version: env!("CARGO_PKG_VERSION"),
-        engine: about.engine.name(),
-        isolation: about.isolation,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        engine: about.engine.name().to_string(),
+        isolation: about.isolation.sql_name().to_string(),
         effective_isolation: about.effective_isolation,
         server_version: about.server_version,
         pool_size: about.pool_size,
@@ -266,18 +220,20 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         .ping()
         .await
         .map_err(|err| ApiError::from_db(&err))?;
-    Ok(Json(Health { status: "ok" }))
+    Ok(Json(Health {
+        status: "ok".to_string(),
+    }))
 }
 
 pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();
-    ApiError::not_found("not_found", format!("no route for {path}"))
+    ApiError::not_found(codes::NOT_FOUND, format!("no route for {path}"))
 }
 
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        codes::METHOD_NOT_ALLOWED,
         "this path does not accept that HTTP method; see /api/v1/swagger",
     )
 }

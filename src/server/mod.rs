@@ -17,11 +17,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::db::Database;
-use crate::engine::Backend;
+use crate::api::{COUNT_ROUTE, COUNTS_ROUTE, HEALTH_PATH, INCREMENT_ROUTE, INFO_PATH};
+use crate::engines::Backend;
+use crate::engines::postgres::PgDatabase;
 use crate::methods::retry::RetryPolicy;
-pub use error::{ApiError, ErrorBody};
-pub use handlers::IncrementResponse;
+pub use command::ServeConfig;
+pub use error::ApiError;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -43,7 +44,7 @@ impl AppState {
     /// A server's state: its own method context (so its own in-process lock, as a separate
     /// process would have), `retries` extra attempts on serialization failures, and `think`
     /// between read and write.
-    pub fn new(db: Database, retries: u32, think: Duration) -> AppState {
+    pub fn new(db: PgDatabase, retries: u32, think: Duration) -> AppState {
         AppState::with_backend(Backend::postgres(db, think), retries)
     }
 
@@ -51,10 +52,7 @@ impl AppState {
     pub fn with_backend(backend: Backend, retries: u32) -> AppState {
         AppState {
             backend: Arc::new(backend),
-            retry: RetryPolicy {
-                retries,
-                ..RetryPolicy::default()
-            },
+            retry: RetryPolicy::with_retries(retries),
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
     }
@@ -71,15 +69,16 @@ pub fn router(state: AppState) -> Router {
     let counter = get(handlers::increment).post(handlers::increment);
     let counts = get(handlers::list_counts).delete(handlers::delete_counts);
     let count = get(handlers::get_count).delete(handlers::delete_count);
+    let slashed = |route: &str| format!("{route}/");
     let api = Router::new()
-        .route("/api/v1/endpoint/counter/{n}", counter.clone())
-        .route("/api/v1/endpoint/counter/{n}/", counter)
-        .route("/api/v1/endpoint/count", counts.clone())
-        .route("/api/v1/endpoint/count/", counts)
-        .route("/api/v1/endpoint/count/{id}", count.clone())
-        .route("/api/v1/endpoint/count/{id}/", count)
-        .route("/api/v1/info", get(handlers::info))
-        .route("/health", get(handlers::health))
+        .route(INCREMENT_ROUTE, counter.clone())
+        .route(&slashed(INCREMENT_ROUTE), counter)
+        .route(COUNTS_ROUTE, counts.clone())
+        .route(&slashed(COUNTS_ROUTE), counts)
+        .route(COUNT_ROUTE, count.clone())
+        .route(&slashed(COUNT_ROUTE), count)
+        .route(INFO_PATH, get(handlers::info))
+        .route(HEALTH_PATH, get(handlers::health))
         .route("/", get(handlers::index))
         .with_state(state);
     api.merge(openapi::swagger_ui())

@@ -5,12 +5,11 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::error::ErrorBody;
 use super::handlers;
-use crate::methods::MethodInfo;
-
-pub const SWAGGER_PATH: &str = "/api/v1/swagger";
-pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+use crate::api::{
+    CountRow, Deleted, ErrorBody, Health, IncrementResponse, Info, MethodInfo, OPENAPI_PATH,
+    SWAGGER_PATH, Unavailable,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,12 +29,12 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     components(schemas(
         ErrorBody,
         MethodInfo,
-        handlers::IncrementResponse,
-        crate::engine::CountRow,
-        handlers::Unavailable,
-        handlers::Deleted,
-        handlers::Info,
-        handlers::Health,
+        IncrementResponse,
+        CountRow,
+        Unavailable,
+        Deleted,
+        Info,
+        Health,
     ))
 )]
 pub struct ApiDoc;

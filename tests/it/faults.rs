@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use counter::cli::Isolation;
-use counter::db;
-use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
-use counter::methods::MethodId;
+use counter::engines::postgres;
+use counter::hammer::{self, Control, HammerConfig, Target};
+use counter::model::Isolation;
+use counter::model::MethodId;
+use counter::model::Outcome;
 use counter::server::AppState;
 use reqwest::StatusCode;
 
@@ -116,7 +117,10 @@ async fn postgres_paused_requests_end_unknown_then_the_backlog_drains() {
     cluster.signal_all(libc::SIGCONT);
     // The backlog drains: the server answers again and nothing is left open.
     assert_eq!(health(&server).await, StatusCode::OK);
-    let idle = db::settle_idle_in_transaction(&server.db.pool, Duration::from_secs(10)).await;
+    let idle = server
+        .db
+        .settle_idle_in_transaction(Duration::from_secs(10))
+        .await;
     assert_eq!(idle.unwrap(), 0);
     let count = server.count(3).await.unwrap();
     assert_invariant(1, 20, count, "SIGSTOP");
@@ -149,7 +153,10 @@ async fn a_vanishing_client_leaves_no_transaction_open() {
     }
     // Each transaction still ran to its end in its own task: committed, and its connection
     // back in the pool, not idle in transaction.
-    let idle = db::settle_idle_in_transaction(&server.db.pool, Duration::from_secs(10)).await;
+    let idle = server
+        .db
+        .settle_idle_in_transaction(Duration::from_secs(10))
+        .await;
     assert_eq!(idle.unwrap(), 0);
     let mut count = None;
     for _ in 0..150 {
@@ -231,11 +238,11 @@ async fn overload_gets_answers_or_503_never_a_hang() {
     server.stop().await;
 }
 
-fn connections_of_two(options: &sqlx::postgres::PgConnectOptions) -> db::Connections {
-    db::Connections::new(options.clone(), 2, Duration::from_secs(5))
+fn connections_of_two(options: &sqlx::postgres::PgConnectOptions) -> postgres::Connections {
+    postgres::Connections::new(options.clone(), 2, Duration::from_secs(5))
 }
 
-async fn pid(lease: &mut db::connections::Lease) -> Result<i32, sqlx::Error> {
+async fn pid(lease: &mut postgres::connections::Lease) -> Result<i32, sqlx::Error> {
     let conn: &mut sqlx::PgConnection = lease;
     sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(conn)
@@ -248,7 +255,7 @@ async fn pid(lease: &mut db::connections::Lease) -> Result<i32, sqlx::Error> {
 async fn a_dropped_transaction_is_rolled_back_and_dead_connections_replaced() {
     use sqlx::Connection;
     let options = crate::support::fresh_database().await;
-    let database = db::connect(&options, Isolation::ReadCommitted, 1)
+    let database = postgres::connect(&options, Isolation::ReadCommitted, 1)
         .await
         .unwrap();
     let connections = &database.connections;
@@ -264,7 +271,9 @@ async fn a_dropped_transaction_is_rolled_back_and_dead_connections_replaced() {
         drop(tx);
         first_pid
     };
-    let idle = db::settle_idle_in_transaction(&database.pool, Duration::from_secs(5)).await;
+    let idle = database
+        .settle_idle_in_transaction(Duration::from_secs(5))
+        .await;
     assert_eq!(idle.unwrap(), 0, "the queued ROLLBACK was sent at once");
     let mut lease = connections.acquire().await.unwrap();
     assert_eq!(

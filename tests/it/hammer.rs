@@ -3,9 +3,10 @@
 use std::process::Output;
 use std::sync::Arc;
 
-use counter::cli::Isolation;
-use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
-use counter::methods::MethodId;
+use counter::hammer::{self, Control, HammerConfig, Target};
+use counter::model::Isolation;
+use counter::model::MethodId;
+use counter::model::Outcome;
 
 use crate::support::start_server;
 

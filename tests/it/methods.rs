@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use counter::cli::Isolation;
-use counter::hammer::{self, Control, HammerConfig, HammerRun, Outcome, Target};
-use counter::methods::MethodId;
+use counter::hammer::{self, Control, HammerConfig, HammerRun, Target};
+use counter::model::Isolation;
+use counter::model::MethodId;
+use counter::model::Outcome;
 
 use crate::support::{TestServer, fresh_database, start_server, start_server_on};
 

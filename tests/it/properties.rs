@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use counter::cli::Isolation;
-use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
-use counter::methods::{MethodId, REGISTRY};
+use counter::hammer::{self, Control, HammerConfig, Target};
+use counter::model::Isolation;
+use counter::model::MethodId;
+use counter::model::Outcome;
+use counter::model::method::REGISTRY;
 use proptest::prelude::*;
 
 use crate::support::start_server;

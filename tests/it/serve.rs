@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use counter::cli::Isolation;
+use counter::model::Isolation;
 use reqwest::{Method, StatusCode};
 
 use crate::process::{process_exists, start_serve_process, wait_until};

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use counter::cli::Isolation;
-use counter::db::Location;
-use counter::db::sqlite::SqliteFile;
-use counter::engine::Backend;
-use counter::hammer::{self, Control, HammerConfig, Outcome, Target};
-use counter::methods::MethodId;
+use counter::engines::sqlite::SqliteFile;
+use counter::engines::{Backend, Location};
+use counter::hammer::{self, Control, HammerConfig, Target};
+use counter::model::Isolation;
+use counter::model::MethodId;
+use counter::model::Outcome;
 use counter::server::{self, AppState, ServerHandle};
 use reqwest::StatusCode;
 use serde_json::Value;

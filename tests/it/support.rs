@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use counter::cli::Isolation;
-use counter::db::{self, Database, LocalCluster};
+use counter::engines::postgres::{self, LocalCluster, PgDatabase};
+use counter::model::Isolation;
 use counter::server::{self, AppState, ServerHandle};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub async fn own_cluster() -> (LocalCluster, PgConnectOptions) {
         .await
         .unwrap()
         .expect("own cluster starts");
-    db::create_database(&cluster.connect_options("postgres"), "counter")
+    postgres::create_database(&cluster.connect_options("postgres"), "counter")
         .await
         .unwrap();
     let options = cluster.connect_options("counter");
@@ -41,7 +41,7 @@ pub async fn fresh_database() -> PgConnectOptions {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    db::create_database(&cluster.connect_options("postgres"), &name)
+    postgres::create_database(&cluster.connect_options("postgres"), &name)
         .await
         .expect("create test database");
     cluster.connect_options(&name)
@@ -60,7 +60,7 @@ pub fn url_of(options: &PgConnectOptions) -> String {
 /// A `counter serve` running in this process on an ephemeral port, over a fresh database.
 pub struct TestServer {
     pub handle: ServerHandle,
-    pub db: Database,
+    pub db: PgDatabase,
     pub client: reqwest::Client,
 }
 
@@ -87,9 +87,11 @@ pub async fn start_server_with(
     options: &PgConnectOptions,
     isolation: Isolation,
     pool_size: u32,
-    make_state: impl FnOnce(Database) -> AppState,
+    make_state: impl FnOnce(PgDatabase) -> AppState,
 ) -> TestServer {
-    let db = db::connect(options, isolation, pool_size).await.unwrap();
+    let db = postgres::connect(options, isolation, pool_size)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let handle = server::spawn(listener, make_state(db.clone())).unwrap();
     TestServer {

@@ -3,12 +3,13 @@
 //! sqlx's advisory lock, the level and version readouts with their fallbacks, the probes that
 //! find methods a database cannot really run, and the ambiguous-commit SQLSTATE.
 
-use counter::cli::Isolation;
-use counter::db::capabilities::{self, ADVISORY_LOCK, ADVISORY_TRY, Unsupported};
-use counter::db::errors::{self, ErrorClass};
-use counter::db::{self, Location};
-use counter::engine::{Backend, Engine};
-use counter::methods::MethodId;
+use counter::engines::postgres::probes::{
+    self as capabilities, ADVISORY_LOCK, ADVISORY_TRY, Unsupported,
+};
+use counter::engines::postgres::{self, errors};
+use counter::engines::{Backend, Location};
+use counter::model::Isolation;
+use counter::model::{Engine, ErrorClass, MethodId};
 use counter::server::AppState;
 use reqwest::{Method, StatusCode};
 use std::time::Duration;
@@ -102,7 +103,7 @@ async fn probes_tell_refused_and_unenforced_guards_from_working_ones() {
     // The table must exist for the real guard (a missing table is an error, not a gap).
     let missing = capabilities::refused(&options, "LOCK TABLE counter IN EXCLUSIVE MODE").await;
     assert!(missing.is_err(), "{missing:?}");
-    db::connect(&options, Isolation::ReadCommitted, 1)
+    postgres::connect(&options, Isolation::ReadCommitted, 1)
         .await
         .unwrap();
     assert_eq!(capabilities::probe(&options).await.unwrap(), vec![]);
@@ -163,7 +164,7 @@ async fn a_method_the_probe_ruled_out_is_a_400_and_listed_as_unavailable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ambiguous_commit_is_unknown_never_rejected() {
     let options = fresh_database().await;
-    let database = db::connect(&options, Isolation::ReadCommitted, 1)
+    let database = postgres::connect(&options, Isolation::ReadCommitted, 1)
         .await
         .unwrap();
     let pool = &database.pool;
@@ -173,16 +174,14 @@ async fn an_ambiguous_commit_is_unknown_never_rejected() {
     .execute(pool)
     .await
     .unwrap_err();
+    let ambiguous = errors::classify(&ambiguous);
     assert_eq!(
-        errors::classify(&ambiguous),
+        ambiguous.class,
         ErrorClass::Ambiguous {
-            sqlstate: "40003".into()
+            code: "40003".into()
         }
     );
-    assert!(
-        !errors::is_retryable(&ambiguous),
-        "retrying could count it twice"
-    );
+    assert!(!ambiguous.is_retryable(), "retrying could count it twice");
     let answer = counter::server::ApiError::from_db(&ambiguous);
     assert_eq!(answer.status.as_u16(), 503);
     assert_eq!(answer.body.sqlstate.as_deref(), Some("40003"));
@@ -193,9 +192,7 @@ async fn an_ambiguous_commit_is_unknown_never_rejected() {
     .execute(pool)
     .await
     .unwrap_err();
-    assert!(matches!(
-        errors::classify(&refused),
-        ErrorClass::Rejected { .. }
-    ));
-    assert!(errors::is_retryable(&refused));
+    let refused = errors::classify(&refused);
+    assert!(matches!(refused.class, ErrorClass::Rejected { .. }));
+    assert!(refused.is_retryable());
 }

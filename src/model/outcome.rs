@@ -1,4 +1,5 @@
-//! What a run of N increments did to the counter, in the classes of DESIGN.md.
+//! What a run of N increments did to the counter: its outcome class, and the symbol the
+//! +/- table shows for it.
 
 use std::fmt;
 
@@ -41,8 +42,12 @@ impl Outcome {
     }
 
     /// The original table's symbol: "+" only for exact.
-    pub fn verdict(self) -> &'static str {
-        if self == Outcome::Exact { "+" } else { "-" }
+    pub fn verdict(self) -> Verdict {
+        if self == Outcome::Exact {
+            Verdict::Exact
+        } else {
+            Verdict::NotExact
+        }
     }
 
     /// Whether the run broke the promise that nothing acknowledged is lost or doubled.
@@ -58,6 +63,32 @@ impl Outcome {
             Outcome::Extra => "extra",
             Outcome::Ambiguous => "ambiguous",
         }
+    }
+}
+
+/// A run's symbol in the +/- table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Verdict {
+    /// "+": the counter moved by exactly the number of requests.
+    #[serde(rename = "+")]
+    Exact,
+    /// "-": it did not (refused, lost, doubled or ambiguous: the outcome says which).
+    #[serde(rename = "-")]
+    NotExact,
+}
+
+impl Verdict {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Verdict::Exact => "+",
+            Verdict::NotExact => "-",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
     }
 }
 
@@ -93,7 +124,7 @@ mod tests {
                 "N={n} ack={ack} unknown={unknown} F={change}"
             );
         }
-        assert_eq!(Exact.verdict(), "+");
-        assert_eq!(Rejected.verdict(), "-");
+        assert_eq!(Exact.verdict().symbol(), "+");
+        assert_eq!(Rejected.verdict().symbol(), "-");
     }
 }

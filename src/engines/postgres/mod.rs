@@ -1,22 +1,40 @@
-//! PostgreSQL and the engines that speak its protocol: the connections at the run's isolation
-//! level, migrations, what the database says about itself, and sessions left idle in
-//! transaction.
+//! PostgreSQL, and the engines that speak its protocol (CockroachDB, YugabyteDB): the
+//! connections at the run's isolation level, migrations, what the database says about itself,
+//! its throwaway cluster, and sessions left idle in transaction.
 
+pub mod binaries;
+pub mod cluster;
+pub mod connections;
+pub mod errors;
+pub mod probes;
+pub mod session;
+
+use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
 
-use super::{ACQUIRE_TIMEOUT, Connections, DbError, capabilities, connect_error, migrator, settle};
-use crate::cli::Isolation;
-use crate::engine::Engine;
+use super::reads::ReadSql;
+use super::{ACQUIRE_TIMEOUT, DbError, settle};
+use crate::methods::{self, MethodContext};
+use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
+pub use cluster::LocalCluster;
+pub use connections::Connections;
+use session::PgSession;
 
 /// How many connections the pool for everything but increments (reads, resets, health
 /// checks, migrations) may open.
 const SIDE_POOL_SIZE: u32 = 2;
 
+pub const READS: ReadSql = ReadSql {
+    get: "SELECT id, count FROM counter WHERE id = $1",
+    delete_one: "DELETE FROM counter WHERE id = $1 RETURNING id",
+};
+
 /// Connections at one isolation level, and what the database says about it.
 #[derive(Debug, Clone)]
-pub struct Database {
+pub struct PgDatabase {
     /// The connections increments run on (`pool_size` of them).
     pub connections: Connections,
     /// A small sqlx pool at the same level for everything else.
@@ -29,7 +47,33 @@ pub struct Database {
     pub effective_isolation: String,
     pub server_version: String,
     /// Methods whose guard this database refuses or does not enforce (probed at connect).
-    pub unsupported: Vec<capabilities::Unsupported>,
+    pub unsupported: Vec<probes::Unsupported>,
+}
+
+/// Parses a PostgreSQL URL. The error deliberately carries no part of the URL: it may hold a
+/// password.
+pub fn parse_url(url: &str) -> Option<PgConnectOptions> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
+    PgConnectOptions::from_str(url).ok()
+}
+
+/// A URL for humans: everything needed to connect except the password.
+pub fn redact_url(options: &PgConnectOptions) -> String {
+    let host = options.get_host();
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        host,
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    )
 }
 
 /// [`connect_as`] for PostgreSQL itself.
@@ -37,7 +81,7 @@ pub async fn connect(
     options: &PgConnectOptions,
     isolation: Isolation,
     pool_size: u32,
-) -> Result<Database, DbError> {
+) -> Result<PgDatabase, DbError> {
     connect_as(Engine::Postgres, options, isolation, pool_size).await
 }
 
@@ -49,7 +93,7 @@ pub async fn connect_as(
     options: &PgConnectOptions,
     isolation: Isolation,
     pool_size: u32,
-) -> Result<Database, DbError> {
+) -> Result<PgDatabase, DbError> {
     let pooled = options
         .clone()
         .options([("default_transaction_isolation", isolation.sql_name())]);
@@ -59,16 +103,16 @@ pub async fn connect_as(
         .connect_with(pooled.clone())
         .await
         .map_err(|err| connect_error(&pooled, &err))?;
-    migrator(engine).run(&pool).await?;
+    super::migrator(engine).run(&pool).await?;
     let effective_isolation = first_answer(&pool, effective_isolation_queries(engine)).await?;
     let server_version = first_answer(&pool, server_version_queries(engine)).await?;
     // PostgreSQL has both guards in every supported release (advisory transaction locks since
     // 9.1); the engines that only speak its protocol are asked.
     let unsupported = match engine {
         Engine::Postgres => Vec::new(),
-        _ => capabilities::probe(options).await?,
+        _ => probes::probe(options).await?,
     };
-    Ok(Database {
+    Ok(PgDatabase {
         connections: Connections::new(pooled, pool_size, ACQUIRE_TIMEOUT),
         pool,
         engine,
@@ -77,6 +121,42 @@ pub async fn connect_as(
         server_version,
         unsupported,
     })
+}
+
+impl PgDatabase {
+    /// One attempt of `method` on a leased connection.
+    pub async fn increment(
+        &self,
+        method: MethodId,
+        ctx: &MethodContext,
+    ) -> Result<i64, IncrementError> {
+        let mut lease = self
+            .connections
+            .acquire()
+            .await
+            .map_err(|err| errors::classify(&err))?;
+        let mut session = PgSession::new(&mut lease);
+        methods::increment(method, &mut session, ctx).await
+    }
+
+    /// Why this database cannot run `method`, according to the connect-time probes.
+    pub fn probed_gap(&self, method: MethodId) -> Option<String> {
+        let gap = self.unsupported.iter().find(|gap| gap.method == method);
+        gap.map(|gap| gap.reason.clone())
+    }
+
+    pub async fn close(&self) {
+        self.connections.close().await;
+        self.pool.close().await;
+    }
+
+    /// Waits up to `patience` for abandoned-looking transactions to finish (a request whose
+    /// client gave up may still be completing); returns how many are still idle in
+    /// transaction.
+    pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
+        let idle = settle(patience, || idle_in_transaction(&self.pool)).await;
+        idle.map_err(|e| errors::classify(&e))
+    }
 }
 
 /// How to ask each engine which level its transactions really run at, best first.
@@ -133,11 +213,38 @@ pub async fn idle_in_transaction(pool: &PgPool) -> Result<i64, sqlx::Error> {
     .await
 }
 
-/// Waits up to `patience` for abandoned-looking transactions to finish (a request whose client
-/// gave up may still be completing); returns how many are still idle in transaction.
-pub async fn settle_idle_in_transaction(
-    pool: &PgPool,
-    patience: Duration,
-) -> Result<i64, sqlx::Error> {
-    settle(patience, || idle_in_transaction(pool)).await
+/// Creates `name` through the `admin` connection. The name is one of our own identifiers,
+/// checked here, so formatting it into the statement is safe.
+pub async fn create_database(admin: &PgConnectOptions, name: &str) -> Result<(), DbError> {
+    assert!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database names are internal identifiers"
+    );
+    let mut conn = admin
+        .connect()
+        .await
+        .map_err(|err| connect_error(admin, &err))?;
+    let sql = format!("CREATE DATABASE \"{name}\"");
+    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+    Ok(())
+}
+
+fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {
+    DbError::Connect {
+        url: redact_url(options),
+        reason: errors::describe(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_url_never_contains_the_password() {
+        let options = parse_url("postgres://alice:s3cret@db.example:6543/shop").unwrap();
+        let shown = redact_url(&options);
+        assert_eq!(shown, "postgres://alice@db.example:6543/shop");
+        assert!(!shown.contains("s3cret"));
+    }
 }

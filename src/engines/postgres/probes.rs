@@ -17,7 +17,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use super::errors;
-use crate::methods::MethodId;
+use super::session::{LOCK_KEY, LOCK_TABLE};
+use crate::model::MethodId;
 
 /// A method this database cannot run as written, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +32,9 @@ pub struct Unsupported {
 const NOT_HERE: [&str; 3] = ["0A000", "42601", "42883"];
 
 /// Method 1's guard, exactly as the method runs it.
-pub const TABLE_LOCK: &str = crate::methods::TABLE_LOCK_SQL;
+pub const TABLE_LOCK: &str = LOCK_TABLE;
 /// Method 6's guard, exactly as the method runs it.
-pub const ADVISORY_LOCK: &str = crate::methods::ADVISORY_LOCK_SQL;
+pub const ADVISORY_LOCK: &str = LOCK_KEY;
 /// Whether a second session could take the same advisory lock right now.
 pub const ADVISORY_TRY: &str = "SELECT pg_try_advisory_xact_lock($1)";
 

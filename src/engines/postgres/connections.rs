@@ -19,7 +19,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::errors::{self, ErrorClass};
+use super::errors;
+use crate::model::ErrorClass;
 
 /// A bounded set of connections. Cloning shares it.
 #[derive(Clone)]
@@ -93,6 +94,7 @@ impl Connections {
                 permit: Some(permit),
                 owner: self.inner.clone(),
                 broken: false,
+                discarded: false,
             })
         };
         tokio::time::timeout(inner.acquire_timeout, lease)
@@ -121,6 +123,7 @@ pub struct Lease {
     permit: Option<OwnedSemaphorePermit>,
     owner: Arc<Inner>,
     broken: bool,
+    discarded: bool,
 }
 
 impl Lease {
@@ -128,9 +131,15 @@ impl Lease {
     /// connection level (I/O, protocol, the server shutting down): the next lease connects
     /// afresh.
     pub fn check(&mut self, err: &sqlx::Error) {
-        if errors::classify(err) == ErrorClass::Unavailable {
+        if errors::classify(err).class == ErrorClass::Unavailable {
             self.broken = true;
         }
+    }
+
+    /// Closes this connection instead of taking it back (it is in a state no one else may
+    /// inherit, such as an open transaction); the others are not affected.
+    pub fn discard(&mut self) {
+        self.discarded = true;
     }
 }
 
@@ -158,7 +167,7 @@ impl Drop for Lease {
             return;
         };
         let owner = self.owner.clone();
-        if owner.closed.load(Ordering::SeqCst) {
+        if owner.closed.load(Ordering::SeqCst) || self.discarded {
             // Dropping closes the socket; the slot frees with the permit.
             return;
         }
@@ -199,7 +208,7 @@ impl Inner {
         loop {
             match self.options.connect().await {
                 Ok(conn) => return Ok(conn),
-                Err(err) if errors::classify(&err) == ErrorClass::Unavailable => {
+                Err(err) if errors::classify(&err).class == ErrorClass::Unavailable => {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(500));
                 }

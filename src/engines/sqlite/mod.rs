@@ -1,6 +1,10 @@
 //! SQLite, embedded: a database file in a throwaway directory, with write-ahead logging (so
 //! readers do not block the writer) and a busy timeout (so writers queue instead of failing at
-//! once, as SQLite's own lock allows).
+//! once, as SQLite's own lock allows). Its statements are in `session`, its result codes in
+//! `errors`; what it cannot express is said by [`not_applicable`].
+
+pub mod errors;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,11 +12,35 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-use super::{DbError, migrator};
-use crate::engine::Engine;
+use super::reads::ReadSql;
+use super::{ACQUIRE_TIMEOUT, DbError};
+use crate::methods::{self, MethodContext};
+use crate::model::{Engine, IncrementError, Isolation, MethodId};
+use session::SqliteSession;
 
 /// How long a writer waits for SQLite's lock before the database answers BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub const NO_ROW_LOCKS: &str = "SQLite has no row locks: SELECT ... FOR UPDATE does not exist";
+pub const NO_ADVISORY_LOCKS: &str = "SQLite has no advisory locks";
+const ONLY_SERIALIZABLE: &str = "SQLite runs every transaction serializable (read uncommitted exists only in its shared-cache mode)";
+
+pub const READS: ReadSql = ReadSql {
+    get: "SELECT id, count FROM counter WHERE id = ?1",
+    delete_one: "DELETE FROM counter WHERE id = ?1 RETURNING id",
+};
+
+/// Why SQLite cannot run `method`, or (with None) has no such `level`, if so. Its missing
+/// features are reported, never approximated. A server asked for another level still runs
+/// serializable, and says so in its effective level.
+pub fn not_applicable(level: Isolation, method: Option<MethodId>) -> Option<&'static str> {
+    match method {
+        None if level != Isolation::Serializable => Some(ONLY_SERIALIZABLE),
+        Some(MethodId::RowLock) => Some(NO_ROW_LOCKS),
+        Some(MethodId::AdvisoryLock) => Some(NO_ADVISORY_LOCKS),
+        _ => None,
+    }
+}
 
 /// A directory holding one SQLite database; removed when dropped.
 #[derive(Debug)]
@@ -60,10 +88,10 @@ pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbEr
         .busy_timeout(BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(pool_size)
-        .acquire_timeout(super::ACQUIRE_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
-    migrator(Engine::Sqlite).run(&pool).await?;
+    super::migrator(Engine::Sqlite).run(&pool).await?;
     let version: String = sqlx::query_scalar("SELECT sqlite_version()")
         .fetch_one(&pool)
         .await?;
@@ -72,4 +100,20 @@ pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbEr
         version,
         pool_size,
     })
+}
+
+impl SqliteDatabase {
+    /// One attempt of `method` on a pooled connection.
+    pub async fn increment(
+        &self,
+        method: MethodId,
+        ctx: &MethodContext,
+    ) -> Result<i64, IncrementError> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|err| errors::classify(&err))?;
+        methods::increment(method, &mut SqliteSession::new(conn), ctx).await
+    }
 }

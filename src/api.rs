@@ -1,0 +1,144 @@
+//! The HTTP contract, in one place: the routes, the bodies of requests and answers, and the
+//! error codes. The server serves it, the hammer reads it, the OpenAPI document describes it.
+
+use serde::{Deserialize, Serialize};
+
+/// The increment route (`{n}`: a method number or slug), as the original project had it.
+pub const INCREMENT_ROUTE: &str = "/api/v1/endpoint/counter/{n}";
+/// Every counter row.
+pub const COUNTS_ROUTE: &str = "/api/v1/endpoint/count";
+/// One counter row.
+pub const COUNT_ROUTE: &str = "/api/v1/endpoint/count/{id}";
+pub const INFO_PATH: &str = "/api/v1/info";
+pub const HEALTH_PATH: &str = "/health";
+pub const SWAGGER_PATH: &str = "/api/v1/swagger";
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The path that increments with method `number` (with the trailing slash the original used).
+pub fn increment_path(number: u32) -> String {
+    format!("/api/v1/endpoint/counter/{number}/")
+}
+
+/// The path of counter row `id`.
+pub fn count_path(id: i64) -> String {
+    format!("/api/v1/endpoint/count/{id}/")
+}
+
+/// The path of every counter row.
+pub fn counts_path() -> String {
+    format!("{COUNTS_ROUTE}/")
+}
+
+/// The `error` codes of error bodies.
+pub mod codes {
+    pub const NOT_FOUND: &str = "not_found";
+    pub const UNKNOWN_METHOD: &str = "unknown_method";
+    pub const OUT_OF_RANGE: &str = "out_of_range";
+    pub const INVALID_ID: &str = "invalid_id";
+    pub const INVALID_PATH: &str = "invalid_path";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const NOT_APPLICABLE: &str = "not_applicable";
+    pub const SERIALIZATION_FAILURE: &str = "serialization_failure";
+    pub const DEADLOCK_DETECTED: &str = "deadlock_detected";
+    pub const UNIQUE_VIOLATION: &str = "unique_violation";
+    pub const ROLLED_BACK: &str = "transaction_rolled_back";
+    pub const CAS_EXHAUSTED: &str = "cas_exhausted";
+    pub const LOCK_TIMEOUT: &str = "lock_timeout";
+    /// The row was deleted while the increment ran: nothing was applied.
+    pub const ROW_GONE: &str = "row_gone";
+    pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+    pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+    /// Too many increments in progress: this one was not started.
+    pub const OVERLOADED: &str = "overloaded";
+    pub const INTERNAL: &str = "internal_error";
+}
+
+/// The answer to an increment.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IncrementResponse {
+    /// Row id (equal to the method number).
+    pub id: i64,
+    /// The count this request wrote.
+    pub count: i64,
+    /// Method number.
+    pub method: u32,
+    pub method_slug: String,
+    /// How many times the transaction ran (more than 1 only with retries).
+    pub attempts: u32,
+}
+
+/// Every error answer: a stable code, words for humans, and the database's code when it
+/// refused the work.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `unknown_method`, `serialization_failure`.
+    pub error: String,
+    /// What happened, for humans.
+    pub message: String,
+    /// The database's code when it refused the transaction (40001, 40P01, 23505, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlstate: Option<String>,
+    /// How many times the transaction ran before this answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+/// A counter row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CountRow {
+    pub id: i64,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Deleted {
+    /// How many rows were deleted.
+    pub deleted: u64,
+}
+
+/// What a method does on the server's engine.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MethodInfo {
+    pub number: u32,
+    pub slug: String,
+    pub name: String,
+    pub summary: String,
+}
+
+/// A method the server's engine cannot run, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Unavailable {
+    pub number: u32,
+    pub reason: String,
+}
+
+/// The server run's settings (`/api/v1/info`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Info {
+    /// counter's version.
+    pub version: String,
+    /// `postgresql`, `mariadb`, `sqlite`, `cockroachdb` or `yugabytedb`.
+    pub engine: String,
+    /// The isolation level requested for this server run.
+    pub isolation: String,
+    /// The level the database says its transactions run at.
+    pub effective_isolation: String,
+    pub server_version: String,
+    pub pool_size: u32,
+    /// Extra attempts on serialization failures (`--retry`).
+    #[serde(default)]
+    pub retry: u32,
+    /// Pause between read and write of the read-then-write methods (`--think-ms`).
+    #[serde(default)]
+    pub think_ms: u64,
+    /// The methods this engine runs.
+    pub methods: Vec<MethodInfo>,
+    /// The methods this engine cannot express, and why.
+    #[serde(default)]
+    pub unavailable: Vec<Unavailable>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
+}

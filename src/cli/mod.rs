@@ -1,0 +1,393 @@
+//! The command line, at the top of the stack: the three verbs and their flags, turned once
+//! into the typed configuration of each verb (validated here, and only here).
+//!
+//! Flags come first; each has an environment variable (read after `.env` files are loaded, see
+//! [`env`]) so that the original project's `.env` keeps working.
+
+pub mod env;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engines;
+use crate::hammer::command::{Format, HammerCommand};
+use crate::hammer::{HammerConfig, HammerError, HttpVerb, MAX_DEFAULT_CONCURRENCY, Target};
+use crate::matrix::MatrixConfig;
+use crate::matrix::command::{MatrixCommand, Outputs};
+use crate::model::method::ORIGINAL;
+use crate::model::{Engine, Isolation, MethodId};
+use crate::server::{DEFAULT_MAX_IN_FLIGHT, ServeConfig};
+pub use env::load_dotenv_files;
+
+/// Default number of connections increments run on: enough for real contention on one row,
+/// few enough that PostgreSQL is not drowned in backends fighting for the same lock.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "counter",
+    version,
+    about = "Which locking method survives which isolation level when many requests hit one row?",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the counter HTTP API over PostgreSQL (a throwaway cluster unless one is configured).
+    Serve(ServeArgs),
+    /// Fire concurrent increments at a running server and classify what happened.
+    Hammer(HammerArgs),
+    /// Run every isolation level x every method and print the +/- table.
+    Matrix(MatrixArgs),
+}
+
+/// Where the database is. Without any of these, a throwaway local database is started.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: postgres://user:password@host:port/db (mysql:// for --engine mariadb).
+    /// Overrides the POSTGRES_* keys.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COUNTER_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Transaction isolation level of every pooled connection (the run's setting).
+    #[arg(long, env = "COUNTER_ISOLATION", value_enum, default_value_t = Isolation::ReadCommitted)]
+    pub isolation: Isolation,
+
+    /// Maximum number of database connections.
+    #[arg(long, env = "COUNTER_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+
+    /// Database engine: postgres (a throwaway cluster, or the configured database), mariadb
+    /// (a throwaway server, or a mysql:// DATABASE_URL), sqlite (embedded, a throwaway file),
+    /// cockroach or yugabyte (PostgreSQL's protocol; only at a configured DATABASE_URL).
+    #[arg(long, env = "COUNTER_ENGINE", value_enum, default_value_t = Engine::Postgres)]
+    pub engine: Engine,
+
+    /// Increments in progress at most; past it the server answers 503 at once (load shedding).
+    #[arg(long, env = "COUNTER_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_in_flight: usize,
+
+    #[command(flatten)]
+    pub behaviour: BehaviourArgs,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// How the server runs increments (shared by serve and matrix).
+#[derive(Debug, Clone, Args)]
+pub struct BehaviourArgs {
+    /// Retry the whole transaction up to N times on 40001, 40P01 (and get-or-create's 23505),
+    /// with jittered exponential backoff.
+    #[arg(long, env = "COUNTER_RETRY", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub retry: u32,
+
+    /// Pause in milliseconds between the read and the write of read-then-write methods, so
+    /// races show up reliably on small machines.
+    #[arg(long, env = "COUNTER_THINK_MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub think_ms: u64,
+}
+
+/// How many requests and how many at once (shared by hammer and matrix).
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Number of increments to send (per cell, for the matrix).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: u64,
+
+    /// Maximum number of requests in flight (default: all of them, up to 1024).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency: Option<u64>,
+}
+
+impl LoadArgs {
+    fn concurrency(&self) -> u64 {
+        self.concurrency
+            .unwrap_or(self.requests.min(MAX_DEFAULT_CONCURRENCY))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HammerArgs {
+    /// Server to hammer: host:port or an http:// base URL. Repeat it to spread the requests
+    /// round-robin over several servers (replicas on the same database).
+    #[arg(short = 'd', long = "domain", default_value = "127.0.0.1:8000")]
+    pub domain: Vec<String>,
+
+    /// Method to use: a number (1, 2, 3, ...) or a slug (table-lock, row-lock, ...).
+    #[arg(short = 'n', long = "method", value_parser = parse_method)]
+    pub method: MethodId,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
+
+    /// Delete the method's row first, so that the creation race is part of the run.
+    #[arg(long)]
+    pub reset: bool,
+
+    /// HTTP verb of the increments (GET for servers that only accept GET, like the original).
+    #[arg(long, value_enum, default_value_t = HttpVerb::Post)]
+    pub http_method: HttpVerb,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    pub timeout: Duration,
+
+    /// Send the load to this path instead of the increment endpoint (to benchmark the client
+    /// itself against a cheap endpoint, e.g. /api/v1/info with --http-method get).
+    #[arg(long)]
+    pub path: Option<String>,
+
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Write the summary to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// Isolation levels to run (comma-separated; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub levels: Vec<Isolation>,
+
+    /// Methods to run (comma-separated numbers or slugs; default: 1,2,3).
+    #[arg(long, value_delimiter = ',', value_parser = parse_method)]
+    pub methods: Vec<MethodId>,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
+
+    /// Database connections of each server.
+    #[arg(long, default_value_t = DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+
+    /// Repeat each cell K times; a cell is "+" only when every trial is exact.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub trials: u32,
+
+    /// Engines to run (comma-separated): postgres, mariadb, sqlite, cockroach, yugabyte (the
+    /// last two at --database-url), or all (every engine this machine can start); one table
+    /// each, and a comparison when there are several.
+    #[arg(
+        long = "engine",
+        value_delimiter = ',',
+        default_value = "postgres",
+        value_parser = parse_engines
+    )]
+    pub engines: Vec<EngineChoice>,
+
+    /// Servers per isolation level, all on the same database; requests go round-robin.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub replicas: u32,
+
+    #[command(flatten)]
+    pub behaviour: BehaviourArgs,
+
+    /// Write one CSV row per cell and trial to this file.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Write a self-contained HTML report (coloured table, charts, errors, metadata).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+
+    /// Write the coloured +/- table alone as SVG (for embedding in a README).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+
+    /// Print the +/- table as GitHub Markdown instead of a terminal table.
+    #[arg(long)]
+    pub markdown: bool,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// An engine for the matrix, or every engine this machine can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineChoice {
+    One(Engine),
+    All,
+}
+
+fn parse_engines(text: &str) -> Result<EngineChoice, String> {
+    use clap::ValueEnum;
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(EngineChoice::All);
+    }
+    Engine::from_str(text.trim(), true)
+        .map(EngineChoice::One)
+        .map_err(|_| "expected postgres, sqlite, mariadb, cockroach, yugabyte or all".to_string())
+}
+
+fn parse_method(text: &str) -> Result<MethodId, String> {
+    text.parse()
+        .map_err(|err: crate::model::UnknownMethod| err.to_string())
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number".to_string())?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err("must be a number of seconds between 0 and 86400".to_string());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> anyhow::Result<ServeConfig> {
+        let url = self.database.database_url.as_deref();
+        Ok(ServeConfig {
+            bind: self.bind,
+            engine: self.engine,
+            location: env::location(self.engine, url)?,
+            isolation: self.isolation,
+            pool_size: self.pool_size,
+            max_in_flight: self.max_in_flight,
+            retry: self.behaviour.retry,
+            think: Duration::from_millis(self.behaviour.think_ms),
+        })
+    }
+}
+
+impl HammerArgs {
+    pub fn into_command(self) -> Result<HammerCommand, HammerError> {
+        let targets = self
+            .domain
+            .iter()
+            .map(|d| Target::parse(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut config = HammerConfig::new(targets, self.method, self.load.requests);
+        config.concurrency = self.load.concurrency();
+        config.reset = self.reset;
+        config.verb = self.http_method;
+        config.path = self.path;
+        config.timeout = self.timeout;
+        Ok(HammerCommand {
+            config,
+            format: self.format,
+            output: self.output,
+            quiet: self.quiet,
+        })
+    }
+}
+
+impl MatrixArgs {
+    pub fn into_command(self) -> anyhow::Result<MatrixCommand> {
+        let mut levels = Vec::new();
+        let chosen = if self.levels.is_empty() {
+            Isolation::ALL.to_vec()
+        } else {
+            self.levels.clone()
+        };
+        for level in chosen {
+            if !levels.contains(&level) {
+                levels.push(level);
+            }
+        }
+        let mut methods = Vec::new();
+        let chosen = if self.methods.is_empty() {
+            ORIGINAL.to_vec()
+        } else {
+            self.methods.clone()
+        };
+        for method in chosen {
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        let config = MatrixConfig {
+            levels,
+            methods,
+            requests: self.load.requests,
+            concurrency: self.load.concurrency(),
+            pool_size: self.pool_size,
+            trials: self.trials,
+            replicas: self.replicas,
+            retry: self.behaviour.retry,
+            think_ms: self.behaviour.think_ms,
+            engine: Engine::Postgres,
+        };
+        Ok(MatrixCommand {
+            config,
+            engines: self.engines()?,
+            outputs: Outputs {
+                csv: self.csv,
+                json: self.json,
+                html: self.html,
+                svg: self.svg,
+                markdown: self.markdown,
+            },
+            quiet: self.quiet,
+        })
+    }
+
+    /// The engines to run, in order, without repeats, each with its configured database;
+    /// `all` means every engine this machine can start (or has a URL for).
+    fn engines(&self) -> anyhow::Result<Vec<(Engine, Option<engines::Location>)>> {
+        let url = self.database.database_url.as_deref();
+        let mut chosen = Vec::new();
+        for choice in &self.engines {
+            let (wanted, all): (&[Engine], bool) = match choice {
+                EngineChoice::One(engine) => (std::slice::from_ref(engine), false),
+                EngineChoice::All => (&Engine::STARTABLE, true),
+            };
+            for &engine in wanted {
+                if chosen.iter().any(|(e, _)| *e == engine) {
+                    continue;
+                }
+                let url = if all {
+                    url.filter(|u| env::url_fits(engine, u))
+                } else {
+                    url
+                };
+                let location = env::location(engine, url)?;
+                if all && location.is_none() && !engines::can_start(engine) {
+                    eprintln!(
+                        "note: {} is not available here (no server binaries); skipped",
+                        engine.name()
+                    );
+                    continue;
+                }
+                chosen.push((engine, location));
+            }
+        }
+        Ok(chosen)
+    }
+}

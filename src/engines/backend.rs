@@ -1,0 +1,225 @@
+//! [`Backend`]: one server run's side of a database, whatever the engine: increments with
+//! retries, the API's reads and resets, what the database says about itself, and what it
+//! cannot run.
+
+use std::time::Duration;
+
+use super::mariadb::{self, MariaDatabase};
+use super::postgres::{self, PgDatabase};
+use super::sqlite::{self, SqliteDatabase};
+use super::{DbError, Location, reads};
+use crate::methods::retry::{self, Attempted, RetryPolicy};
+use crate::methods::{self, MethodContext};
+use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
+
+/// One server run's connections to its database at one isolation level.
+#[derive(Debug)]
+pub struct Backend {
+    db: Db,
+    /// The level the run asked for.
+    isolation: Isolation,
+    /// How this server runs its methods (its own in-process lock, as a separate process would
+    /// have, and the think time).
+    methods: MethodContext,
+}
+
+#[derive(Debug)]
+enum Db {
+    Postgres(PgDatabase),
+    Mariadb(MariaDatabase),
+    Sqlite(SqliteDatabase),
+}
+
+/// What a backend says about its database, for `/api/v1/info` and the logs.
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub engine: Engine,
+    pub isolation: Isolation,
+    /// The level the database says its transactions run at, in its words.
+    pub effective_isolation: String,
+    pub server_version: String,
+    pub pool_size: u32,
+}
+
+impl Backend {
+    /// A backend over PostgreSQL (or a PostgreSQL-protocol engine) already connected.
+    pub fn postgres(db: PgDatabase, think: Duration) -> Backend {
+        Backend {
+            isolation: db.isolation,
+            db: Db::Postgres(db),
+            methods: MethodContext::new(think),
+        }
+    }
+
+    /// Connects to `location` at `level` (PostgreSQL and MariaDB: on every connection;
+    /// SQLite: always serializable, the request is only recorded).
+    pub async fn open(
+        location: &Location,
+        level: Isolation,
+        pool_size: u32,
+        think: Duration,
+    ) -> Result<Backend, DbError> {
+        let db = match location {
+            Location::Postgres { options, engine } => {
+                Db::Postgres(postgres::connect_as(*engine, options, level, pool_size).await?)
+            }
+            Location::Mariadb(options) => {
+                Db::Mariadb(mariadb::connect(options, level, pool_size).await?)
+            }
+            Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, pool_size).await?),
+        };
+        Ok(Backend {
+            db,
+            isolation: level,
+            methods: MethodContext::new(think),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        match &self.db {
+            Db::Postgres(db) => db.engine,
+            Db::Mariadb(_) => Engine::Mariadb,
+            Db::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    pub fn think(&self) -> Duration {
+        self.methods.think
+    }
+
+    /// Why this database cannot run `method` at this run's level, if it cannot: the engine's
+    /// known gaps, and on the PostgreSQL-protocol engines what the connect-time probes found.
+    /// The one answer the server, its info page and the matrix all use.
+    pub fn not_applicable(&self, method: MethodId) -> Option<String> {
+        if let Some(reason) = super::not_applicable(self.engine(), self.isolation, Some(method)) {
+            return Some(reason.to_string());
+        }
+        match &self.db {
+            Db::Postgres(db) => db.probed_gap(method),
+            Db::Mariadb(_) | Db::Sqlite(_) => None,
+        }
+    }
+
+    /// What `method` does on this engine, in words.
+    pub fn summary(&self, method: MethodId) -> &'static str {
+        match (&self.db, method) {
+            (Db::Mariadb(_), MethodId::TableLock) => mariadb::session::TABLE_LOCK_SUMMARY,
+            (Db::Mariadb(_), MethodId::AdvisoryLock) => mariadb::session::ADVISORY_LOCK_SUMMARY,
+            (Db::Sqlite(_), MethodId::TableLock) => sqlite::session::TABLE_LOCK_SUMMARY,
+            _ => methods::summary(method),
+        }
+    }
+
+    /// One increment with the policy's retries; nothing is tried for a method the database
+    /// cannot run (its guard would be refused, or would not guard).
+    pub async fn increment(&self, method: MethodId, policy: RetryPolicy) -> Attempted {
+        if let Some(reason) = self.not_applicable(method) {
+            return Attempted {
+                result: Err(IncrementError::NotApplicable(reason)),
+                attempts: 0,
+            };
+        }
+        let ctx = &self.methods;
+        retry::with_retry(policy, || async move {
+            match &self.db {
+                Db::Postgres(db) => db.increment(method, ctx).await,
+                Db::Mariadb(db) => db.increment(method, ctx).await,
+                Db::Sqlite(db) => db.increment(method, ctx).await,
+            }
+        })
+        .await
+    }
+
+    /// Every counter row, as (id, count).
+    pub async fn list_counts(&self) -> Result<Vec<(i64, i64)>, DbFailure> {
+        match &self.db {
+            Db::Postgres(db) => reads::list(&db.pool, &postgres::errors::TABLE).await,
+            Db::Mariadb(db) => reads::list(&db.pool, &mariadb::errors::TABLE).await,
+            Db::Sqlite(db) => reads::list(&db.pool, &sqlite::errors::TABLE).await,
+        }
+    }
+
+    pub async fn get_count(&self, id: i64) -> Result<Option<(i64, i64)>, DbFailure> {
+        match &self.db {
+            Db::Postgres(db) => {
+                reads::get(&db.pool, &postgres::errors::TABLE, &postgres::READS, id).await
+            }
+            Db::Mariadb(db) => {
+                reads::get(&db.pool, &mariadb::errors::TABLE, &mariadb::READS, id).await
+            }
+            Db::Sqlite(db) => {
+                reads::get(&db.pool, &sqlite::errors::TABLE, &sqlite::READS, id).await
+            }
+        }
+    }
+
+    /// Deletes one row, or all of them; returns how many went.
+    pub async fn delete(&self, id: Option<i64>) -> Result<u64, DbFailure> {
+        match &self.db {
+            Db::Postgres(db) => {
+                reads::delete(&db.pool, &postgres::errors::TABLE, &postgres::READS, id).await
+            }
+            Db::Mariadb(db) => {
+                reads::delete(&db.pool, &mariadb::errors::TABLE, &mariadb::READS, id).await
+            }
+            Db::Sqlite(db) => {
+                reads::delete(&db.pool, &sqlite::errors::TABLE, &sqlite::READS, id).await
+            }
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), DbFailure> {
+        match &self.db {
+            Db::Postgres(db) => reads::ping(&db.pool, &postgres::errors::TABLE).await,
+            Db::Mariadb(db) => reads::ping(&db.pool, &mariadb::errors::TABLE).await,
+            Db::Sqlite(db) => reads::ping(&db.pool, &sqlite::errors::TABLE).await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Postgres(db) => db.close().await,
+            Db::Mariadb(db) => db.pool.close().await,
+            Db::Sqlite(db) => db.pool.close().await,
+        }
+    }
+
+    /// Sessions left idle in transaction after a run, once `patience` is over (PostgreSQL's
+    /// `pg_stat_activity`, MariaDB's InnoDB transactions of sleeping sessions; SQLite has no
+    /// server sessions, and its transactions live in our own pooled connections).
+    pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
+        match &self.db {
+            Db::Postgres(db) => db.settle_idle_in_transaction(patience).await,
+            Db::Mariadb(db) => db.settle_idle_in_transaction(patience).await,
+            Db::Sqlite(_) => Ok(0),
+        }
+    }
+
+    pub fn describe(&self) -> Description {
+        let (effective_isolation, server_version, pool_size) = match &self.db {
+            Db::Postgres(db) => (
+                db.effective_isolation.clone(),
+                db.server_version.clone(),
+                db.connections.size(),
+            ),
+            Db::Mariadb(db) => (
+                db.effective_isolation.clone(),
+                db.version.clone(),
+                db.pool_size,
+            ),
+            Db::Sqlite(db) => (
+                Isolation::Serializable.sql_name().to_string(),
+                db.version.clone(),
+                db.pool_size,
+            ),
+        };
+        Description {
+            engine: self.engine(),
+            isolation: self.isolation,
+            effective_isolation,
+            server_version,
+            pool_size,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! What a database error means for the experiment, shared by every engine: errors that never
+//! reached a database (I/O, a full pool) are classified here; each engine's `errors.rs` names
+//! and classifies its own database errors.
+
+use sqlx::error::DatabaseError;
+
+use crate::model::{DbFailure, ErrorClass};
+
+/// An engine's error table: the code of a database error (`40001`, `ER_LOCK_DEADLOCK`,
+/// `SQLITE_BUSY`), what that code means, and how the code is labelled in messages.
+pub struct ErrorTable {
+    pub code_of: fn(&dyn DatabaseError) -> Option<String>,
+    pub class_of: fn(&str) -> ErrorClass,
+    /// Written before the code in messages (`SQLSTATE ` for PostgreSQL).
+    pub label: &'static str,
+}
+
+impl ErrorTable {
+    pub fn classify(&self, err: &sqlx::Error) -> DbFailure {
+        match err {
+            sqlx::Error::Database(db) => {
+                let code = (self.code_of)(db.as_ref());
+                let class = code
+                    .as_deref()
+                    .map_or(ErrorClass::Internal, |code| (self.class_of)(code));
+                let detail = match &code {
+                    Some(code) => format!("{} ({}{code})", db.message(), self.label),
+                    None => db.message().to_string(),
+                };
+                DbFailure {
+                    class,
+                    message: db.message().to_string(),
+                    detail,
+                }
+            }
+            other => DbFailure {
+                class: transport_class(other),
+                message: other.to_string(),
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    /// A one-line description of an error, safe to show: sqlx never puts passwords in
+    /// messages.
+    pub fn describe(&self, err: &sqlx::Error) -> String {
+        self.classify(err).detail
+    }
+}
+
+/// Errors that did not come from the database: the connection or the pool failed
+/// (unavailable: whether the work was applied is unknown), or something unexpected.
+fn transport_class(err: &sqlx::Error) -> ErrorClass {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::BeginFailed => ErrorClass::Unavailable,
+        _ => ErrorClass::Internal,
+    }
+}
+
+/// A refusal: rolled back, nothing applied.
+pub fn rejected(code: &str, retryable: bool) -> ErrorClass {
+    ErrorClass::Rejected {
+        code: code.to_string(),
+        retryable,
+    }
+}

@@ -1,0 +1,134 @@
+//! The throwaway MariaDB: mariadb-install-db and mariadbd in a private temporary directory,
+//! supervised and removed like the PostgreSQL cluster (see [`crate::engines::supervise`]).
+//! It listens on loopback and on a Unix socket inside that directory, which no other account
+//! can enter.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use sqlx::mysql::MySqlConnectOptions;
+
+use crate::engines::supervise::{
+    self, RunAs, StopPlan, Supervised, ThrowawayError, command, io_err, run_as,
+};
+
+/// The database the throwaway server creates.
+pub const DATABASE: &str = "counter";
+
+/// Shutdown (SIGTERM), then SIGKILL.
+const STOP: StopPlan = StopPlan {
+    steps: &[
+        (libc::SIGTERM, Duration::from_secs(15)),
+        (libc::SIGKILL, Duration::from_secs(5)),
+    ],
+};
+
+pub const BINARIES_HINT: &str = "MariaDB server binaries (mariadbd, mariadb-install-db) were not found. Install them (Debian/Ubuntu: apt-get install -y mariadb-server; macOS: brew install mariadb), or set COUNTER_MARIADB_BIN to their directory";
+
+/// A running throwaway MariaDB. Dropping it stops the server and deletes its directory.
+#[derive(Debug)]
+pub struct LocalMariaDb {
+    server: Supervised,
+}
+
+impl LocalMariaDb {
+    /// Installs a data directory and starts mariadbd on a free loopback port (and a socket in
+    /// the directory). Blocking: call it from `spawn_blocking`.
+    pub fn start() -> Result<LocalMariaDb, ThrowawayError> {
+        let bin = find_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
+        let run_as = run_as(c"mysql", "MariaDB")?;
+        let dir = supervise::private_dir(run_as, "counter-mariadb")?;
+        let mut server = LocalMariaDb {
+            server: Supervised::new("mariadbd", dir, STOP),
+        };
+        server.install(&bin, run_as)?;
+        server.launch(&bin, run_as)?;
+        Ok(server)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.server.dir()
+    }
+
+    /// Connection options for the `counter` database, as root over the server's socket.
+    pub fn connect_options(&self) -> MySqlConnectOptions {
+        MySqlConnectOptions::new()
+            .socket(self.dir().join("mysqld.sock"))
+            .username("root")
+            .database(DATABASE)
+    }
+
+    /// Stops the server and deletes the directory; safe to call twice.
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+
+    fn install(&self, bin: &Binaries, run_as: RunAs) -> Result<(), ThrowawayError> {
+        let mut install = command(&bin.install, run_as, self.dir());
+        install
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", self.dir().join("data").display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+        supervise::run_setup(install, "mariadb-install-db")
+    }
+
+    fn launch(&mut self, bin: &Binaries, run_as: RunAs) -> Result<(), ThrowawayError> {
+        let log = self.dir().join("error.log");
+        let out = File::create(self.dir().join("stdout.log"))
+            .map_err(io_err("could not create the log"))?;
+        let dir = self.dir().display().to_string();
+        let mut mariadbd = command(&bin.server, run_as, self.dir());
+        mariadbd
+            .arg("--no-defaults")
+            .arg(format!("--datadir={dir}/data"))
+            .arg(format!("--socket={dir}/mysqld.sock"))
+            .arg(format!("--pid-file={dir}/mysqld.pid"))
+            .arg(format!("--log-error={}", log.display()))
+            .arg(format!("--port={}", supervise::free_port()?))
+            .args(["--bind-address=127.0.0.1", "--skip-log-bin"])
+            .args(["--innodb-buffer-pool-size=64M", "--max-connections=400"])
+            .stdout(out)
+            .stderr(Stdio::null());
+        let ready_log = log.clone();
+        let ready = move || {
+            fs::read_to_string(&ready_log).is_ok_and(|text| text.contains("ready for connections"))
+        };
+        self.server.launch(mariadbd, &log, ready)
+    }
+}
+
+/// The two programs a throwaway MariaDB needs.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub server: PathBuf,
+    pub install: PathBuf,
+}
+
+/// Where mariadbd and mariadb-install-db are: COUNTER_MARIADB_BIN, then the usual places
+/// (Debian puts the server in /usr/sbin and the installer in /usr/bin).
+pub fn find_binaries() -> Option<Binaries> {
+    let pair = |server: PathBuf, install: PathBuf| {
+        (server.is_file() && install.is_file()).then_some(Binaries { server, install })
+    };
+    if let Some(dir) = std::env::var_os("COUNTER_MARIADB_BIN") {
+        let dir = PathBuf::from(dir);
+        return pair(dir.join("mariadbd"), dir.join("mariadb-install-db"));
+    }
+    let install_dirs = ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"];
+    let server_dirs = [
+        "/usr/sbin",
+        "/usr/bin",
+        "/usr/local/bin",
+        "/opt/homebrew/bin",
+    ];
+    server_dirs.iter().find_map(|server| {
+        install_dirs.iter().find_map(|install| {
+            pair(
+                Path::new(server).join("mariadbd"),
+                Path::new(install).join("mariadb-install-db"),
+            )
+        })
+    })
+}

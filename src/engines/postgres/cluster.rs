@@ -1,0 +1,167 @@
+//! The throwaway PostgreSQL cluster: started from the server binaries installed on the machine
+//! when no database is configured, and removed on every exit path (see [`super::super::supervise`]).
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
+
+use super::binaries::find_server_binaries;
+use crate::engines::supervise::{
+    self, RunAs, StopPlan, Supervised, ThrowawayError, command, io_err, run_as,
+};
+
+/// The superuser initdb creates; local connections are trusted (loopback only, throwaway data).
+pub const SUPERUSER: &str = "postgres";
+
+/// Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL.
+const STOP: StopPlan = StopPlan {
+    steps: &[
+        (libc::SIGINT, Duration::from_secs(15)),
+        (libc::SIGQUIT, Duration::from_secs(5)),
+        (libc::SIGKILL, Duration::from_secs(5)),
+    ],
+};
+
+/// How long a restart may wait for the old backends to let go of the data directory.
+const RESTART_DEADLINE: Duration = Duration::from_secs(15);
+
+pub const BINARIES_HINT: &str = "PostgreSQL server binaries (initdb, postgres) were not found. \
+     Install them (Debian/Ubuntu: apt-get install -y postgresql; macOS: brew install postgresql@16), \
+     set COUNTER_PG_BIN to the directory that holds them, or set DATABASE_URL to use an \
+     existing database";
+
+/// A running throwaway cluster. Dropping it stops the server and deletes its directory.
+#[derive(Debug)]
+pub struct LocalCluster {
+    server: Supervised,
+    port: u16,
+    bin: PathBuf,
+    run_as: RunAs,
+}
+
+impl LocalCluster {
+    /// Finds the binaries, runs initdb in a fresh private directory and starts the postmaster
+    /// on a free loopback port. Blocking: call it from `spawn_blocking`.
+    pub fn start() -> Result<LocalCluster, ThrowawayError> {
+        let bin = find_server_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
+        let run_as = run_as(c"postgres", "PostgreSQL")?;
+        let dir = supervise::private_dir(run_as, "counter-pg")?;
+        // From here on, the directory is ours to remove whatever happens.
+        let mut cluster = LocalCluster {
+            server: Supervised::new("postgres", dir, STOP),
+            port: 0,
+            bin,
+            run_as,
+        };
+        cluster.initdb()?;
+        // A free port can be taken by someone else between our probe and the postmaster's
+        // bind; a few attempts make that race harmless.
+        let mut last_error = None;
+        for _ in 0..3 {
+            cluster.port = supervise::free_port()?;
+            match cluster.spawn_postmaster() {
+                Ok(()) => return Ok(cluster),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.unwrap_or(ThrowawayError::BinariesNotFound(BINARIES_HINT)))
+    }
+
+    /// Sends `signal_number` to the postmaster and all its backends (fault injection).
+    pub fn signal_all(&self, signal_number: i32) {
+        self.server.signal_all(signal_number);
+    }
+
+    /// Starts the postmaster again on the same port and directory, after it died. Waits for
+    /// the old backends to let go of the data directory. Blocking.
+    pub fn restart(&mut self) -> Result<(), ThrowawayError> {
+        self.server.forget_dead();
+        let started = Instant::now();
+        loop {
+            match self.spawn_postmaster() {
+                Ok(()) => return Ok(()),
+                Err(err) if started.elapsed() > RESTART_DEADLINE => return Err(err),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.server.dir()
+    }
+
+    /// Process id of the postmaster (for tests and fault injection).
+    pub fn pid(&self) -> Option<u32> {
+        self.server.pid()
+    }
+
+    /// Connection options for `database` on this cluster (TCP on loopback, trusted superuser).
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new_without_pgpass()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(SUPERUSER)
+            .database(database)
+    }
+
+    /// Stops the server and deletes the directory; safe to call twice.
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir().join("data")
+    }
+
+    fn initdb(&self) -> Result<(), ThrowawayError> {
+        let mut initdb = command(&self.bin.join("initdb"), self.run_as, self.dir());
+        initdb.arg("-D").arg(self.data_dir()).args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-N",
+        ]);
+        supervise::run_setup(initdb, "initdb")
+    }
+
+    fn spawn_postmaster(&mut self) -> Result<(), ThrowawayError> {
+        let log_path = self.dir().join("postgres.log");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io_err("could not create the log"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(io_err("could not create the log"))?;
+        let mut postgres = command(&self.bin.join("postgres"), self.run_as, self.dir());
+        postgres
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-k")
+            .arg(self.dir())
+            .args(["-p", &self.port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            // Throwaway data: skip fsync. Commits stay synchronous, so a killed postmaster
+            // never forgets an acknowledged commit (the OS page cache survives it).
+            .args(["-c", "fsync=off", "-c", "max_connections=400"])
+            .stdout(log)
+            .stderr(log_err);
+        // `postmaster.pid`'s eighth line reads `ready` once connections are accepted.
+        let pid_file = self.data_dir().join("postmaster.pid");
+        let ready = move || {
+            fs::read_to_string(&pid_file)
+                .is_ok_and(|text| text.lines().nth(7).is_some_and(|s| s.trim() == "ready"))
+        };
+        self.server.launch(postgres, &log_path, ready)
+    }
+}

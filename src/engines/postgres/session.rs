@@ -1,0 +1,173 @@
+//! The methods' statements in PostgreSQL's SQL (also run by CockroachDB and YugabyteDB), on a
+//! leased connection.
+
+use sqlx::PgConnection;
+
+use super::connections::Lease;
+use super::errors::{self, UNIQUE_VIOLATION};
+use crate::methods::{Guard, Inserted, Read, Session};
+use crate::model::{DbFailure, IncrementError};
+
+/// Method 1's guard, which the engine probes also try.
+pub const LOCK_TABLE: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
+/// Method 6's guard, which the engine probes also try.
+pub const LOCK_KEY: &str = "SELECT pg_advisory_xact_lock($1)";
+
+const SELECT: &str = "SELECT count FROM counter WHERE id = $1";
+const SELECT_FOR_UPDATE: &str = "SELECT count FROM counter WHERE id = $1 FOR UPDATE";
+const INSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 0)";
+const WRITE: &str = "UPDATE counter SET count = $2 WHERE id = $1";
+const SWAP: &str = "UPDATE counter SET count = $3 WHERE id = $1 AND count = $2";
+const ADD_ONE: &str = "UPDATE counter SET count = count + 1 WHERE id = $1 RETURNING count";
+const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
+     ON CONFLICT (id) DO UPDATE SET count = counter.count + 1 RETURNING count";
+
+/// One increment's statements on one leased connection.
+pub struct PgSession<'a> {
+    lease: &'a mut Lease,
+    in_transaction: bool,
+}
+
+impl<'a> PgSession<'a> {
+    pub fn new(lease: &'a mut Lease) -> PgSession<'a> {
+        PgSession {
+            lease,
+            in_transaction: false,
+        }
+    }
+
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut *self.lease
+    }
+
+    /// Classifies `err`, and marks the connection for dropping when it failed as a whole.
+    fn fail(&mut self, err: sqlx::Error) -> DbFailure {
+        self.lease.check(&err);
+        errors::classify(&err)
+    }
+
+    async fn simple(&mut self, sql: &'static str) -> Result<(), DbFailure> {
+        let result = sqlx::raw_sql(sql).execute(self.conn()).await;
+        result.map(|_| ()).map_err(|err| self.fail(err))
+    }
+}
+
+impl Session for PgSession<'_> {
+    async fn begin(&mut self, guard: Guard, id: i64) -> Result<(), IncrementError> {
+        self.simple("BEGIN").await?;
+        self.in_transaction = true;
+        let guarded = match guard {
+            Guard::Nothing => Ok(()),
+            // Sent as a simple query: it has no parameters.
+            Guard::Table => self.simple(LOCK_TABLE).await,
+            Guard::Key => {
+                let locked = sqlx::query(LOCK_KEY).bind(id).execute(self.conn()).await;
+                locked.map(|_| ()).map_err(|err| self.fail(err))
+            }
+        };
+        if let Err(err) = guarded {
+            self.rollback().await;
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), DbFailure> {
+        let committed = self.simple("COMMIT").await;
+        // Committed or not, the transaction is over: a failed COMMIT rolls back.
+        self.in_transaction = false;
+        committed
+    }
+
+    async fn rollback(&mut self) {
+        if self.simple("ROLLBACK").await.is_ok() {
+            self.in_transaction = false;
+        }
+    }
+
+    async fn read(&mut self, id: i64, read: Read) -> Result<Option<i64>, DbFailure> {
+        let sql = match read {
+            Read::Plain => SELECT,
+            Read::ForUpdate => SELECT_FOR_UPDATE,
+        };
+        let found = sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await;
+        found.map_err(|err| self.fail(err))
+    }
+
+    /// Inside a transaction the insert runs in a savepoint, as Django's `get_or_create` does:
+    /// a unique violation would otherwise abort the whole transaction.
+    async fn insert(&mut self, id: i64) -> Result<Inserted, DbFailure> {
+        let savepoint = self.in_transaction;
+        if savepoint {
+            self.simple("SAVEPOINT counter_get_or_create").await?;
+        }
+        let inserted = sqlx::query(INSERT).bind(id).execute(self.conn()).await;
+        match inserted {
+            Ok(_) => {
+                if savepoint {
+                    self.simple("RELEASE SAVEPOINT counter_get_or_create")
+                        .await?;
+                }
+                Ok(Inserted::Created)
+            }
+            Err(err) if errors::sqlstate(&err).as_deref() == Some(UNIQUE_VIOLATION) => {
+                if savepoint {
+                    self.simple("ROLLBACK TO SAVEPOINT counter_get_or_create")
+                        .await?;
+                }
+                Ok(Inserted::Exists(errors::classify(&err)))
+            }
+            Err(err) => Err(self.fail(err)),
+        }
+    }
+
+    async fn write(&mut self, id: i64, value: i64) -> Result<u64, DbFailure> {
+        let done = sqlx::query(WRITE)
+            .bind(id)
+            .bind(value)
+            .execute(self.conn())
+            .await;
+        done.map(|d| d.rows_affected())
+            .map_err(|err| self.fail(err))
+    }
+
+    async fn swap(&mut self, id: i64, old: i64, new: i64) -> Result<u64, DbFailure> {
+        let done = sqlx::query(SWAP)
+            .bind(id)
+            .bind(old)
+            .bind(new)
+            .execute(self.conn())
+            .await;
+        done.map(|d| d.rows_affected())
+            .map_err(|err| self.fail(err))
+    }
+
+    async fn add_one(&mut self, id: i64) -> Result<Option<i64>, DbFailure> {
+        let written = sqlx::query_scalar(ADD_ONE)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await;
+        written.map_err(|err| self.fail(err))
+    }
+
+    async fn upsert(&mut self, id: i64) -> Result<i64, DbFailure> {
+        let written = sqlx::query_scalar(UPSERT)
+            .bind(id)
+            .fetch_one(self.conn())
+            .await;
+        written.map_err(|err| self.fail(err))
+    }
+}
+
+impl Drop for PgSession<'_> {
+    /// A session dropped mid-transaction (its task was cancelled) leaves the connection inside
+    /// that transaction: it is closed instead of lent again, and PostgreSQL rolls back.
+    fn drop(&mut self) {
+        if self.in_transaction {
+            self.lease.discard();
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The load itself: workers that each open a keep-alive connection, wait at a start barrier,
+//! then take increments from a shared counter until none are left; and what each answer
+//! means (acknowledged, a definite "not applied", or unknown).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use serde::Deserialize;
+
+use super::stats::{RequestEnd, Tally, WrittenCounts};
+use super::{Control, HammerConfig, HttpVerb, http};
+use crate::api::{self, codes};
+
+struct Shared {
+    next: AtomicU64,
+    tally: Mutex<Tally>,
+    written: WrittenCounts,
+    control: Arc<Control>,
+}
+
+/// Fires the run's increments: returns the tallies, the duplicate writes seen, and the wall
+/// time from the start barrier on.
+pub(super) async fn fire(
+    config: &HammerConfig,
+    before: i64,
+    control: Arc<Control>,
+) -> (Tally, u64, Duration) {
+    let workers = config.concurrency.min(config.requests);
+    let shared = Arc::new(Shared {
+        next: AtomicU64::new(0),
+        tally: Mutex::new(Tally::new()),
+        written: WrittenCounts::new(before, config.requests),
+        control,
+    });
+    let barrier = Arc::new(tokio::sync::Barrier::new(workers as usize + 1));
+    let path: Arc<str> = match &config.path {
+        Some(path) => path.as_str().into(),
+        None => api::increment_path(config.method.number()).into(),
+    };
+    let method = match config.verb {
+        HttpVerb::Post => Method::POST,
+        HttpVerb::Get => Method::GET,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        let (shared, barrier, path, method) = (
+            shared.clone(),
+            barrier.clone(),
+            path.clone(),
+            method.clone(),
+        );
+        // Workers are dealt to the servers round-robin; each sticks to its server.
+        let endpoint = config.targets[(worker % config.targets.len() as u64) as usize]
+            .endpoint
+            .clone();
+        let (timeout, requests) = (config.timeout, config.requests);
+        tasks.spawn(async move {
+            // Each worker opens its own connection before the start line, so that the
+            // increments overlap instead of queueing behind connection set-up.
+            let mut connection = http::Connection::open(&endpoint, timeout).await.ok();
+            barrier.wait().await;
+            while !shared.control.stopped()
+                && shared.next.fetch_add(1, Ordering::Relaxed) < requests
+            {
+                let started = Instant::now();
+                let answer =
+                    http::send_on(&mut connection, &endpoint, method.clone(), &path, timeout).await;
+                let latency = started.elapsed();
+                let end = classify(answer);
+                if let RequestEnd::Acknowledged {
+                    written: Some(count),
+                } = end
+                {
+                    shared.written.record(count);
+                }
+                if let Ok(mut tally) = shared.tally.lock() {
+                    tally.record(&end, latency);
+                }
+                shared.control.completed.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    barrier.wait().await;
+    let started = Instant::now();
+    while tasks.join_next().await.is_some() {}
+    let duration = started.elapsed();
+    let tally = shared.tally.lock().map(|t| t.clone()).unwrap_or_default();
+    (tally, shared.written.duplicates(), duration)
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    count: Option<i64>,
+    sqlstate: Option<String>,
+    /// The error code, for rejections without a SQLSTATE (e.g. `cas_exhausted`).
+    error: Option<String>,
+}
+
+/// How an increment ended, from its answer. A request that never reached the server is a
+/// definite "not applied"; one that got no complete answer has an unknown fate.
+fn classify(
+    answer: Result<(axum::http::StatusCode, hyper::body::Bytes), http::HttpError>,
+) -> RequestEnd {
+    let (status, body) = match answer {
+        Ok(answer) => answer,
+        Err(err) if err.never_sent() => {
+            return RequestEnd::Rejected {
+                reason: "connect".into(),
+            };
+        }
+        Err(http::HttpError::Timeout) => {
+            return RequestEnd::Unknown {
+                reason: "timeout".into(),
+            };
+        }
+        Err(_) => {
+            return RequestEnd::Unknown {
+                reason: "connection".into(),
+            };
+        }
+    };
+    let answer = serde_json::from_slice::<Answer>(&body).ok();
+    if status.is_success() {
+        return RequestEnd::Acknowledged {
+            written: answer.and_then(|a| a.count),
+        };
+    }
+    let error = answer.as_ref().and_then(|a| a.error.as_deref());
+    // A shed request was never started: as definite a "not applied" as a 4xx.
+    if status.is_client_error() || error == Some(codes::OVERLOADED) {
+        let reason = answer
+            .and_then(|a| a.sqlstate.or(a.error))
+            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        RequestEnd::Rejected { reason }
+    } else {
+        // An ambiguous commit names its SQLSTATE (CockroachDB's 40003); other failures
+        // only have their status.
+        let reason = answer
+            .and_then(|a| a.sqlstate)
+            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        RequestEnd::Unknown { reason }
+    }
+}

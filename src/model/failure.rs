@@ -1,0 +1,91 @@
+//! What a failed database call means for the experiment. Each engine turns its own error codes
+//! into these classes (its `errors.rs`); the server turns the classes into HTTP answers, and
+//! the hammer turns the answers back into "not applied" or "unknown".
+
+use std::fmt;
+
+/// How the server should treat a failed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The database refused the transaction and rolled it back: nothing was applied. `code`
+    /// is the engine's own (SQLSTATE `40001`, `ER_LOCK_DEADLOCK`, `SQLITE_BUSY`); `retryable`
+    /// says whether a new attempt of the whole transaction can succeed.
+    Rejected { code: String, retryable: bool },
+    /// The database cannot say whether the transaction was applied (CockroachDB's 40003).
+    Ambiguous { code: String },
+    /// The database could not be reached, or no connection was free in time.
+    Unavailable,
+    /// Anything else; the cause is logged, never shown to a client.
+    Internal,
+}
+
+/// A classified database error and its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbFailure {
+    pub class: ErrorClass,
+    /// The database's own message (for a rejection, safe to show a client).
+    pub message: String,
+    /// The message with its code, for logs (`could not serialize ... (SQLSTATE 40001)`).
+    pub detail: String,
+}
+
+impl DbFailure {
+    /// The engine's error code, when the database refused or could not decide.
+    pub fn code(&self) -> Option<&str> {
+        match &self.class {
+            ErrorClass::Rejected { code, .. } | ErrorClass::Ambiguous { code } => Some(code),
+            ErrorClass::Unavailable | ErrorClass::Internal => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.class,
+            ErrorClass::Rejected {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+impl fmt::Display for DbFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for DbFailure {}
+
+/// Why an increment was not applied (or may not have been).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IncrementError {
+    #[error("{0}")]
+    Database(#[from] DbFailure),
+    /// Optimistic compare-and-swap lost the race this many times in a row.
+    #[error("compare-and-swap lost the race {0} times in a row; gave up")]
+    CasExhausted(u32),
+    /// An advisory lock was not granted in time; nothing was done.
+    #[error("the advisory lock was not granted within 10 s")]
+    LockTimeout,
+    /// The engine cannot express this method (the reason says why); nothing was tried.
+    #[error("{0}")]
+    NotApplicable(String),
+    /// The row was deleted (a reset) between the increment's read and its write: the write
+    /// matched nothing, and the transaction was rolled back.
+    #[error("counter {0} was deleted while the increment ran; nothing was applied")]
+    RowGone(i64),
+}
+
+impl IncrementError {
+    /// Whether running the whole transaction again can succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            IncrementError::Database(failure) => failure.is_retryable(),
+            IncrementError::CasExhausted(_)
+            | IncrementError::LockTimeout
+            | IncrementError::NotApplicable(_)
+            | IncrementError::RowGone(_) => false,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The registered increment methods: numbers, slugs and names. What each one does, and how,
+//! lives with its algorithm in `methods/`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A registered method. The discriminant is its public number; method N increments row N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MethodId {
+    TableLock = 1,
+    RowLock = 2,
+    AtomicUpdate = 3,
+    ReadModifyWrite = 4,
+    Upsert = 5,
+    AdvisoryLock = 6,
+    CompareAndSwap = 7,
+    InProcessLock = 8,
+}
+
+/// Every method, in number order.
+pub const REGISTRY: [MethodId; 8] = [
+    MethodId::TableLock,
+    MethodId::RowLock,
+    MethodId::AtomicUpdate,
+    MethodId::ReadModifyWrite,
+    MethodId::Upsert,
+    MethodId::AdvisoryLock,
+    MethodId::CompareAndSwap,
+    MethodId::InProcessLock,
+];
+
+/// The methods of the original study, run by default by `counter matrix`.
+pub const ORIGINAL: [MethodId; 3] = [
+    MethodId::TableLock,
+    MethodId::RowLock,
+    MethodId::AtomicUpdate,
+];
+
+impl MethodId {
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// The id of the row this method increments.
+    pub fn row_id(self) -> i64 {
+        i64::from(self.number())
+    }
+
+    /// The name in URLs and flags (`table-lock`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            MethodId::TableLock => "table-lock",
+            MethodId::RowLock => "row-lock",
+            MethodId::AtomicUpdate => "atomic-update",
+            MethodId::ReadModifyWrite => "read-modify-write",
+            MethodId::Upsert => "upsert",
+            MethodId::AdvisoryLock => "advisory-lock",
+            MethodId::CompareAndSwap => "compare-and-swap",
+            MethodId::InProcessLock => "in-process-lock",
+        }
+    }
+
+    /// The name in tables (`table lock`; method 3 keeps the original's "database level").
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodId::TableLock => "table lock",
+            MethodId::RowLock => "row lock",
+            MethodId::AtomicUpdate => "database level",
+            MethodId::ReadModifyWrite => "read-modify-write",
+            MethodId::Upsert => "upsert",
+            MethodId::AdvisoryLock => "advisory lock",
+            MethodId::CompareAndSwap => "compare-and-swap",
+            MethodId::InProcessLock => "in-process lock",
+        }
+    }
+
+    /// "1. table lock", as table columns show it.
+    pub fn title(self) -> String {
+        format!("{}. {}", self.number(), self.name())
+    }
+
+    pub fn from_number(number: u64) -> Option<MethodId> {
+        REGISTRY
+            .into_iter()
+            .find(|m| u64::from(m.number()) == number)
+    }
+
+    /// Whether losing acknowledged increments is this method's documented result with
+    /// `replicas` servers: the unlocked control (4), and the in-process lock (8) once there
+    /// are several processes with a lock each. For the others it would be a bug.
+    pub fn may_lose_updates(self, replicas: u32) -> bool {
+        match self {
+            MethodId::ReadModifyWrite => true,
+            MethodId::InProcessLock => replicas > 1,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for MethodId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.number(), self.slug())
+    }
+}
+
+/// Why a text names no method.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown method {given:?}: expected one of {}", known_methods())]
+pub struct UnknownMethod {
+    pub given: String,
+}
+
+/// "1 (table-lock), 2 (row-lock), ..." for error messages.
+pub fn known_methods() -> String {
+    REGISTRY
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FromStr for MethodId {
+    type Err = UnknownMethod;
+
+    /// A number (`3`) or a slug (`atomic-update`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let found = match text.parse::<u64>() {
+            Ok(number) => MethodId::from_number(number),
+            Err(_) => REGISTRY
+                .into_iter()
+                .find(|m| m.slug().eq_ignore_ascii_case(text)),
+        };
+        found.ok_or_else(|| UnknownMethod {
+            given: text.chars().take(64).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_slugs_name_the_same_method() {
+        for method in REGISTRY {
+            assert_eq!(method.number().to_string().parse(), Ok(method));
+            assert_eq!(method.slug().parse(), Ok(method));
+        }
+        assert!("0".parse::<MethodId>().is_err());
+        assert!("99".parse::<MethodId>().is_err());
+        assert!("-1".parse::<MethodId>().is_err());
+        assert!("lock".parse::<MethodId>().is_err());
+    }
+
+    #[test]
+    fn registry_is_in_number_order_without_gaps() {
+        for (index, method) in REGISTRY.iter().enumerate() {
+            assert_eq!(method.number() as usize, index + 1);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The shared vocabulary: the plain types every layer speaks (isolation level, engine, method,
+//! outcome, failure classes, the results model). Nothing here imports any other module of
+//! ours, so every layer can depend on it and it depends on none.
+
+pub mod engine;
+pub mod failure;
+pub mod isolation;
+pub mod method;
+pub mod outcome;
+pub mod results;
+
+pub use engine::Engine;
+pub use failure::{DbFailure, ErrorClass, IncrementError};
+pub use isolation::Isolation;
+pub use method::{MethodId, UnknownMethod};
+pub use outcome::{Outcome, Verdict};

@@ -1,0 +1,148 @@
+//! The results model: what runners produce (a run record per hammer run, a matrix result per
+//! engine) and renderers consume. Facts a run could not learn (a server that is not counter
+//! does not say its isolation level) are `None`, never made up.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::isolation::Isolation;
+use super::outcome::{Outcome, Verdict};
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// One hammer run (alone, or one cell and trial of the matrix).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The engine's name in results (`postgresql`); None when the server did not say.
+    pub engine: Option<String>,
+    pub server_version: Option<String>,
+    /// The level the server run asked for.
+    #[serde(with = "optional_sql_name")]
+    pub isolation: Option<Isolation>,
+    /// The level the database says its transactions run at, in its own words.
+    pub effective_isolation: Option<String>,
+    pub method: u32,
+    pub method_name: String,
+    pub retry: Option<u32>,
+    pub requests: u64,
+    pub concurrency: u64,
+    pub pool_size: Option<u32>,
+    pub trial: u32,
+    pub acknowledged: u64,
+    pub rejected: u64,
+    pub unknown: u64,
+    /// The counter after the run.
+    pub final_count: i64,
+    pub verdict: Verdict,
+    pub outcome: Outcome,
+    /// Error tallies by the engine's code (`40001`) or by kind (`HTTP 503`, `timeout`).
+    pub errors: BTreeMap<String, u64>,
+    pub duration_ms: f64,
+    pub throughput_rps: f64,
+    pub latency: Latency,
+    /// The counter before the run (0 after a reset) and its change F.
+    pub before: i64,
+    pub change: i64,
+    /// Acknowledged requests that wrote a count another acknowledged request also wrote.
+    pub duplicate_writes: u64,
+    /// Requests that got an end; fewer than `requests` when the run was interrupted.
+    pub completed: u64,
+    pub interrupted: bool,
+    /// Servers that shared the load (`--replicas`).
+    pub replicas: u32,
+    /// Pause between read and write on the server (`--think-ms`).
+    pub think_ms: Option<u64>,
+}
+
+impl RunRecord {
+    /// `40001=57;23505=3`, most frequent first.
+    pub fn errors_text(&self) -> String {
+        let mut errors: Vec<(&String, &u64)> = self.errors.iter().collect();
+        errors.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        errors
+            .iter()
+            .map(|(code, n)| format!("{code}={n}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
+/// Facts about a matrix run as a whole, for reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixMeta {
+    pub engine: String,
+    pub server_version: String,
+    pub levels: Vec<Isolation>,
+    pub methods: Vec<u32>,
+    pub requests: u64,
+    pub concurrency: u64,
+    pub pool_size: u32,
+    pub trials: u32,
+    /// The retry settings the cells ran with: `[0]`, or `[0, N]`.
+    pub retries: Vec<u32>,
+    pub replicas: u32,
+    pub think_ms: u64,
+    pub wall_ms: f64,
+    pub machine: String,
+}
+
+/// A cell the engine cannot run (a whole level when `method` is None), and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotApplicable {
+    pub isolation: Isolation,
+    pub method: Option<u32>,
+    pub reason: String,
+}
+
+/// Every record of one engine's matrix, in level, method, trial order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixResult {
+    pub meta: MatrixMeta,
+    pub runs: Vec<RunRecord>,
+    /// Cells not run because the engine cannot express them.
+    #[serde(default)]
+    pub not_applicable: Vec<NotApplicable>,
+    /// Broken invariants of the harness itself (sessions left idle in transaction).
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+impl MatrixResult {
+    /// Runs whose acknowledged increments vanished or were counted twice.
+    pub fn invariant_violations(&self) -> impl Iterator<Item = &RunRecord> {
+        self.runs.iter().filter(|r| r.outcome.violates_invariant())
+    }
+}
+
+/// Serde for an optional level written by its SQL name (`"repeatable read"`, or null).
+mod optional_sql_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Isolation;
+
+    pub fn serialize<S: Serializer>(level: &Option<Isolation>, s: S) -> Result<S::Ok, S::Error> {
+        match level {
+            Some(level) => s.serialize_str(level.sql_name()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Isolation>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|name| {
+                Isolation::from_sql_name(&name).ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown isolation level {name:?}"))
+                })
+            })
+            .transpose()
+    }
+}
