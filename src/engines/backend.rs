@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use super::capabilities;
 use super::mariadb::{self, MariaDatabase};
 use super::postgres::{self, PgDatabase};
+use super::provision::Location;
+use super::reads;
+use super::shared::DbError;
 use super::sqlite::{self, SqliteDatabase};
-use super::{DbError, Location, reads};
 use crate::methods::retry::{self, Attempted, RetryPolicy};
 use crate::methods::{self, MethodContext};
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
@@ -91,7 +94,9 @@ impl Backend {
     /// known gaps, and on the PostgreSQL-protocol engines what the connect-time probes found.
     /// The one answer the server, its info page and the matrix all use.
     pub fn not_applicable(&self, method: MethodId) -> Option<String> {
-        if let Some(reason) = super::not_applicable(self.engine(), self.isolation, Some(method)) {
+        if let Some(reason) =
+            capabilities::not_applicable(self.engine(), self.isolation, Some(method))
+        {
             return Some(reason.to_string());
         }
         match &self.db {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use axum::http::Method;
 use serde::Deserialize;
 
+use super::config::{Control, HammerConfig, HttpVerb};
+use super::http;
 use super::stats::{RequestEnd, Tally, WrittenCounts};
-use super::{Control, HammerConfig, HttpVerb, http};
 use crate::api::{self, codes};
 
 struct Shared {
@@ -78,7 +79,7 @@ pub(super) async fn fire(
                 if let Ok(mut tally) = shared.tally.lock() {
                     tally.record(&end, latency);
                 }
-                shared.control.completed.fetch_add(1, Ordering::Relaxed);
+                shared.control.count_completed();
             }
         });
     }

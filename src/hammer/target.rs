@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode, Uri};
 use hyper::body::Bytes;
 use serde::Deserialize;
 
-use super::HammerError;
+use super::error::HammerError;
 use super::http::{Endpoint, HttpError, send_on};
 use crate::api::{self, Info, codes};
 

@@ -6,7 +6,7 @@
 //! the wait is stale and the write is refused with 40001. Correct at read committed only.
 
 use super::read_then_write::read_then_write;
-use super::{Guard, MethodContext, Read, Session};
+use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "transaction: pg_advisory_xact_lock(id), then read, write read+1";

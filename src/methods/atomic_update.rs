@@ -5,7 +5,7 @@
 //! 40001.
 
 use super::get_or_create::get_or_create;
-use super::{Read, Session};
+use super::session::{Read, Session};
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "autocommit: get-or-create, then UPDATE counter SET count = count + 1";
@@ -13,11 +13,7 @@ pub const SUMMARY: &str = "autocommit: get-or-create, then UPDATE counter SET co
 pub async fn increment<S: Session>(session: &mut S, id: i64) -> Result<i64, IncrementError> {
     get_or_create(session, id, Read::Plain).await?;
     let written = session.add_one(id).await?;
-    written.ok_or_else(|| row_gone(id))
-}
-
-/// The row vanished between get-or-create and the update (a reset ran in between): nothing
-/// was applied, and the request says so instead of acknowledging.
-pub fn row_gone(id: i64) -> IncrementError {
-    IncrementError::RowGone(id)
+    // None: the row vanished between get-or-create and the update (a reset ran in between);
+    // nothing was applied, and the request says so instead of acknowledging.
+    written.ok_or(IncrementError::RowGone(id))
 }

@@ -5,9 +5,8 @@
 //! At repeatable read and above the losing UPDATE is not told "0 rows": it waits for the
 //! winner and is aborted with 40001.
 
-use super::atomic_update::row_gone;
 use super::get_or_create::get_or_create;
-use super::{MethodContext, Read, Session};
+use super::session::{MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 /// How many lost races a request tolerates before it gives up.
@@ -26,7 +25,7 @@ pub async fn increment<S: Session>(
         let old = session
             .read(id, Read::Plain)
             .await?
-            .ok_or_else(|| row_gone(id))?;
+            .ok_or(IncrementError::RowGone(id))?;
         ctx.think().await;
         if session.swap(id, old, old + 1).await? == 1 {
             return Ok(old + 1);

@@ -3,7 +3,7 @@
 //! again. Inside a transaction the engine keeps a failed insert from aborting it (PostgreSQL
 //! with a savepoint, as the ORM does; InnoDB and SQLite abort only the statement).
 
-use super::{Inserted, Read, Session};
+use super::session::{Inserted, Read, Session};
 use crate::model::DbFailure;
 
 /// Returns the count read (0 for a row this call created).

@@ -4,7 +4,7 @@
 //! the updates are lost again, at repeatable read and above they are refused with 40001.
 
 use super::read_then_write::read_then_write;
-use super::{Guard, MethodContext, Read, Session};
+use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "an application mutex around read, write read+1 (one server only)";

@@ -15,108 +15,12 @@ mod read_modify_write;
 mod read_then_write;
 pub mod retry;
 mod row_lock;
+mod session;
 mod table_lock;
 mod upsert;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-use crate::model::{DbFailure, IncrementError, MethodId};
-
-/// How a transaction is fenced off: the guard some methods take before anything is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Guard {
-    /// None: `BEGIN` ... `COMMIT`.
-    Nothing,
-    /// The whole table, locked before the first read (method 1).
-    Table,
-    /// A lock keyed by the row id (method 6).
-    Key,
-}
-
-/// How a row is read: plainly, or locking it for the rest of the transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Read {
-    Plain,
-    ForUpdate,
-}
-
-/// What an insert of a new row found.
-#[derive(Debug)]
-pub enum Inserted {
-    Created,
-    /// Someone else's row with that id was there first: the duplicate-key error, kept in
-    /// case the row cannot be seen either (then the transaction must be refused with it).
-    Exists(DbFailure),
-}
-
-/// The statements of the methods, on one connection of one engine. Each engine writes them in
-/// its own SQL; errors come back already classified by the engine's error table.
-///
-/// A session that is dropped while its transaction is open must not lend its connection to
-/// anyone else in that state (implementations close it instead: the database rolls back).
-pub trait Session: Send {
-    /// Opens a transaction behind `guard` (for [`Guard::Key`], keyed by `id`).
-    fn begin(
-        &mut self,
-        guard: Guard,
-        id: i64,
-    ) -> impl Future<Output = Result<(), IncrementError>> + Send;
-    /// Commits the open transaction and lets go of its guard.
-    fn commit(&mut self) -> impl Future<Output = Result<(), DbFailure>> + Send;
-    /// Rolls the open transaction back and lets go of its guard; failures are the
-    /// connection's problem (it is not reused), not the caller's.
-    fn rollback(&mut self) -> impl Future<Output = ()> + Send;
-    /// The row's count, if the row exists.
-    fn read(
-        &mut self,
-        id: i64,
-        read: Read,
-    ) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
-    /// Inserts row `id` with count 0 (inside a transaction, without aborting it on a
-    /// duplicate key).
-    fn insert(&mut self, id: i64) -> impl Future<Output = Result<Inserted, DbFailure>> + Send;
-    /// `count = value`; returns the rows written (0: the row is gone).
-    fn write(&mut self, id: i64, value: i64)
-    -> impl Future<Output = Result<u64, DbFailure>> + Send;
-    /// `count = new WHERE count = old`; returns the rows written (0: someone else won).
-    fn swap(
-        &mut self,
-        id: i64,
-        old: i64,
-        new: i64,
-    ) -> impl Future<Output = Result<u64, DbFailure>> + Send;
-    /// `count = count + 1` in one statement; the count written, None when there is no row.
-    fn add_one(&mut self, id: i64) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
-    /// Creates the row with count 1 or adds 1, in one statement; the count written.
-    fn upsert(&mut self, id: i64) -> impl Future<Output = Result<i64, DbFailure>> + Send;
-}
-
-/// What a method needs besides its session: the pause between read and write, and this server
-/// process's own lock (method 8).
-#[derive(Debug, Clone, Default)]
-pub struct MethodContext {
-    /// Pause between the read and the write of read-then-write methods (`--think-ms`): makes
-    /// races show up reliably on small machines.
-    pub think: Duration,
-    pub local_lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl MethodContext {
-    pub fn new(think: Duration) -> MethodContext {
-        MethodContext {
-            think,
-            local_lock: Arc::default(),
-        }
-    }
-
-    async fn think(&self) {
-        if !self.think.is_zero() {
-            tokio::time::sleep(self.think).await;
-        }
-    }
-}
+use crate::model::{IncrementError, MethodId};
+pub use session::{Guard, Inserted, MethodContext, Read, Session};
 
 /// One increment of `method`'s row, one attempt, on `session`; returns the count this request
 /// wrote.

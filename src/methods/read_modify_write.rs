@@ -7,7 +7,7 @@
 //! 40001: rejected instead of lost.
 
 use super::read_then_write::read_then_write;
-use super::{Guard, MethodContext, Read, Session};
+use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "transaction: read, write read+1, no lock (the control: loses updates)";

@@ -2,9 +2,8 @@
 //! guard, get-or-create and read, an optional pause, write read + 1, commit. The methods differ
 //! only in the guard and in how they read; each file says which and why it matters.
 
-use super::atomic_update::row_gone;
 use super::get_or_create::get_or_create;
-use super::{Guard, MethodContext, Read, Session};
+use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 /// Runs the read-then-write transaction; returns the count written. Whatever fails, the
@@ -22,7 +21,7 @@ pub async fn read_then_write<S: Session>(
         ctx.think().await;
         let written = count + 1;
         if session.write(id, written).await? == 0 {
-            return Err(row_gone(id));
+            return Err(IncrementError::RowGone(id));
         }
         Ok::<i64, IncrementError>(written)
     }

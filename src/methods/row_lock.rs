@@ -5,7 +5,7 @@
 //! is older than the row it waited for, and PostgreSQL refuses with 40001 instead.
 
 use super::read_then_write::read_then_write;
-use super::{Guard, MethodContext, Read, Session};
+use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "SELECT ... FOR UPDATE (get-or-create), read, write read+1";

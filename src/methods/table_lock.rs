@@ -7,7 +7,7 @@
 //! predecessor committed: correct at every level, at the price of serializing all writers.
 
 use super::read_then_write::read_then_write;
-use super::{Guard, MethodContext, Read, Session};
+use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str =

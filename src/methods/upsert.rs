@@ -3,7 +3,7 @@
 //! race at all; at read committed the conflicting update waits and applies to the newest
 //! version. At repeatable read and above a concurrent update aborts it with 40001.
 
-use super::Session;
+use super::session::Session;
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "INSERT ... ON CONFLICT (id) DO UPDATE SET count = counter.count + 1";

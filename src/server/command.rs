@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use super::{AppState, SHUTDOWN_GRACE, shutdown_signal, spawn};
+use super::state::AppState;
+use super::{SHUTDOWN_GRACE, shutdown_signal, spawn};
 use crate::engines::{self, Backend, Location, Provisioned, Throwaway};
 use crate::model::{Engine, Isolation};
 

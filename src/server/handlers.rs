@@ -6,8 +6,8 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::ApiError;
+use super::state::AppState;
 use crate::api::{
     CountRow, Deleted, ErrorBody, Health, IncrementResponse, Info, MethodInfo, Unavailable, codes,
 };

@@ -12,7 +12,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Executor, MySqlPool};
 
 use super::reads::ReadSql;
-use super::{ACQUIRE_TIMEOUT, DbError, settle};
+use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
 use crate::methods::{self, MethodContext};
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
 pub use server::{LocalMariaDb, find_binaries};
@@ -82,7 +82,7 @@ pub async fn connect(
         })
         .connect_with(options.clone())
         .await?;
-    super::migrator(Engine::Mariadb).run(&pool).await?;
+    migrator(Engine::Mariadb).run(&pool).await?;
     let effective: String = sqlx::query_scalar("SELECT @@tx_isolation")
         .fetch_one(&pool)
         .await?;
@@ -124,7 +124,7 @@ impl MariaDatabase {
 
 /// Sessions on this database sleeping inside an open InnoDB transaction, other than the
 /// asking one. After a run there must be none. InnoDB refreshes these tables at most every
-/// 100 ms, so ask through [`super::settle`].
+/// 100 ms, so ask through [`super::shared::settle`].
 pub async fn idle_in_transaction(pool: &MySqlPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.INNODB_TRX t \

@@ -16,7 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
 use super::reads::ReadSql;
-use super::{ACQUIRE_TIMEOUT, DbError, settle};
+use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
 use crate::methods::{self, MethodContext};
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
 pub use cluster::LocalCluster;
@@ -103,7 +103,7 @@ pub async fn connect_as(
         .connect_with(pooled.clone())
         .await
         .map_err(|err| connect_error(&pooled, &err))?;
-    super::migrator(engine).run(&pool).await?;
+    migrator(engine).run(&pool).await?;
     let effective_isolation = first_answer(&pool, effective_isolation_queries(engine)).await?;
     let server_version = first_answer(&pool, server_version_queries(engine)).await?;
     // PostgreSQL has both guards in every supported release (advisory transaction locks since

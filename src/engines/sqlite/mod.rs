@@ -1,8 +1,9 @@
 //! SQLite, embedded: a database file in a throwaway directory, with write-ahead logging (so
 //! readers do not block the writer) and a busy timeout (so writers queue instead of failing at
 //! once, as SQLite's own lock allows). Its statements are in `session`, its result codes in
-//! `errors`; what it cannot express is said by [`not_applicable`].
+//! `errors`; what it cannot express is said by `capabilities`.
 
+mod capabilities;
 pub mod errors;
 pub mod session;
 
@@ -13,34 +14,19 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use super::reads::ReadSql;
-use super::{ACQUIRE_TIMEOUT, DbError};
+use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator};
 use crate::methods::{self, MethodContext};
-use crate::model::{Engine, IncrementError, Isolation, MethodId};
+use crate::model::{Engine, IncrementError, MethodId};
+pub use capabilities::not_applicable;
 use session::SqliteSession;
 
 /// How long a writer waits for SQLite's lock before the database answers BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub const NO_ROW_LOCKS: &str = "SQLite has no row locks: SELECT ... FOR UPDATE does not exist";
-pub const NO_ADVISORY_LOCKS: &str = "SQLite has no advisory locks";
-const ONLY_SERIALIZABLE: &str = "SQLite runs every transaction serializable (read uncommitted exists only in its shared-cache mode)";
-
 pub const READS: ReadSql = ReadSql {
     get: "SELECT id, count FROM counter WHERE id = ?1",
     delete_one: "DELETE FROM counter WHERE id = ?1 RETURNING id",
 };
-
-/// Why SQLite cannot run `method`, or (with None) has no such `level`, if so. Its missing
-/// features are reported, never approximated. A server asked for another level still runs
-/// serializable, and says so in its effective level.
-pub fn not_applicable(level: Isolation, method: Option<MethodId>) -> Option<&'static str> {
-    match method {
-        None if level != Isolation::Serializable => Some(ONLY_SERIALIZABLE),
-        Some(MethodId::RowLock) => Some(NO_ROW_LOCKS),
-        Some(MethodId::AdvisoryLock) => Some(NO_ADVISORY_LOCKS),
-        _ => None,
-    }
-}
 
 /// A directory holding one SQLite database; removed when dropped.
 #[derive(Debug)]
@@ -91,7 +77,7 @@ pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbEr
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
-    super::migrator(Engine::Sqlite).run(&pool).await?;
+    migrator(Engine::Sqlite).run(&pool).await?;
     let version: String = sqlx::query_scalar("SELECT sqlite_version()")
         .fetch_one(&pool)
         .await?;

@@ -1,11 +1,12 @@
 //! The methods' statements on SQLite. SQLite has one writer at a time and no row or advisory
 //! locks: its table lock is `BEGIN IMMEDIATE` (the database's write lock, taken before
 //! anything is read; a plain deferred `BEGIN` reads first and must upgrade later), and the
-//! methods that need the other two are not applicable (see [`super::not_applicable`]).
+//! methods that need the other two are not applicable (see `capabilities.rs`).
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Executor, Sqlite};
 
+use super::capabilities::{NO_ADVISORY_LOCKS, NO_ROW_LOCKS};
 use super::errors;
 use crate::methods::{Guard, Inserted, Read, Session};
 use crate::model::{DbFailure, ErrorClass, IncrementError};
@@ -57,9 +58,7 @@ impl Session for SqliteSession {
             Guard::Nothing => "BEGIN",
             Guard::Table => "BEGIN IMMEDIATE",
             Guard::Key => {
-                return Err(IncrementError::NotApplicable(
-                    super::NO_ADVISORY_LOCKS.to_string(),
-                ));
+                return Err(IncrementError::NotApplicable(NO_ADVISORY_LOCKS.to_string()));
             }
         };
         self.simple(begin).await?;
@@ -87,8 +86,8 @@ impl Session for SqliteSession {
         if read == Read::ForUpdate {
             return Err(DbFailure {
                 class: ErrorClass::Internal,
-                message: super::NO_ROW_LOCKS.to_string(),
-                detail: super::NO_ROW_LOCKS.to_string(),
+                message: NO_ROW_LOCKS.to_string(),
+                detail: NO_ROW_LOCKS.to_string(),
             });
         }
         let found = sqlx::query_scalar(SELECT)

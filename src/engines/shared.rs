@@ -1,0 +1,59 @@
+//! What every engine needs to connect: the error of connecting and provisioning, how long a
+//! request waits for a connection, the migrations, and a patient check for sessions left
+//! idle in transaction.
+
+use std::time::Duration;
+
+use super::supervise::ThrowawayError;
+use crate::model::Engine;
+
+/// How long a request waits for a pooled connection before it is answered 503.
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Throwaway(#[from] ThrowawayError),
+    #[error("could not connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("could not apply the migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the throwaway server's startup task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("SQLite: {0}")]
+    Sqlite(String),
+    #[error(
+        "{0} cannot be started here: give its address with --database-url (DATABASE_URL), e.g. {1}"
+    )]
+    NeedsUrl(&'static str, &'static str),
+}
+
+/// The migrations; for CockroachDB and YugabyteDB without sqlx's `pg_advisory_lock` around
+/// them (a no-op stub or a missing function there). Two servers migrating the same empty
+/// database at the same instant are then protected only by `CREATE TABLE IF NOT EXISTS`.
+pub(crate) fn migrator(engine: Engine) -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!();
+    migrator.set_locking(!matches!(engine, Engine::Cockroach | Engine::Yugabyte));
+    migrator
+}
+
+/// Asks `count_idle` until it answers 0 or `patience` runs out; returns its last answer.
+pub(crate) async fn settle<F, Fut>(
+    patience: Duration,
+    mut count_idle: F,
+) -> Result<i64, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<i64, sqlx::Error>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let idle = count_idle().await?;
+        if idle == 0 || started.elapsed() >= patience {
+            return Ok(idle);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

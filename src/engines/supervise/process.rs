@@ -1,0 +1,138 @@
+//! The process-level calls a throwaway server needs: the account to run it as, its private
+//! directory, a free port, signals, and the children of a process.
+
+use std::ffi::CStr;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, chown};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::error::{ThrowawayError, io_err};
+
+/// The account a server runs under: ours, or its own system account when we are root.
+#[derive(Debug, Clone, Copy)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Root may not run the database servers: use their `account` then, ourselves otherwise.
+pub fn run_as(account: &'static CStr, product: &'static str) -> Result<RunAs, ThrowawayError> {
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid != 0 {
+        return Ok(RunAs { uid, gid });
+    }
+    // SAFETY: the name is a valid C string; the returned record is read at once, before any
+    // other call that could overwrite getpwnam's static buffer.
+    unsafe {
+        let entry = libc::getpwnam(account.as_ptr());
+        if entry.is_null() {
+            return Err(ThrowawayError::NoAccount {
+                product,
+                account: account.to_str().unwrap_or("?"),
+            });
+        }
+        Ok(RunAs {
+            uid: (*entry).pw_uid,
+            gid: (*entry).pw_gid,
+        })
+    }
+}
+
+pub fn signal(pid: u32, signal: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Pids whose parent is `parent`, from /proc (Linux).
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // "pid (comm) state ppid ...": comm may contain spaces, so split after the ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+/// A command that runs as `run_as` in `dir`, with a clean locale.
+pub fn command(program: &Path, run_as: RunAs, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir).env("LC_ALL", "C").env_remove("PGDATA");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != run_as.uid {
+        // std also drops root's supplementary groups when it changes the uid.
+        cmd.uid(run_as.uid).gid(run_as.gid);
+    }
+    cmd
+}
+
+/// Runs a set-up step to completion; its stderr's last lines are the error.
+pub fn run_setup(mut cmd: Command, program: &'static str) -> Result<(), ThrowawayError> {
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_err(format!("could not run {program}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&output.stderr);
+    Err(ThrowawayError::Setup {
+        program,
+        tail: last_lines(&text, 10),
+    })
+}
+
+/// A new directory under the system temp dir, private to (and owned by) `run_as`: no other
+/// account can enter it, so neither the data, the logs nor a Unix socket inside are theirs.
+pub fn private_dir(run_as: RunAs, prefix: &str) -> Result<PathBuf, ThrowawayError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos:09}", std::process::id()));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io_err(format!("could not create {}", dir.display())))?;
+    if let Err(err) = chown(&dir, Some(run_as.uid), Some(run_as.gid)) {
+        let _ = fs::remove_dir(&dir);
+        return Err(io_err(
+            "could not hand the server's directory to its account",
+        )(err));
+    }
+    Ok(dir)
+}
+
+pub fn free_port() -> Result<u16, ThrowawayError> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(io_err("could not find a free port"))?;
+    let port = listener
+        .local_addr()
+        .map_err(io_err("could not find a free port"))?
+        .port();
+    Ok(port)
+}
+
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
