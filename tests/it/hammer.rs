@@ -125,7 +125,7 @@ async fn cli_exit_codes_and_json_shape() {
     for key in ["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"] {
         assert!(json["latency"][key].is_number(), "latency.{key}");
     }
-    // The CSV header is DESIGN.md's.
+    // The CSV header is the results file's.
     let out = run_cli(args(&[
         "-n",
         "table-lock",
