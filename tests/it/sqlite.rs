@@ -10,14 +10,22 @@ use counter::hammer::{self, Control, HammerConfig, Target};
 use counter::model::Isolation;
 use counter::model::MethodId;
 use counter::model::Outcome;
-use counter::server::{self, AppState, ServerHandle};
+use counter::server::AppState;
 use reqwest::StatusCode;
-use serde_json::Value;
+
+use crate::support::HttpServer;
 
 struct SqliteServer {
-    handle: ServerHandle,
-    client: reqwest::Client,
+    http: HttpServer,
     _file: SqliteFile,
+}
+
+impl std::ops::Deref for SqliteServer {
+    type Target = HttpServer;
+
+    fn deref(&self) -> &HttpServer {
+        &self.http
+    }
 }
 
 async fn start() -> SqliteServer {
@@ -26,23 +34,13 @@ async fn start() -> SqliteServer {
     let backend = Backend::open(&location, Isolation::Serializable, 10, Duration::ZERO)
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = server::spawn(listener, AppState::with_backend(backend, 0)).unwrap();
     SqliteServer {
-        handle,
-        client: crate::support::client(),
+        http: HttpServer::spawn(AppState::with_backend(backend, 0)).await,
         _file: file,
     }
 }
 
 impl SqliteServer {
-    async fn call(&self, verb: reqwest::Method, path: &str) -> (StatusCode, Value) {
-        let url = format!("{}{path}", self.handle.base_url());
-        let response = self.client.request(verb, url).send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     async fn hammer(&self, method: MethodId) -> hammer::HammerRun {
         let target = Target::parse(&self.handle.base_url()).unwrap();
         let mut config = HammerConfig::new(vec![target], method, 100);
@@ -99,7 +97,7 @@ async fn sqlite_runs_what_it_can_express_and_says_why_not_the_rest() {
         .call(reqwest::Method::DELETE, "/api/v1/endpoint/count/")
         .await;
     assert_eq!(deleted["deleted"], 6);
-    server.handle.shutdown(Duration::from_secs(10)).await;
+    server.http.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,7 +123,7 @@ async fn sqlite_serializes_writers_and_refuses_stale_read_modify_write() {
         run.after, run.acknowledged as i64,
         "nothing acknowledged lost"
     );
-    server.handle.shutdown(Duration::from_secs(10)).await;
+    server.http.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,11 +57,25 @@ pub fn url_of(options: &PgConnectOptions) -> String {
     )
 }
 
-/// A `counter serve` running in this process on an ephemeral port, over a fresh database.
-pub struct TestServer {
+/// A server running in this process on an ephemeral port, and a client for it.
+pub struct HttpServer {
     pub handle: ServerHandle,
-    pub db: PgDatabase,
     pub client: reqwest::Client,
+}
+
+/// A `counter serve` running in this process over a fresh PostgreSQL database (which the test
+/// can read directly).
+pub struct TestServer {
+    pub http: HttpServer,
+    pub db: PgDatabase,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = HttpServer;
+
+    fn deref(&self) -> &HttpServer {
+        &self.http
+    }
 }
 
 pub async fn start_server(isolation: Isolation, pool_size: u32) -> TestServer {
@@ -92,13 +106,8 @@ pub async fn start_server_with(
     let db = postgres::connect(options, isolation, pool_size)
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = server::spawn(listener, make_state(db.clone())).unwrap();
-    TestServer {
-        handle,
-        db,
-        client: client(),
-    }
+    let http = HttpServer::spawn(make_state(db.clone())).await;
+    TestServer { http, db }
 }
 
 pub fn client() -> reqwest::Client {
@@ -109,7 +118,20 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-impl TestServer {
+impl HttpServer {
+    /// Serves `state` on an ephemeral loopback port.
+    pub async fn spawn(state: AppState) -> HttpServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        HttpServer {
+            handle: server::spawn(listener, state).unwrap(),
+            client: client(),
+        }
+    }
+
+    pub async fn shutdown(self) {
+        self.handle.shutdown(Duration::from_secs(10)).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.handle.base_url(), path)
     }
@@ -135,15 +157,6 @@ impl TestServer {
         .await
     }
 
-    /// The row's count straight from the database (None when the row does not exist).
-    pub async fn count(&self, id: i64) -> Option<i64> {
-        sqlx::query_scalar("SELECT count FROM counter WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await
-            .unwrap()
-    }
-
     /// Fires `n` increments at once and returns each answer's status and body.
     pub async fn concurrent_increments(&self, method: u32, n: usize) -> Vec<(StatusCode, Value)> {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
@@ -161,9 +174,20 @@ impl TestServer {
         }
         tasks.join_all().await
     }
+}
+
+impl TestServer {
+    /// The row's count straight from the database (None when the row does not exist).
+    pub async fn count(&self, id: i64) -> Option<i64> {
+        sqlx::query_scalar("SELECT count FROM counter WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await
+            .unwrap()
+    }
 
     pub async fn stop(self) {
-        self.handle.shutdown(Duration::from_secs(10)).await;
+        self.http.shutdown().await;
         self.db.pool.close().await;
     }
 }
