@@ -1,6 +1,8 @@
 //! The HTTP contract, in one place: the routes, the bodies of requests and answers, and the
 //! error codes. The server serves it, the hammer reads it, the OpenAPI document describes it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The increment route (`{n}`: a method number or slug), as the original project had it.
@@ -65,6 +67,11 @@ pub struct IncrementResponse {
     pub method_slug: String,
     /// How many times the transaction ran (more than 1 only with retries).
     pub attempts: u32,
+    /// When the increment's database work began (its first statement, of its first attempt),
+    /// in microseconds since the Unix epoch: one clock for every server on the machine.
+    pub db_started_us: u64,
+    /// When it committed, in microseconds since the Unix epoch.
+    pub db_finished_us: u64,
 }
 
 /// Every error answer: a stable code, words for humans, and the database's code when it
@@ -123,6 +130,13 @@ pub struct Info {
     pub isolation: String,
     /// The level the database says its transactions run at.
     pub effective_isolation: String,
+    /// Which statements the level reaches: `session` (all) or `transaction` (explicit
+    /// transactions only).
+    #[serde(default)]
+    pub isolation_scope: String,
+    /// The database settings that change outcomes (`fsync`, `synchronous_commit`, ...).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
     pub server_version: String,
     pub pool_size: u32,
     /// Extra attempts on serialization failures (`--retry`).
@@ -136,6 +150,9 @@ pub struct Info {
     /// The methods this engine cannot express, and why.
     #[serde(default)]
     pub unavailable: Vec<Unavailable>,
+    /// Increments in progress, by row id (rows with none are left out).
+    #[serde(default)]
+    pub in_flight: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::{EngineChoice, HammerArgs, MatrixArgs, ServeArgs, env};
-use crate::engines::{self, Location};
+use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, ServeArgs, env};
+use crate::engines::{self, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::command::HammerCommand;
 use crate::hammer::{HammerConfig, HammerError, Target};
 use crate::matrix::MatrixConfig;
@@ -16,17 +16,73 @@ use crate::server::command::ServeConfig;
 impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<ServeConfig> {
         let url = self.database.database_url.as_deref();
+        let location = env::location(self.engine, url)?;
+        let behaviour = &self.behaviour;
+        behaviour.check(&[(self.engine, location.is_some())])?;
         Ok(ServeConfig {
             bind: self.bind,
             engine: self.engine,
-            location: env::location(self.engine, url)?,
-            isolation: self.isolation,
-            pool_size: self.pool_size,
+            location,
+            open: OpenOptions {
+                isolation: self.isolation,
+                scope: behaviour.isolation_scope,
+                pool_size: self.pool_size,
+                think: Duration::from_millis(behaviour.think_ms),
+                durability: behaviour.durability(),
+                engine_options: behaviour.engine_options.clone(),
+            },
             max_in_flight: self.max_in_flight,
-            retry: self.behaviour.retry,
-            think: Duration::from_millis(self.behaviour.think_ms),
+            retry: behaviour.retry,
         })
     }
+}
+
+impl BehaviourArgs {
+    fn durability(&self) -> Durability {
+        if self.no_fsync {
+            Durability::NoFsync
+        } else {
+            Durability::Durable
+        }
+    }
+
+    /// What cannot be combined: `--no-fsync` with a database counter did not start, and an
+    /// engine option with a run that has none of its engine. `engines` are the run's engines,
+    /// each with whether its database is configured.
+    fn check(&self, engines: &[(Engine, bool)]) -> anyhow::Result<()> {
+        if self.no_fsync && engines.iter().any(|&(_, configured)| configured) {
+            anyhow::bail!(
+                "--no-fsync applies to the throwaway database counter starts, not to a configured one"
+            );
+        }
+        for option in &self.engine_options {
+            if !engines.iter().any(|&(engine, _)| engine == option.engine()) {
+                anyhow::bail!(
+                    "--engine-option {} applies to --engine {}",
+                    describe(*option),
+                    option.engine().name()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(option: EngineOption) -> &'static str {
+    match option {
+        EngineOption::InnodbSnapshotIsolation(_) => "innodb_snapshot_isolation",
+    }
+}
+
+/// `items` without repeats, in first-seen order (`--methods 1,2,1` runs 1 and 2).
+fn distinct<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
 }
 
 impl HammerArgs {
@@ -53,28 +109,20 @@ impl HammerArgs {
 
 impl MatrixArgs {
     pub fn into_command(self) -> anyhow::Result<MatrixCommand> {
-        let mut levels = Vec::new();
-        let chosen = if self.levels.is_empty() {
-            Isolation::ALL.to_vec()
-        } else {
-            self.levels.clone()
+        let levels = match self.levels.is_empty() {
+            true => Isolation::ALL.to_vec(),
+            false => distinct(self.levels.iter().copied()),
         };
-        for level in chosen {
-            if !levels.contains(&level) {
-                levels.push(level);
-            }
-        }
-        let mut methods = Vec::new();
-        let chosen = if self.methods.is_empty() {
-            ORIGINAL.to_vec()
-        } else {
-            self.methods.clone()
+        let methods = match self.methods.is_empty() {
+            true => ORIGINAL.to_vec(),
+            false => distinct(self.methods.iter().copied()),
         };
-        for method in chosen {
-            if !methods.contains(&method) {
-                methods.push(method);
-            }
-        }
+        let engines = self.engines()?;
+        let configured: Vec<(Engine, bool)> = engines
+            .iter()
+            .map(|(engine, location)| (*engine, location.is_some()))
+            .collect();
+        self.behaviour.check(&configured)?;
         let config = MatrixConfig {
             levels,
             methods,
@@ -85,11 +133,14 @@ impl MatrixArgs {
             replicas: self.replicas,
             retry: self.behaviour.retry,
             think_ms: self.behaviour.think_ms,
+            scope: self.behaviour.isolation_scope,
+            durability: self.behaviour.durability(),
+            engine_options: self.behaviour.engine_options.clone(),
             engine: Engine::Postgres,
         };
         Ok(MatrixCommand {
             config,
-            engines: self.engines()?,
+            engines,
             outputs: Outputs {
                 csv: self.csv,
                 json: self.json,

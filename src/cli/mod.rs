@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engines::EngineOption;
 use crate::hammer::command::Format;
 use crate::hammer::{HttpVerb, MAX_DEFAULT_CONCURRENCY};
-use crate::model::{Engine, Isolation, MethodId};
+use crate::model::{Engine, Isolation, IsolationScope, MethodId};
 use crate::server::DEFAULT_MAX_IN_FLIGHT;
 pub use env::load_dotenv_files;
 
@@ -60,8 +61,10 @@ pub struct ServeArgs {
     #[arg(long, env = "COUNTER_BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
 
-    /// Transaction isolation level of every pooled connection (the run's setting).
-    #[arg(long, env = "COUNTER_ISOLATION", value_enum, default_value_t = Isolation::ReadCommitted)]
+    /// Transaction isolation level of the run: read-uncommitted, read-committed,
+    /// repeatable-read or serializable (also written "repeatable read", REPEATABLE_READ, ...).
+    #[arg(long, env = "COUNTER_ISOLATION", default_value = "read-committed",
+          value_parser = parse_isolation)]
     pub isolation: Isolation,
 
     /// Maximum number of database connections.
@@ -101,6 +104,23 @@ pub struct BehaviourArgs {
     #[arg(long, env = "COUNTER_THINK_MS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub think_ms: u64,
+
+    /// Which statements the isolation level reaches: session (every statement, autocommit
+    /// included, as the original's table requires) or transaction (only explicit
+    /// transactions, as a Django application's OPTIONS isolation_level).
+    #[arg(long, env = "COUNTER_ISOLATION_SCOPE", value_enum, default_value_t = IsolationScope::Session)]
+    pub isolation_scope: IsolationScope,
+
+    /// Start the throwaway database without durable commits (PostgreSQL fsync=off, InnoDB
+    /// innodb_flush_log_at_trx_commit=2, SQLite synchronous=OFF): faster, for throughput
+    /// benchmarks; concurrent updates of a row then barely overlap.
+    #[arg(long)]
+    pub no_fsync: bool,
+
+    /// An engine setting for every session, as name=value (repeatable):
+    /// innodb_snapshot_isolation=on|off (mariadb).
+    #[arg(long = "engine-option", value_parser = parse_engine_option)]
+    pub engine_options: Vec<EngineOption>,
 }
 
 /// How many requests and how many at once (shared by hammer and matrix).
@@ -169,7 +189,7 @@ pub struct HammerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MatrixArgs {
     /// Isolation levels to run (comma-separated; default: all four).
-    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_isolation)]
     pub levels: Vec<Isolation>,
 
     /// Methods to run (comma-separated numbers or slugs; default: 1,2,3).
@@ -249,6 +269,22 @@ fn parse_engines(text: &str) -> Result<EngineChoice, String> {
     Engine::from_str(text.trim(), true)
         .map(EngineChoice::One)
         .map_err(|_| "expected postgres, sqlite, mariadb, cockroach, yugabyte or all".to_string())
+}
+
+/// A level as people write it: `repeatable-read`, `repeatable read`, `REPEATABLE_READ`, ...
+fn parse_isolation(text: &str) -> Result<Isolation, String> {
+    let spaced = text.trim().replace(['-', '_'], " ");
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    Isolation::from_sql_name(&words.join(" ")).ok_or_else(|| {
+        format!(
+            "unknown isolation level {text:?}: expected read-uncommitted, read-committed, \
+             repeatable-read or serializable (spaces, underscores and any case also work)"
+        )
+    })
+}
+
+fn parse_engine_option(text: &str) -> Result<EngineOption, String> {
+    EngineOption::parse(text)
 }
 
 fn parse_method(text: &str) -> Result<MethodId, String> {

@@ -2,25 +2,28 @@
 //! retries, the API's reads and resets, what the database says about itself, and what it
 //! cannot run.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::capabilities;
 use super::mariadb::{self, MariaDatabase};
+use super::options::OpenOptions;
 use super::postgres::{self, PgDatabase};
 use super::provision::Location;
 use super::reads;
 use super::shared::DbError;
 use super::sqlite::{self, SqliteDatabase};
 use crate::methods::retry::{self, Attempted, RetryPolicy};
-use crate::methods::{self, MethodContext};
-use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
+use crate::methods::{self, MethodContext, Span};
+use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
 
 /// One server run's connections to its database at one isolation level.
 #[derive(Debug)]
 pub struct Backend {
     db: Db,
-    /// The level the run asked for.
+    /// The level the run asked for, and which statements it reaches.
     isolation: Isolation,
+    scope: IsolationScope,
     /// How this server runs its methods (its own in-process lock, as a separate process would
     /// have, and the think time).
     methods: MethodContext,
@@ -38,10 +41,13 @@ enum Db {
 pub struct Description {
     pub engine: Engine,
     pub isolation: Isolation,
+    pub scope: IsolationScope,
     /// The level the database says its transactions run at, in its words.
     pub effective_isolation: String,
     pub server_version: String,
     pub pool_size: u32,
+    /// The settings that change outcomes (`fsync`, `synchronous_commit`, ...).
+    pub settings: BTreeMap<String, String>,
 }
 
 impl Backend {
@@ -49,32 +55,28 @@ impl Backend {
     pub fn postgres(db: PgDatabase, think: Duration) -> Backend {
         Backend {
             isolation: db.isolation,
+            scope: db.scope,
             db: Db::Postgres(db),
             methods: MethodContext::new(think),
         }
     }
 
-    /// Connects to `location` at `level` (PostgreSQL and MariaDB: on every connection;
-    /// SQLite: always serializable, the request is only recorded).
-    pub async fn open(
-        location: &Location,
-        level: Isolation,
-        pool_size: u32,
-        think: Duration,
-    ) -> Result<Backend, DbError> {
+    /// Connects to `location` as `open` says (PostgreSQL and MariaDB: the level on every
+    /// connection or every transaction; SQLite: always serializable, the request is only
+    /// recorded).
+    pub async fn open(location: &Location, open: &OpenOptions) -> Result<Backend, DbError> {
         let db = match location {
             Location::Postgres { options, engine } => {
-                Db::Postgres(postgres::connect_as(*engine, options, level, pool_size).await?)
+                Db::Postgres(postgres::connect_as(*engine, options, open).await?)
             }
-            Location::Mariadb(options) => {
-                Db::Mariadb(mariadb::connect(options, level, pool_size).await?)
-            }
-            Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, pool_size).await?),
+            Location::Mariadb(options) => Db::Mariadb(mariadb::connect(options, open).await?),
+            Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, open).await?),
         };
         Ok(Backend {
             db,
-            isolation: level,
-            methods: MethodContext::new(think),
+            isolation: open.isolation,
+            scope: open.scope,
+            methods: MethodContext::new(open.think),
         })
     }
 
@@ -122,17 +124,21 @@ impl Backend {
             return Attempted {
                 result: Err(IncrementError::NotApplicable(reason)),
                 attempts: 0,
+                interval: None,
             };
         }
-        let ctx = &self.methods;
-        retry::with_retry(policy, || async move {
+        let (ctx, span) = (&self.methods, Span::default());
+        let span = &span;
+        let mut attempted = retry::with_retry(policy, || async move {
             match &self.db {
-                Db::Postgres(db) => db.increment(method, ctx).await,
-                Db::Mariadb(db) => db.increment(method, ctx).await,
-                Db::Sqlite(db) => db.increment(method, ctx).await,
+                Db::Postgres(db) => db.increment(method, ctx, span).await,
+                Db::Mariadb(db) => db.increment(method, ctx, span).await,
+                Db::Sqlite(db) => db.increment(method, ctx, span).await,
             }
         })
-        .await
+        .await;
+        attempted.interval = span.interval();
+        attempted
     }
 
     /// Every counter row, as (id, count).
@@ -202,29 +208,34 @@ impl Backend {
     }
 
     pub fn describe(&self) -> Description {
-        let (effective_isolation, server_version, pool_size) = match &self.db {
+        let (effective_isolation, server_version, pool_size, settings) = match &self.db {
             Db::Postgres(db) => (
                 db.effective_isolation.clone(),
                 db.server_version.clone(),
                 db.connections.size(),
+                &db.settings,
             ),
             Db::Mariadb(db) => (
                 db.effective_isolation.clone(),
                 db.version.clone(),
                 db.pool_size,
+                &db.settings,
             ),
             Db::Sqlite(db) => (
                 Isolation::Serializable.sql_name().to_string(),
                 db.version.clone(),
                 db.pool_size,
+                &db.settings,
             ),
         };
         Description {
             engine: self.engine(),
             isolation: self.isolation,
+            scope: self.scope,
             effective_isolation,
             server_version,
             pool_size,
+            settings: settings.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod backend;
 mod capabilities;
 pub mod errors;
 pub mod mariadb;
+mod options;
 pub mod postgres;
 mod provision;
 mod reads;
@@ -21,6 +22,7 @@ pub mod supervise;
 
 pub use backend::{Backend, Description};
 pub use capabilities::{can_start, not_applicable};
+pub use options::{Durability, EngineOption, OpenOptions};
 pub use provision::{DEFAULT_DATABASE, Location, Provisioned, Throwaway, provision};
 pub use shared::DbError;
 pub use supervise::ThrowawayError;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
+use super::options::Durability;
 use super::shared::DbError;
 use super::{mariadb, postgres, sqlite};
 use crate::model::Engine;
@@ -75,8 +76,13 @@ impl Provisioned {
 }
 
 /// The configured database at `location`, or (with None) a throwaway one of `engine`: a
-/// PostgreSQL cluster or a MariaDB server with its `counter` database, or a SQLite file.
-pub async fn provision(engine: Engine, location: Option<Location>) -> Result<Provisioned, DbError> {
+/// PostgreSQL cluster or a MariaDB server with its `counter` database, or a SQLite file,
+/// with `durability` (a SQLite file gets it when opened).
+pub async fn provision(
+    engine: Engine,
+    location: Option<Location>,
+    durability: Durability,
+) -> Result<Provisioned, DbError> {
     if let Some(location) = location {
         return Ok(Provisioned {
             location,
@@ -88,7 +94,8 @@ pub async fn provision(engine: Engine, location: Option<Location>) -> Result<Pro
     }
     let (location, throwaway) = match engine {
         Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => {
-            let cluster = tokio::task::spawn_blocking(postgres::LocalCluster::start).await??;
+            let start = move || postgres::LocalCluster::start(durability);
+            let cluster = tokio::task::spawn_blocking(start).await??;
             postgres::create_database(&cluster.connect_options("postgres"), DEFAULT_DATABASE)
                 .await?;
             let options = Box::new(cluster.connect_options(DEFAULT_DATABASE));
@@ -98,7 +105,8 @@ pub async fn provision(engine: Engine, location: Option<Location>) -> Result<Pro
             )
         }
         Engine::Mariadb => {
-            let server = tokio::task::spawn_blocking(mariadb::LocalMariaDb::start).await??;
+            let start = move || mariadb::LocalMariaDb::start(durability);
+            let server = tokio::task::spawn_blocking(start).await??;
             mariadb::create_database(&server).await?;
             let options = Box::new(server.connect_options());
             (Location::Mariadb(options), Throwaway::Mariadb(server))

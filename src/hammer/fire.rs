@@ -13,6 +13,7 @@ use super::config::{Control, HammerConfig, HttpVerb};
 use super::http;
 use super::stats::{RequestEnd, Tally, WrittenCounts};
 use crate::api::{self, codes};
+use crate::model::DbInterval;
 
 struct Shared {
     next: AtomicU64,
@@ -21,13 +22,17 @@ struct Shared {
     control: Arc<Control>,
 }
 
-/// Fires the run's increments: returns the tallies, the duplicate writes seen, and the wall
-/// time from the start barrier on.
-pub(super) async fn fire(
-    config: &HammerConfig,
-    before: i64,
-    control: Arc<Control>,
-) -> (Tally, u64, Duration) {
+/// What firing the increments measured.
+pub(super) struct Fired {
+    pub tally: Tally,
+    /// Pairs of acknowledged requests that wrote the same count.
+    pub duplicate_writes: u64,
+    /// Wall time from the start barrier on.
+    pub duration: Duration,
+}
+
+/// Fires the run's increments.
+pub(super) async fn fire(config: &HammerConfig, before: i64, control: Arc<Control>) -> Fired {
     let workers = config.concurrency.min(config.requests);
     let shared = Arc::new(Shared {
         next: AtomicU64::new(0),
@@ -72,6 +77,7 @@ pub(super) async fn fire(
                 let end = classify(answer);
                 if let RequestEnd::Acknowledged {
                     written: Some(count),
+                    ..
                 } = end
                 {
                     shared.written.record(count);
@@ -88,12 +94,18 @@ pub(super) async fn fire(
     while tasks.join_next().await.is_some() {}
     let duration = started.elapsed();
     let tally = shared.tally.lock().map(|t| t.clone()).unwrap_or_default();
-    (tally, shared.written.duplicates(), duration)
+    Fired {
+        tally,
+        duplicate_writes: shared.written.duplicates(),
+        duration,
+    }
 }
 
 #[derive(Deserialize)]
 struct Answer {
     count: Option<i64>,
+    db_started_us: Option<u64>,
+    db_finished_us: Option<u64>,
     sqlstate: Option<String>,
     /// The error code, for rejections without a SQLSTATE (e.g. `cas_exhausted`).
     error: Option<String>,
@@ -124,8 +136,16 @@ fn classify(
     };
     let answer = serde_json::from_slice::<Answer>(&body).ok();
     if status.is_success() {
+        let interval = answer.as_ref().and_then(|a| {
+            let (started_us, finished_us) = (a.db_started_us?, a.db_finished_us?);
+            (started_us > 0).then_some(DbInterval {
+                started_us,
+                finished_us,
+            })
+        });
         return RequestEnd::Acknowledged {
             written: answer.and_then(|a| a.count),
+            interval,
         };
     }
     let error = answer.as_ref().and_then(|a| a.error.as_deref());

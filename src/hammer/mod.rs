@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::api::Info;
 use crate::model::results::{Latency, RunRecord};
-use crate::model::{MethodId, Outcome};
+use crate::model::{Contention, Ends, IsolationScope, MethodId, Outcome, Verdict};
 pub use config::{Control, HammerConfig, HttpVerb, MAX_DEFAULT_CONCURRENCY};
 pub use error::HammerError;
 pub use target::Target;
@@ -40,6 +40,11 @@ pub struct HammerRun {
     pub before: i64,
     pub after: i64,
     pub outcome: Outcome,
+    /// How much the acknowledged increments overlapped in the database (None: the server did
+    /// not say).
+    pub contention: Option<Contention>,
+    /// "+", "-", or "?" for an exact run that did not race.
+    pub verdict: Verdict,
     /// Error tallies by SQLSTATE (`40001`) or by kind (`HTTP 503`, `timeout`, `connect`).
     pub errors: BTreeMap<String, u64>,
     /// Pairs of acknowledged requests that wrote the same count: lost updates seen directly.
@@ -86,7 +91,7 @@ impl HammerRun {
             rejected: self.rejected,
             unknown: self.unknown,
             final_count: self.after,
-            verdict: self.outcome.verdict(),
+            verdict: self.verdict,
             outcome: self.outcome,
             errors: self.errors.clone(),
             duration_ms: round2(self.duration.as_secs_f64() * 1000.0),
@@ -95,16 +100,24 @@ impl HammerRun {
             before: self.before,
             change: self.change(),
             duplicate_writes: self.duplicate_writes,
+            overlap: self.contention.map(|c| round4(c.overlap)),
+            peak_in_flight: self.contention.map(|c| c.peak_in_flight),
             completed: self.completed,
             interrupted: self.interrupted,
             replicas: u32::try_from(self.replicas).unwrap_or(u32::MAX),
             think_ms: info.map(|i| i.think_ms),
+            isolation_scope: info.and_then(|i| IsolationScope::from_name(&i.isolation_scope)),
+            settings: info.map(|i| i.settings.clone()).unwrap_or_default(),
         }
     }
 }
 
 fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
 }
 
 /// Runs one hammer: checks the server, optionally resets the row, fires the increments and
@@ -141,12 +154,27 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
             server = info;
         }
     }
+    // A late commit of an earlier run (a request its client gave up on) must land neither
+    // after the reset nor after the final read: wait for the row's increments to finish.
+    let mut still_running = 0;
     if config.reset {
+        still_running += wait_until_settled(config, id).await?;
         target.reset(id).await?;
     }
     let before = target.read_count(id).await?;
-    let (tally, duplicate_writes, duration) = fire::fire(config, before, control.clone()).await;
+    let fired = fire::fire(config, before, control.clone()).await;
+    still_running += wait_until_settled(config, id).await?;
     let after = target.read_count(id).await?;
+    let fire::Fired {
+        mut tally,
+        duplicate_writes,
+        duration,
+    } = fired;
+    if still_running > 0 {
+        tally
+            .errors
+            .insert("still in flight when read".to_string(), still_running);
+    }
     if tally.completed() > 0 && tally.errors.get("HTTP 404") == Some(&tally.completed()) {
         return Err(HammerError::Connect(format!(
             "every increment at {}{} answered 404: the server does not know method {}",
@@ -158,6 +186,14 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
     let completed = tally.completed();
     let interrupted = completed < config.requests;
     let change = after - before;
+    let outcome = Outcome::classify(Ends {
+        requests: completed,
+        acknowledged: tally.acknowledged,
+        rejected: tally.rejected,
+        unknown: tally.unknown,
+        change,
+    });
+    let contention = tally.contention();
     Ok(HammerRun {
         method: config.method,
         replicas: config.targets.len(),
@@ -169,7 +205,9 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         unknown: tally.unknown,
         before,
         after,
-        outcome: Outcome::classify(completed, tally.acknowledged, tally.unknown, change),
+        outcome,
+        contention,
+        verdict: Verdict::judge(outcome, contention),
         latency: tally.latency_summary(),
         errors: tally.errors,
         duplicate_writes,
@@ -177,4 +215,18 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         interrupted,
         server,
     })
+}
+
+/// How long the hammer waits for a server's increments of a row to finish before it reads
+/// the row anyway (and says how many were still running).
+const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Waits until no server has an increment of row `id` in progress (servers that do not say
+/// are not waited for); returns how many were still in progress when patience ran out.
+async fn wait_until_settled(config: &HammerConfig, id: i64) -> Result<u64, HammerError> {
+    let mut still_running = 0;
+    for target in &config.targets {
+        still_running += target.wait_until_settled(id, SETTLE_PATIENCE).await?;
+    }
+    Ok(still_running)
 }

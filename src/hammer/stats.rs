@@ -8,17 +8,25 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::model::results::Latency;
+use crate::model::{Contention, DbInterval};
 
 /// Largest latency recorded exactly (longer ones are clamped): one hour, in microseconds.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// How many distinct written counts the lost-update detector tracks (2 MiB of bits).
 const MAX_TRACKED_WRITES: u64 = 1 << 24;
+/// How many database intervals the contention figures are computed from (16 MiB); a longer
+/// run is judged by its first ones.
+const MAX_TRACKED_INTERVALS: usize = 1 << 20;
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestEnd {
-    /// 2xx: applied; the count the server says it wrote, when it says.
-    Acknowledged { written: Option<i64> },
+    /// 2xx: applied; the count the server says it wrote and when its database work ran,
+    /// when it says.
+    Acknowledged {
+        written: Option<i64>,
+        interval: Option<DbInterval>,
+    },
     /// A definite "not applied" (4xx, 409): keyed by SQLSTATE, or by HTTP status.
     Rejected { reason: String },
     /// Fate unknown (timeout, reset, 5xx).
@@ -33,6 +41,10 @@ pub struct Tally {
     pub unknown: u64,
     pub errors: BTreeMap<String, u64>,
     pub latency: Histogram<u64>,
+    /// The database intervals of acknowledged increments (the first ones, up to a bound).
+    pub intervals: Vec<DbInterval>,
+    /// Acknowledged increments whose answer did not say when their database work ran.
+    pub without_interval: u64,
 }
 
 impl Tally {
@@ -44,6 +56,8 @@ impl Tally {
             errors: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("constant histogram bounds are valid"),
+            intervals: Vec::new(),
+            without_interval: 0,
         }
     }
 
@@ -52,7 +66,14 @@ impl Tally {
         self.latency
             .saturating_record(micros.clamp(1, MAX_LATENCY_US));
         match end {
-            RequestEnd::Acknowledged { .. } => self.acknowledged += 1,
+            RequestEnd::Acknowledged { interval, .. } => {
+                self.acknowledged += 1;
+                match interval {
+                    Some(_) if self.intervals.len() >= MAX_TRACKED_INTERVALS => {}
+                    Some(interval) => self.intervals.push(*interval),
+                    None => self.without_interval += 1,
+                }
+            }
             RequestEnd::Rejected { reason } => {
                 self.rejected += 1;
                 *self.errors.entry(reason.clone()).or_default() += 1;
@@ -66,6 +87,15 @@ impl Tally {
 
     pub fn completed(&self) -> u64 {
         self.acknowledged + self.rejected + self.unknown
+    }
+
+    /// How much the acknowledged increments overlapped in the database; None when the server
+    /// did not say (an older counter, or another server altogether).
+    pub fn contention(&self) -> Option<Contention> {
+        if self.without_interval > 0 {
+            return None;
+        }
+        Contention::of(&self.intervals)
     }
 
     pub fn latency_summary(&self) -> Latency {
@@ -149,7 +179,13 @@ mod tests {
     fn tally_counts_each_class_and_reason() {
         let mut tally = Tally::new();
         let ms = Duration::from_millis(3);
-        tally.record(&RequestEnd::Acknowledged { written: Some(1) }, ms);
+        tally.record(
+            &RequestEnd::Acknowledged {
+                written: Some(1),
+                interval: None,
+            },
+            ms,
+        );
         tally.record(
             &RequestEnd::Rejected {
                 reason: "40001".into(),

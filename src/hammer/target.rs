@@ -126,6 +126,27 @@ impl Target {
         }
     }
 
+    /// Waits until the server has no increment of row `id` in progress, asking every 20 ms,
+    /// for at most `patience`; returns how many were still in progress then (0 at once for a
+    /// server that does not say).
+    pub async fn wait_until_settled(
+        &self,
+        id: i64,
+        patience: Duration,
+    ) -> Result<u64, HammerError> {
+        let started = std::time::Instant::now();
+        loop {
+            let Some(info) = self.info().await? else {
+                return Ok(0);
+            };
+            let running = info.in_flight.get(&id.to_string()).copied().unwrap_or(0);
+            if running == 0 || started.elapsed() >= patience {
+                return Ok(running);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The server's settings, when it is a counter server (None for the original Django one).
     pub async fn info(&self) -> Result<Option<Info>, HammerError> {
         let (status, body) = self.call(Method::GET, api::INFO_PATH).await?;

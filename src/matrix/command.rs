@@ -46,7 +46,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         config.engine = engine;
         let started = Instant::now();
         let mut provisioned = tokio::select! {
-            provisioned = engines::provision(engine, location) => provisioned?,
+            provisioned = engines::provision(engine, location, config.durability) => provisioned?,
             () = &mut shutdown => return Ok(130),
         };
         if provisioned.throwaway.is_some() {

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-use crate::engines::{self, Backend, Location};
+use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::{self, Control, HammerConfig, Target};
 use crate::model::results::{MatrixMeta, MatrixResult, NotApplicable, RunRecord};
-use crate::model::{Engine, Isolation, MethodId};
+use crate::model::{Engine, Isolation, IsolationScope, MethodId};
 use crate::server::{self, AppState};
 
 /// What to run.
@@ -28,6 +28,10 @@ pub struct MatrixConfig {
     /// With N > 0, every cell runs twice: without retry, then with `--retry N`.
     pub retry: u32,
     pub think_ms: u64,
+    pub scope: IsolationScope,
+    /// How the throwaway databases commit (`--no-fsync`).
+    pub durability: Durability,
+    pub engine_options: Vec<EngineOption>,
     pub engine: Engine,
 }
 
@@ -48,6 +52,18 @@ impl MatrixConfig {
             vec![0, self.retry]
         } else {
             vec![0]
+        }
+    }
+
+    /// How each level's servers open the database.
+    fn open_options(&self, level: Isolation) -> OpenOptions {
+        OpenOptions {
+            isolation: level,
+            scope: self.scope,
+            pool_size: self.pool_size,
+            think: Duration::from_millis(self.think_ms),
+            durability: self.durability,
+            engine_options: self.engine_options.clone(),
         }
     }
 
@@ -120,16 +136,17 @@ pub async fn run(
     let mut runs = Vec::new();
     let mut problems = Vec::new();
     let mut server_version = String::new();
+    let mut settings = Default::default();
     let mut not_applicable = config.levels_not_applicable();
-    let think = Duration::from_millis(config.think_ms);
     for retry in config.retries() {
         for level in config.runnable_levels() {
             // A restart per level, as the original did by editing settings: new pools, new
             // servers (each replica with its own pool and its own in-process lock).
             let mut servers = Vec::new();
             for _ in 0..config.replicas {
-                let backend = Backend::open(location, level, config.pool_size, think).await?;
-                server_version = backend.describe().server_version;
+                let backend = Backend::open(location, &config.open_options(level)).await?;
+                let about = backend.describe();
+                (server_version, settings) = (about.server_version, about.settings);
                 let state = AppState::with_backend(backend, retry);
                 let backend = state.backend.clone();
                 let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -180,6 +197,8 @@ pub async fn run(
             retries: config.retries(),
             replicas: config.replicas,
             think_ms: config.think_ms,
+            isolation_scope: config.scope,
+            settings,
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
             machine: machine_description(),
         },

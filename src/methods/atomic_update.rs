@@ -6,12 +6,18 @@
 
 use super::get_or_create::get_or_create;
 use super::session::{Read, Session};
+use super::span::Span;
 use crate::model::IncrementError;
 
 pub const SUMMARY: &str = "autocommit: get-or-create, then UPDATE counter SET count = count + 1";
 
-pub async fn increment<S: Session>(session: &mut S, id: i64) -> Result<i64, IncrementError> {
+pub async fn increment<S: Session>(
+    session: &mut S,
+    id: i64,
+    span: &Span,
+) -> Result<i64, IncrementError> {
     get_or_create(session, id, Read::Plain).await?;
+    span.begin();
     let written = session.add_one(id).await?;
     // None: the row vanished between get-or-create and the update (a reset ran in between);
     // nothing was applied, and the request says so instead of acknowledging.

@@ -7,6 +7,7 @@
 
 use super::get_or_create::get_or_create;
 use super::session::{MethodContext, Read, Session};
+use super::span::Span;
 use crate::model::IncrementError;
 
 /// How many lost races a request tolerates before it gives up.
@@ -19,8 +20,10 @@ pub async fn increment<S: Session>(
     session: &mut S,
     ctx: &MethodContext,
     id: i64,
+    span: &Span,
 ) -> Result<i64, IncrementError> {
     get_or_create(session, id, Read::Plain).await?;
+    span.begin();
     for _ in 0..MAX_TRIES {
         let old = session
             .read(id, Read::Plain)

@@ -16,28 +16,47 @@ mod read_then_write;
 pub mod retry;
 mod row_lock;
 mod session;
+mod span;
 mod table_lock;
 mod upsert;
 
 use crate::model::{IncrementError, MethodId};
 pub use session::{Guard, Inserted, MethodContext, Read, Session};
+pub use span::Span;
 
 /// One increment of `method`'s row, one attempt, on `session`; returns the count this request
-/// wrote.
+/// wrote. `span` is stretched over the database work that decides the increment, lock waits
+/// included: the whole transaction of a transactional method; for the autocommit methods
+/// the statements after get-or-create (which commits on its own and decides nothing).
 pub async fn increment<S: Session>(
     method: MethodId,
     session: &mut S,
     ctx: &MethodContext,
+    span: &Span,
+) -> Result<i64, IncrementError> {
+    let result = run(method, session, ctx, span).await;
+    span.end();
+    result
+}
+
+async fn run<S: Session>(
+    method: MethodId,
+    session: &mut S,
+    ctx: &MethodContext,
+    span: &Span,
 ) -> Result<i64, IncrementError> {
     let id = method.row_id();
+    if !matches!(method, MethodId::AtomicUpdate | MethodId::CompareAndSwap) {
+        span.begin();
+    }
     match method {
         MethodId::TableLock => table_lock::increment(session, ctx, id).await,
         MethodId::RowLock => row_lock::increment(session, ctx, id).await,
-        MethodId::AtomicUpdate => atomic_update::increment(session, id).await,
+        MethodId::AtomicUpdate => atomic_update::increment(session, id, span).await,
         MethodId::ReadModifyWrite => read_modify_write::increment(session, ctx, id).await,
         MethodId::Upsert => upsert::increment(session, id).await,
         MethodId::AdvisoryLock => advisory_lock::increment(session, ctx, id).await,
-        MethodId::CompareAndSwap => compare_and_swap::increment(session, ctx, id).await,
+        MethodId::CompareAndSwap => compare_and_swap::increment(session, ctx, id, span).await,
         MethodId::InProcessLock => in_process_lock::increment(session, ctx, id).await,
     }
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
-use crate::model::IncrementError;
+use crate::model::{DbInterval, IncrementError};
 
 /// First backoff step and the cap of one pause.
 const BASE_BACKOFF: Duration = Duration::from_millis(1);
@@ -42,6 +42,9 @@ impl Default for RetryPolicy {
 pub struct Attempted {
     pub result: Result<i64, IncrementError>,
     pub attempts: u32,
+    /// When the database work ran, from the first attempt's first statement to the last
+    /// attempt's end (None when nothing reached the database).
+    pub interval: Option<DbInterval>,
 }
 
 /// Runs `attempt` until it succeeds, fails for a reason a retry cannot fix, runs out of
@@ -62,11 +65,19 @@ where
             Ok(_) => false,
         };
         if !retry {
-            return Attempted { result, attempts };
+            return Attempted {
+                result,
+                attempts,
+                interval: None,
+            };
         }
         let pause = backoff(attempts, jitter.hash_one((attempts, started.elapsed())));
         if started.elapsed() + pause > policy.deadline {
-            return Attempted { result, attempts };
+            return Attempted {
+                result,
+                attempts,
+                interval: None,
+            };
         }
         tokio::time::sleep(pause).await;
     }

@@ -47,3 +47,37 @@ impl fmt::Display for Isolation {
         f.write_str(self.sql_name())
     }
 }
+
+/// Which statements a server run's isolation level reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IsolationScope {
+    /// Every statement, autocommit included: the level is the connection's default (as the
+    /// original's table requires, and as `default_transaction_isolation` gives).
+    #[default]
+    Session,
+    /// Only explicit transactions (`BEGIN ISOLATION LEVEL ...`); autocommit statements run at
+    /// the database's default. What a Django application's `OPTIONS["isolation_level"]` gives.
+    Transaction,
+}
+
+impl IsolationScope {
+    pub fn name(self) -> &'static str {
+        match self {
+            IsolationScope::Session => "session",
+            IsolationScope::Transaction => "transaction",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<IsolationScope> {
+        [IsolationScope::Session, IsolationScope::Transaction]
+            .into_iter()
+            .find(|scope| scope.name() == name)
+    }
+}
+
+impl fmt::Display for IsolationScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -11,6 +11,6 @@ pub mod results;
 
 pub use engine::Engine;
 pub use failure::{DbFailure, ErrorClass, IncrementError};
-pub use isolation::Isolation;
+pub use isolation::{Isolation, IsolationScope};
 pub use method::{MethodId, UnknownMethod};
-pub use outcome::{Outcome, Verdict};
+pub use outcome::{Contention, DbInterval, Ends, Outcome, Verdict};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::isolation::Isolation;
+use super::isolation::{Isolation, IsolationScope};
 use super::outcome::{Outcome, Verdict};
 
 /// Latency percentiles in milliseconds.
@@ -30,6 +30,8 @@ pub struct RunRecord {
     pub isolation: Option<Isolation>,
     /// The level the database says its transactions run at, in its own words.
     pub effective_isolation: Option<String>,
+    /// Which statements the level reached.
+    pub isolation_scope: Option<IsolationScope>,
     pub method: u32,
     pub method_name: String,
     pub retry: Option<u32>,
@@ -54,6 +56,11 @@ pub struct RunRecord {
     pub change: i64,
     /// Acknowledged requests that wrote a count another acknowledged request also wrote.
     pub duplicate_writes: u64,
+    /// The share (0..1) of acknowledged increments whose database work overlapped another's;
+    /// None when the server did not say when its database work ran.
+    pub overlap: Option<f64>,
+    /// The most increments inside their database work at once (None: not reported).
+    pub peak_in_flight: Option<u64>,
     /// Requests that got an end; fewer than `requests` when the run was interrupted.
     pub completed: u64,
     pub interrupted: bool,
@@ -61,6 +68,10 @@ pub struct RunRecord {
     pub replicas: u32,
     /// Pause between read and write on the server (`--think-ms`).
     pub think_ms: Option<u64>,
+    /// The database settings that change outcomes (`fsync`, `synchronous_commit`, ...), as
+    /// the server read them; empty when it did not say.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
 }
 
 impl RunRecord {
@@ -91,6 +102,10 @@ pub struct MatrixMeta {
     pub retries: Vec<u32>,
     pub replicas: u32,
     pub think_ms: u64,
+    pub isolation_scope: IsolationScope,
+    /// The database settings that change outcomes, as the first server read them.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
     pub wall_ms: f64,
     pub machine: String,
 }

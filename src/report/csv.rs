@@ -2,8 +2,10 @@
 
 use crate::model::results::RunRecord;
 
-/// The original results file's columns, then the knobs added since (think_ms, replicas).
-pub const COLUMNS: [&str; 25] = [
+/// The original results file's columns, then what was added since: the knobs (think_ms,
+/// replicas, isolation_scope), the evidence of contention (overlap, peak_in_flight) and the
+/// database settings that change outcomes (`fsync=on;synchronous_commit=on`).
+pub const COLUMNS: [&str; 30] = [
     "engine",
     "server_version",
     "isolation",
@@ -29,6 +31,11 @@ pub const COLUMNS: [&str; 25] = [
     "max_ms",
     "think_ms",
     "replicas",
+    "overlap",
+    "peak_in_flight",
+    "isolation_scope",
+    "settings",
+    "duplicate_writes",
 ];
 
 /// The header and one line per record.
@@ -66,12 +73,28 @@ pub fn to_csv(records: &[RunRecord]) -> String {
             r.latency.max_ms.to_string(),
             number(r.think_ms),
             r.replicas.to_string(),
+            r.overlap.map(|o| o.to_string()).unwrap_or_default(),
+            number(r.peak_in_flight),
+            r.isolation_scope
+                .map(|s| s.name().to_string())
+                .unwrap_or_default(),
+            settings(r),
+            r.duplicate_writes.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }
     out
+}
+
+/// `fsync=on;synchronous_commit=on`.
+fn settings(r: &RunRecord) -> String {
+    let pairs = r
+        .settings
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"));
+    pairs.collect::<Vec<_>>().join(";")
 }
 
 /// RFC 4180 quoting, only where needed.

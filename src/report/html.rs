@@ -3,14 +3,14 @@
 
 use std::fmt::Write;
 
-use super::matrix::{cells, retry_title};
+use super::matrix::{LEGEND, cells, inconclusive_hint, retry_title, settings_text};
 use super::svg::{self, escape, worst};
 use crate::model::results::{MatrixResult, RunRecord};
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1100px}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}\
 th{background:#f3f3f3}h2{margin-top:1.6em}.meta td:first-child{font-weight:bold}\
-.exact{background:#c8e6c9}.rejected{background:#ffe0b2}.lost{background:#ef9a9a}.extra{background:#ce93d8}.ambiguous{background:#e0e0e0}\
+.exact{background:#c8e6c9}.rejected{background:#ffe0b2}.failed{background:#cfd8dc}.lost{background:#ef9a9a}.extra{background:#ce93d8}.ambiguous{background:#e0e0e0}\
 figure{margin:1em 0}p.note{color:#555;font-size:13px}";
 
 /// The whole page, one section per engine.
@@ -69,6 +69,10 @@ fn section(result: &MatrixResult) -> String {
         html.push_str(&details(result, retry));
         html.push_str(&charts(result, retry));
     }
+    let _ = write!(html, "<p class=\"note\">{}</p>", escape(LEGEND));
+    if let Some(hint) = inconclusive_hint(result) {
+        let _ = write!(html, "<p class=\"note\">{}</p>", escape(&hint));
+    }
     if !result.not_applicable.is_empty() {
         html.push_str("<h2>Not applicable on this engine</h2><ul>");
         for gap in &result.not_applicable {
@@ -94,14 +98,14 @@ fn section(result: &MatrixResult) -> String {
 /// Per cell: outcome, counts, every error code, latency, throughput.
 fn details(result: &MatrixResult, retry: u32) -> String {
     let mut html = String::from(
-        "<table><tr><th>isolation</th><th>method</th><th>outcome</th><th>change / requests</th><th>acknowledged</th><th>rejected</th><th>unknown</th><th>errors</th><th>p99 ms</th><th>req/s</th></tr>",
+        "<table><tr><th>isolation</th><th>method</th><th>outcome</th><th>change / requests</th><th>acknowledged</th><th>rejected</th><th>unknown</th><th>errors</th><th>overlap / peak</th><th>p99 ms</th><th>req/s</th></tr>",
     );
     for cell in cells(result, retry) {
         let outcome = worst(&cell);
         let sum = |f: fn(&RunRecord) -> u64| -> u64 { cell.runs.iter().map(|r| f(r)).sum() };
         let _ = write!(
             html,
-            "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0}</td></tr>",
+            "<tr class=\"{outcome}\"><td>{}</td><td>{}. {}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0}</td></tr>",
             escape(cell.level.sql_name()),
             cell.method.number(),
             escape(cell.method.name()),
@@ -112,6 +116,7 @@ fn details(result: &MatrixResult, retry: u32) -> String {
             sum(|r| r.rejected),
             sum(|r| r.unknown),
             escape(&cell.errors_text(usize::MAX)),
+            escape(&cell.contention_text()),
             cell.p99_ms(),
             cell.mean_rps(),
         );
@@ -156,6 +161,8 @@ fn metadata(result: &MatrixResult) -> String {
         ("retry", retries.join(", ")),
         ("replicas", meta.replicas.to_string()),
         ("think ms", meta.think_ms.to_string()),
+        ("isolation scope", meta.isolation_scope.to_string()),
+        ("database settings", settings_text(&meta.settings)),
         ("machine", meta.machine.clone()),
         ("wall time", format!("{:.1} s", meta.wall_ms / 1000.0)),
         ("counter", env!("CARGO_PKG_VERSION").to_string()),
@@ -164,6 +171,6 @@ fn metadata(result: &MatrixResult) -> String {
     for (key, value) in rows {
         let _ = write!(html, "<tr><td>{key}</td><td>{}</td></tr>", escape(&value));
     }
-    html.push_str("</table><p class=\"note\">Outcomes: exact (change = requests), rejected (the database refused some requests; nothing acknowledged lost), lost (acknowledged increments vanished), extra (counted twice), ambiguous (some requests of unknown fate were applied).</p>");
+    html.push_str("</table><p class=\"note\">Outcomes: exact (change = requests), rejected (the database refused some requests; nothing acknowledged lost), failed (server errors or timeouts, none applied), lost (acknowledged increments vanished), extra (counted twice), ambiguous (some requests of unknown fate were applied).</p>");
     html
 }

@@ -18,26 +18,51 @@ pub struct Cell<'a> {
 }
 
 impl Cell<'_> {
+    /// Trials whose counter moved by exactly the number of requests (raced or not).
     pub fn exact_trials(&self) -> usize {
-        self.runs
-            .iter()
-            .filter(|r| r.verdict == Verdict::Exact)
-            .count()
+        let runs = self.runs.iter();
+        runs.filter(|r| r.verdict != Verdict::NotExact).count()
     }
 
-    /// "+" only when every trial is exact; with several trials, also how many were; "n/a"
-    /// for a cell the engine cannot run.
+    /// The cell's verdict: "-" when a trial was not exact; "+" when every trial was exact and
+    /// raced; "?" when every trial was exact but one at least did not race. None for n/a.
+    pub fn verdict(&self) -> Option<Verdict> {
+        let verdicts = self.runs.iter().map(|r| r.verdict);
+        verdicts.reduce(|cell, run| match (cell, run) {
+            (Verdict::NotExact, _) | (_, Verdict::NotExact) => Verdict::NotExact,
+            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => Verdict::Inconclusive,
+            _ => Verdict::Exact,
+        })
+    }
+
+    /// The verdict's symbol; with several trials, also how many were exact; "n/a" for a cell
+    /// the engine cannot run.
     pub fn symbol(&self) -> String {
-        let exact = self.exact_trials();
-        let all = self.runs.len();
-        if all == 0 {
+        let Some(verdict) = self.verdict() else {
             return "n/a".to_string();
-        }
-        let sign = if exact == all && all > 0 { "+" } else { "-" };
+        };
+        let all = self.runs.len();
         if all > 1 {
-            format!("{sign} {exact}/{all}")
+            format!("{verdict} {}/{all}", self.exact_trials())
         } else {
-            sign.to_string()
+            verdict.to_string()
+        }
+    }
+
+    /// The least contention over the trials, as "0.97 / 12" (overlap / peak in flight);
+    /// "unknown" when the server did not report it.
+    pub fn contention_text(&self) -> String {
+        let overlap = self.runs.iter().map(|r| r.overlap);
+        let peak = self.runs.iter().map(|r| r.peak_in_flight);
+        let least_overlap = overlap.collect::<Option<Vec<f64>>>();
+        let least_peak = peak.collect::<Option<Vec<u64>>>();
+        match (least_overlap, least_peak) {
+            (Some(overlaps), Some(peaks)) if !overlaps.is_empty() => format!(
+                "{:.2} / {}",
+                overlaps.into_iter().fold(f64::INFINITY, f64::min),
+                peaks.into_iter().min().unwrap_or(0)
+            ),
+            _ => "unknown".to_string(),
         }
     }
 
@@ -173,6 +198,7 @@ pub fn details_table(result: &MatrixResult, retry: u32, markdown: bool) -> Strin
         "final/requests",
         "outcome",
         "errors",
+        "overlap / peak",
         "p99 ms",
         "req/s",
     ]);
@@ -186,6 +212,7 @@ pub fn details_table(result: &MatrixResult, retry: u32, markdown: bool) -> Strin
             cell.changes_text(),
             cell.outcomes(),
             cell.errors_text(3),
+            cell.contention_text(),
             format!("{:.1}", cell.p99_ms()),
             format!("{:.0}", cell.mean_rps()),
         ]);
@@ -215,6 +242,16 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         out.push_str(&details_table(result, retry, markdown));
         out.push_str("\n\n");
     }
+    out.push_str(LEGEND);
+    out.push('\n');
+    if let Some(hint) = inconclusive_hint(result) {
+        out.push_str(&hint);
+        out.push('\n');
+    }
+    if result.runs.iter().any(|r| r.overlap.is_none()) {
+        out.push_str("overlap unknown: the server did not say when its database work ran\n");
+    }
+    out.push('\n');
     for gap in &result.not_applicable {
         out.push_str(&format!("n/a: {}\n", not_applicable_text(gap)));
     }
@@ -229,9 +266,11 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{} {}, {} requests per cell, concurrency {}, pool {}, {} replica(s), think {} ms, {} trial(s); {:.1} s on {}\n",
+        "{} {} ({}), isolation scope {}, {} requests per cell, concurrency {}, pool {}, {} replica(s), think {} ms, {} trial(s); {:.1} s on {}\n",
         meta.engine,
         meta.server_version,
+        settings_text(&meta.settings),
+        meta.isolation_scope,
         meta.requests,
         meta.concurrency,
         meta.pool_size,
@@ -242,6 +281,46 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         meta.machine
     ));
     out
+}
+
+/// What the symbols mean, printed under the tables.
+pub const LEGEND: &str = "+ exact, and the requests raced (their database work overlapped); - not exact (the outcome says how); ? exact, but the requests hardly overlapped: nothing was tested";
+
+/// One line naming the inconclusive cells and what raises contention; None when there are
+/// none.
+pub fn inconclusive_hint(result: &MatrixResult) -> Option<String> {
+    let mut names = Vec::new();
+    for &retry in &result.meta.retries {
+        for cell in cells(result, retry) {
+            if cell.verdict() == Some(Verdict::Inconclusive) {
+                let retried = if retry > 0 { " (with retry)" } else { "" };
+                names.push(format!(
+                    "{} x {}{retried} (overlap / peak {})",
+                    cell.level.sql_name(),
+                    cell.method.title(),
+                    cell.contention_text()
+                ));
+            }
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "inconclusive: {}. To make the requests race: --think-ms 5, more --concurrency, or durable commits (leave out --no-fsync)",
+        names.join("; ")
+    ))
+}
+
+/// "fsync on, synchronous_commit on", or "settings unknown".
+pub fn settings_text(settings: &BTreeMap<String, String>) -> String {
+    if settings.is_empty() {
+        return "settings unknown".to_string();
+    }
+    let pairs = settings
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"));
+    pairs.collect::<Vec<_>>().join(", ")
 }
 
 /// "read committed ran as serializable" for each level the database ran as another one (as

@@ -4,14 +4,17 @@
 use std::fmt::Write;
 
 use super::matrix::{Cell, cells};
-use crate::model::Outcome;
 use crate::model::results::MatrixResult;
+use crate::model::{Outcome, Verdict};
 
 const LABEL_WIDTH: usize = 170;
 const COLUMN_WIDTH: usize = 150;
 const HEADER_HEIGHT: usize = 44;
 const ROW_HEIGHT: usize = 56;
 const FONT: &str = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
+
+/// Fill and text colour of an exact cell that did not race ("?").
+pub const INCONCLUSIVE: (&str, &str) = ("#fff59d", "#5d4037");
 
 /// Fill and text colour of each outcome (colour-blind-safe enough: they differ in lightness).
 pub fn colours(outcome: Outcome) -> (&'static str, &'static str) {
@@ -21,6 +24,7 @@ pub fn colours(outcome: Outcome) -> (&'static str, &'static str) {
         Outcome::Lost => ("#ef9a9a", "#7f0000"),
         Outcome::Extra => ("#ce93d8", "#4a148c"),
         Outcome::Ambiguous => ("#e0e0e0", "#333333"),
+        Outcome::Failed => ("#cfd8dc", "#263238"),
     }
 }
 
@@ -29,6 +33,7 @@ pub fn worst(cell: &Cell<'_>) -> Outcome {
     let rank = |o: Outcome| match o {
         Outcome::Exact => 0,
         Outcome::Rejected => 1,
+        Outcome::Failed => 2,
         Outcome::Ambiguous => 2,
         Outcome::Extra => 3,
         Outcome::Lost => 4,
@@ -60,7 +65,7 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
         seen
     };
     let levels = &result.meta.levels;
-    let width = LABEL_WIDTH + COLUMN_WIDTH * methods.len() + 2;
+    let width = (LABEL_WIDTH + COLUMN_WIDTH * methods.len() + 2).max(700);
     let title_height = 30;
     let legend_height = 34;
     let height = title_height + HEADER_HEIGHT + ROW_HEIGHT * levels.len() + legend_height;
@@ -107,10 +112,10 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
             };
             let x = LABEL_WIDTH + col * COLUMN_WIDTH;
             let outcome = worst(cell);
-            let (fill, ink) = if cell.runs.is_empty() {
-                ("#f5f5f5", "#777777")
-            } else {
-                colours(outcome)
+            let (fill, ink) = match cell.verdict() {
+                None => ("#f5f5f5", "#777777"),
+                Some(Verdict::Inconclusive) => INCONCLUSIVE,
+                Some(_) => colours(outcome),
             };
             let detail = cell_detail(cell);
             let _ = write!(
@@ -144,22 +149,24 @@ pub fn verdict_table(result: &MatrixResult, retry: u32, title: &str) -> String {
     }
     let legend_y = top + HEADER_HEIGHT + ROW_HEIGHT * levels.len() + 12;
     let mut x = 8;
-    for outcome in [
+    let legend = [
         Outcome::Exact,
         Outcome::Rejected,
+        Outcome::Failed,
         Outcome::Lost,
         Outcome::Extra,
         Outcome::Ambiguous,
-    ] {
-        let (fill, ink) = colours(outcome);
+    ]
+    .map(|outcome| (colours(outcome), outcome.as_str()));
+    let inconclusive = [(INCONCLUSIVE, "? inconclusive")];
+    for ((fill, ink), label) in legend.into_iter().chain(inconclusive) {
         let _ = write!(
             svg,
-            r##"<rect x="{x}" y="{legend_y}" width="14" height="14" rx="2" fill="{fill}"/><text x="{}" y="{}" font-size="12" fill="{ink}">{}</text>"##,
+            r##"<rect x="{x}" y="{legend_y}" width="14" height="14" rx="2" fill="{fill}"/><text x="{}" y="{}" font-size="12" fill="{ink}">{label}</text>"##,
             x + 19,
             legend_y + 12,
-            outcome.as_str()
         );
-        x += 100;
+        x += if label.len() > 10 { 130 } else { 90 };
     }
     svg.push_str("</svg>");
     svg

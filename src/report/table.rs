@@ -38,6 +38,24 @@ pub fn hammer_summary(r: &RunRecord) -> String {
         ),
         ("outcome", format!("{} {}", r.verdict, r.outcome)),
         (
+            "overlap",
+            match (r.overlap, r.peak_in_flight) {
+                (Some(overlap), Some(peak)) => format!(
+                    "{:.0} % of acknowledged increments overlapped another in the database; at most {peak} at once",
+                    overlap * 100.0
+                ),
+                _ => "unknown (the server did not say when its database work ran)".to_string(),
+            },
+        ),
+        (
+            "database",
+            if r.settings.is_empty() {
+                "settings unknown".to_string()
+            } else {
+                super::matrix::settings_text(&r.settings)
+            },
+        ),
+        (
             "errors",
             if r.errors.is_empty() {
                 "none".into()
@@ -83,11 +101,27 @@ pub fn explain(r: &RunRecord) -> String {
     } else {
         String::new()
     };
+    let failed = r.rejected + r.unknown;
     let what = match r.outcome {
+        Exact if r.unknown > 0 => format!(
+            "Exact: the counter grew by exactly {}, so all {} requests whose answers were lost (unknown) were applied.",
+            r.change, r.unknown
+        ),
         Exact => format!("Exact: the counter grew by exactly {}.", r.change),
+        Rejected if r.unknown > 0 => format!(
+            "Rejected: the database refused {} requests, and {} more failed without a definite answer but were not applied ({}); every acknowledged increment is there.",
+            r.rejected,
+            r.unknown,
+            r.errors_text()
+        ),
         Rejected => format!(
             "Rejected: the database refused {} requests ({}); every acknowledged increment is there.",
             r.rejected,
+            r.errors_text()
+        ),
+        Failed => format!(
+            "Failed: {} requests got no definite answer (server errors or timeouts: {}), and none of them was applied; every acknowledged increment is there.",
+            failed,
             r.errors_text()
         ),
         Lost => format!(
@@ -105,5 +139,11 @@ pub fn explain(r: &RunRecord) -> String {
             r.change, r.unknown
         ),
     };
-    format!("{interrupted}{what}")
+    let judged = match r.verdict {
+        crate::model::Verdict::Inconclusive => {
+            " Inconclusive (?): the increments hardly overlapped in the database, so the method was not tested by a race."
+        }
+        _ => "",
+    };
+    format!("{interrupted}{what}{judged}")
 }

@@ -3,15 +3,14 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::state::AppState;
 use super::{SHUTDOWN_GRACE, shutdown_signal, spawn};
-use crate::engines::{self, Backend, Location, Provisioned, Throwaway};
-use crate::model::{Engine, Isolation};
+use crate::engines::{self, Backend, Location, OpenOptions, Provisioned, Throwaway};
+use crate::model::Engine;
 
 /// A serve run, as the command line and the environment configured it.
 #[derive(Debug, Clone)]
@@ -20,17 +19,20 @@ pub struct ServeConfig {
     pub engine: Engine,
     /// The configured database; None for a throwaway one.
     pub location: Option<Location>,
-    pub isolation: Isolation,
-    pub pool_size: u32,
+    /// The level, its scope, the connections, think time, durability, engine options.
+    pub open: OpenOptions,
     pub max_in_flight: usize,
     pub retry: u32,
-    pub think: Duration,
 }
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
     // Watch for signals from the start, so a Ctrl-C during startup also cleans up.
     let mut shutdown = Box::pin(shutdown_signal());
-    let provision = engines::provision(config.engine, config.location.clone());
+    let provision = engines::provision(
+        config.engine,
+        config.location.clone(),
+        config.open.durability,
+    );
     let mut provisioned = tokio::select! {
         provisioned = provision => provisioned?,
         () = &mut shutdown => return Ok(130),
@@ -52,18 +54,14 @@ async fn serve(
     provisioned: &Provisioned,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let backend = Backend::open(
-        &provisioned.location,
-        config.isolation,
-        config.pool_size,
-        config.think,
-    )
-    .await?;
+    let backend = Backend::open(&provisioned.location, &config.open).await?;
     let about = backend.describe();
     tracing::info!(
         engine = about.engine.name(),
         requested = %about.isolation,
+        scope = %about.scope,
         effective = %about.effective_isolation,
+        settings = ?about.settings,
         server_version = %about.server_version,
         pool_size = about.pool_size,
         "database ready"

@@ -11,8 +11,8 @@ use super::state::AppState;
 use crate::api::{
     CountRow, Deleted, ErrorBody, Health, IncrementResponse, Info, MethodInfo, Unavailable, codes,
 };
-use crate::model::MethodId;
 use crate::model::method::{REGISTRY, known_methods};
+use crate::model::{DbInterval, MethodId};
 
 fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(text)| text).map_err(|rejection| {
@@ -91,12 +91,13 @@ pub async fn increment(
         ));
     };
     let (backend, policy) = (state.backend.clone(), state.retry);
+    let row = state.rows_in_flight.enter(method.row_id());
     // The transaction runs in its own task: if the client disconnects, axum drops this
     // handler, but the task still commits or rolls back, and its connection returns clean.
-    // The task holds the in-flight permit until the database work is really over.
+    // The task holds the in-flight permit and count until the database work is really over.
     let task = tokio::spawn(async move {
         let attempted = backend.increment(method, policy).await;
-        drop(permit);
+        drop((permit, row));
         attempted
     });
     let attempted = task.await.map_err(|err| ApiError::internal(&err))?;
@@ -104,12 +105,19 @@ pub async fn increment(
     let count = attempted
         .result
         .map_err(|err| ApiError::from_increment(&err).with_attempts(attempts))?;
+    // An acknowledged increment reached the database, so its interval is there.
+    let interval = attempted.interval.unwrap_or(DbInterval {
+        started_us: 0,
+        finished_us: 0,
+    });
     Ok(Json(IncrementResponse {
         id: method.row_id(),
         count,
         method: method.number(),
         method_slug: method.slug().to_string(),
         attempts,
+        db_started_us: interval.started_us,
+        db_finished_us: interval.finished_us,
     }))
 }
 
@@ -202,12 +210,15 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
         engine: about.engine.name().to_string(),
         isolation: about.isolation.sql_name().to_string(),
         effective_isolation: about.effective_isolation,
+        isolation_scope: about.scope.name().to_string(),
+        settings: about.settings,
         server_version: about.server_version,
         pool_size: about.pool_size,
         retry: state.retry.retries,
         think_ms: u64::try_from(backend.think().as_millis()).unwrap_or(u64::MAX),
         methods,
         unavailable,
+        in_flight: state.rows_in_flight.snapshot(),
     })
 }
 

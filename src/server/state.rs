@@ -1,6 +1,8 @@
 //! What every handler shares.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -20,6 +22,49 @@ pub struct AppState {
     pub retry: RetryPolicy,
     /// Permits for increments in progress (load shedding under overload).
     pub in_flight: Arc<Semaphore>,
+    /// Increments in progress, by row: a client that wants a row's final count asks for it
+    /// to reach 0 first (a request it gave up on may still commit).
+    pub rows_in_flight: Arc<RowsInFlight>,
+}
+
+/// Increments in progress, counted by row id (the method rows 1-8; other ids are not
+/// incremented).
+#[derive(Debug, Default)]
+pub struct RowsInFlight {
+    counts: [AtomicU64; 9],
+}
+
+/// One increment of a row in progress; counted until dropped.
+pub struct InFlight {
+    rows: Arc<RowsInFlight>,
+    index: usize,
+}
+
+impl RowsInFlight {
+    /// Counts an increment of row `id` until the returned guard is dropped.
+    pub fn enter(self: &Arc<Self>, id: i64) -> InFlight {
+        let index = usize::try_from(id).unwrap_or(0).min(self.counts.len() - 1);
+        self.counts[index].fetch_add(1, Ordering::SeqCst);
+        InFlight {
+            rows: self.clone(),
+            index,
+        }
+    }
+
+    /// The rows with increments in progress, and how many each.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        let counts = self.counts.iter().enumerate();
+        counts
+            .map(|(id, count)| (id.to_string(), count.load(Ordering::SeqCst)))
+            .filter(|(_, count)| *count > 0)
+            .collect()
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.rows.counts[self.index].fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -36,6 +81,7 @@ impl AppState {
             backend: Arc::new(backend),
             retry: RetryPolicy::with_retries(retries),
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            rows_in_flight: Arc::default(),
         }
     }
 

@@ -2,10 +2,9 @@
 //! reason where it cannot, and the matrix over it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use counter::engines::sqlite::SqliteFile;
-use counter::engines::{Backend, Location};
+use counter::engines::{Backend, Location, OpenOptions};
 use counter::hammer::{self, Control, HammerConfig, Target};
 use counter::model::Isolation;
 use counter::model::MethodId;
@@ -31,7 +30,7 @@ impl std::ops::Deref for SqliteServer {
 async fn start() -> SqliteServer {
     let file = SqliteFile::create().unwrap();
     let location = Location::Sqlite(file.path());
-    let backend = Backend::open(&location, Isolation::Serializable, 10, Duration::ZERO)
+    let backend = Backend::open(&location, &OpenOptions::new(Isolation::Serializable, 10))
         .await
         .unwrap();
     SqliteServer {

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use counter::engines::Durability;
 use counter::engines::postgres::{self, LocalCluster, PgDatabase};
 use counter::model::Isolation;
 use counter::server::{self, AppState, ServerHandle};
@@ -16,12 +17,13 @@ use sqlx::postgres::PgConnectOptions;
 /// cluster's reaper removes it when the test process exits.
 fn cluster() -> &'static LocalCluster {
     static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| LocalCluster::start().expect("throwaway cluster starts"))
+    CLUSTER
+        .get_or_init(|| LocalCluster::start(Durability::Durable).expect("throwaway cluster starts"))
 }
 
 /// A cluster of the test's own (for fault injection), with its `counter` database.
 pub async fn own_cluster() -> (LocalCluster, PgConnectOptions) {
-    let cluster = tokio::task::spawn_blocking(LocalCluster::start)
+    let cluster = tokio::task::spawn_blocking(|| LocalCluster::start(Durability::Durable))
         .await
         .unwrap()
         .expect("own cluster starts");

@@ -7,7 +7,7 @@ use counter::engines::postgres::probes::{
     self as capabilities, ADVISORY_LOCK, ADVISORY_TRY, Unsupported,
 };
 use counter::engines::postgres::{self, errors};
-use counter::engines::{Backend, Location};
+use counter::engines::{Backend, Location, OpenOptions};
 use counter::model::Isolation;
 use counter::model::{Engine, ErrorClass, MethodId};
 use counter::server::AppState;
@@ -77,7 +77,7 @@ async fn version_and_level_readouts_fall_back_to_what_postgresql_answers() {
             options: Box::new(options.clone()),
             engine,
         };
-        let backend = Backend::open(&location, Isolation::RepeatableRead, 2, Duration::ZERO)
+        let backend = Backend::open(&location, &OpenOptions::new(Isolation::RepeatableRead, 2))
             .await
             .unwrap();
         let about = backend.describe();

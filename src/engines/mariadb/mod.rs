@@ -5,16 +5,18 @@ pub mod errors;
 pub mod server;
 pub mod session;
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Executor, MySqlPool};
 
+use super::options::{EngineOption, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
-use crate::methods::{self, MethodContext};
-use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
+use crate::methods::{self, MethodContext, Span};
+use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
 
@@ -28,9 +30,15 @@ pub const READS: ReadSql = ReadSql {
 pub struct MariaDatabase {
     pub pool: MySqlPool,
     pub isolation: Isolation,
+    /// With the scope `transaction`, the statement that sets the level of the next
+    /// transaction only (None: every connection's session level is the run's).
+    pub next_transaction: Option<&'static str>,
     pub effective_isolation: String,
     pub version: String,
     pub pool_size: u32,
+    /// The settings that change outcomes: `innodb_flush_log_at_trx_commit`,
+    /// `innodb_snapshot_isolation`.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// Parses a MariaDB/MySQL URL (`mysql://` or `mariadb://`); None when it is not one. Like
@@ -56,7 +64,7 @@ pub fn redact(options: &MySqlConnectOptions) -> String {
 }
 
 /// The statement that sets a connection's level (fixed text per level).
-fn set_level(level: Isolation) -> &'static str {
+fn set_session_level(level: Isolation) -> &'static str {
     match level {
         Isolation::ReadUncommitted => "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED",
         Isolation::ReadCommitted => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
@@ -65,38 +73,105 @@ fn set_level(level: Isolation) -> &'static str {
     }
 }
 
+/// The statement that sets the level of the next transaction only.
+fn set_next_level(level: Isolation) -> &'static str {
+    match level {
+        Isolation::ReadUncommitted => "SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED",
+        Isolation::ReadCommitted => "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        Isolation::RepeatableRead => "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        Isolation::Serializable => "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+    }
+}
+
+/// The statement that applies an engine option to a session.
+fn set_option(option: EngineOption) -> &'static str {
+    match option {
+        EngineOption::InnodbSnapshotIsolation(true) => "SET SESSION innodb_snapshot_isolation = ON",
+        EngineOption::InnodbSnapshotIsolation(false) => {
+            "SET SESSION innodb_snapshot_isolation = OFF"
+        }
+    }
+}
+
+/// Opens the pool: every connection gets the run's level (scope `session`) and the engine
+/// options; migrations; what the server says about its level, version and settings.
 pub async fn connect(
     options: &MySqlConnectOptions,
-    level: Isolation,
-    pool_size: u32,
+    open: &OpenOptions,
 ) -> Result<MariaDatabase, DbError> {
-    let sql = set_level(level);
+    let mut on_connect: Vec<&'static str> = open
+        .engine_options
+        .iter()
+        .filter(|option| option.engine() == Engine::Mariadb)
+        .map(|&option| set_option(option))
+        .collect();
+    let next_transaction = match open.scope {
+        IsolationScope::Session => {
+            on_connect.push(set_session_level(open.isolation));
+            None
+        }
+        IsolationScope::Transaction => Some(set_next_level(open.isolation)),
+    };
     let pool = MySqlPoolOptions::new()
-        .max_connections(pool_size)
+        .max_connections(open.pool_size)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _meta| {
+            let statements = on_connect.clone();
             Box::pin(async move {
-                conn.execute(sqlx::raw_sql(sql)).await?;
+                for sql in statements {
+                    conn.execute(sqlx::raw_sql(sql)).await?;
+                }
                 Ok(())
             })
         })
         .connect_with(options.clone())
         .await?;
     migrator(Engine::Mariadb).run(&pool).await?;
-    let effective: String = sqlx::query_scalar("SELECT @@tx_isolation")
-        .fetch_one(&pool)
-        .await?;
+    // InnoDB runs every level as named; with the scope `transaction` the session's own level
+    // is the server default, and the methods' transactions run at the requested one.
+    let effective = match next_transaction {
+        Some(_) => open.isolation.sql_name().to_string(),
+        None => {
+            let shown: String = sqlx::query_scalar("SELECT @@tx_isolation")
+                .fetch_one(&pool)
+                .await?;
+            // "REPEATABLE-READ" -> "repeatable read", to compare with the requested level.
+            shown.to_lowercase().replace('-', " ")
+        }
+    };
     let version: String = sqlx::query_scalar("SELECT VERSION()")
         .fetch_one(&pool)
         .await?;
     Ok(MariaDatabase {
+        settings: settings(&pool).await,
         pool,
-        isolation: level,
-        // "REPEATABLE-READ" -> "repeatable read", to compare with the requested level.
-        effective_isolation: effective.to_lowercase().replace('-', " "),
+        isolation: open.isolation,
+        next_transaction,
+        effective_isolation: effective,
         version,
-        pool_size,
+        pool_size: open.pool_size,
     })
+}
+
+/// How InnoDB flushes its log at commit, and whether a repeatable read write of a row changed
+/// since the snapshot is refused; a variable the server does not have is left out.
+async fn settings(pool: &MySqlPool) -> BTreeMap<String, String> {
+    let mut settings = BTreeMap::new();
+    for (name, query) in [
+        (
+            "innodb_flush_log_at_trx_commit",
+            "SELECT CAST(@@innodb_flush_log_at_trx_commit AS CHAR)",
+        ),
+        (
+            "innodb_snapshot_isolation",
+            "SELECT IF(@@innodb_snapshot_isolation, 'on', 'off')",
+        ),
+    ] {
+        if let Ok(value) = sqlx::query_scalar::<_, String>(query).fetch_one(pool).await {
+            settings.insert(name.to_string(), value);
+        }
+    }
+    settings
 }
 
 impl MariaDatabase {
@@ -105,13 +180,15 @@ impl MariaDatabase {
         &self,
         method: MethodId,
         ctx: &MethodContext,
+        span: &Span,
     ) -> Result<i64, IncrementError> {
         let conn = self
             .pool
             .acquire()
             .await
             .map_err(|err| errors::classify(&err))?;
-        methods::increment(method, &mut MariaSession::new(conn), ctx).await
+        let mut session = MariaSession::new(conn, self.next_transaction);
+        methods::increment(method, &mut session, ctx, span).await
     }
 
     /// Sessions sleeping inside an open InnoDB transaction after `patience`: MariaDB's "idle

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sqlx::mysql::MySqlConnectOptions;
 
+use crate::engines::options::Durability;
 use crate::engines::supervise::{
     self, RunAs, StopPlan, Supervised, ThrowawayError, command, io_err, run_as,
 };
@@ -35,8 +36,8 @@ pub struct LocalMariaDb {
 
 impl LocalMariaDb {
     /// Installs a data directory and starts mariadbd on a free loopback port (and a socket in
-    /// the directory). Blocking: call it from `spawn_blocking`.
-    pub fn start() -> Result<LocalMariaDb, ThrowawayError> {
+    /// the directory), with `durability`. Blocking: call it from `spawn_blocking`.
+    pub fn start(durability: Durability) -> Result<LocalMariaDb, ThrowawayError> {
         let bin = find_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
         let run_as = run_as(c"mysql", "MariaDB")?;
         let dir = supervise::private_dir(run_as, "counter-mariadb")?;
@@ -44,7 +45,7 @@ impl LocalMariaDb {
             server: Supervised::new("mariadbd", dir, STOP),
         };
         server.install(&bin, run_as)?;
-        server.launch(&bin, run_as)?;
+        server.launch(&bin, run_as, durability)?;
         Ok(server)
     }
 
@@ -74,7 +75,12 @@ impl LocalMariaDb {
         supervise::run_setup(install, "mariadb-install-db")
     }
 
-    fn launch(&mut self, bin: &Binaries, run_as: RunAs) -> Result<(), ThrowawayError> {
+    fn launch(
+        &mut self,
+        bin: &Binaries,
+        run_as: RunAs,
+        durability: Durability,
+    ) -> Result<(), ThrowawayError> {
         let log = self.dir().join("error.log");
         let out = File::create(self.dir().join("stdout.log"))
             .map_err(io_err("could not create the log"))?;
@@ -91,6 +97,10 @@ impl LocalMariaDb {
             .args(["--innodb-buffer-pool-size=64M", "--max-connections=400"])
             .stdout(out)
             .stderr(Stdio::null());
+        if durability == Durability::NoFsync {
+            // The log is written at each commit and flushed about once a second.
+            mariadbd.arg("--innodb-flush-log-at-trx-commit=2");
+        }
         let ready_log = log.clone();
         let ready = move || {
             fs::read_to_string(&ready_log).is_ok_and(|text| text.contains("ready for connections"))

@@ -36,13 +36,42 @@ pub const ADVISORY_LOCK_SUMMARY: &str =
 /// One increment's statements on one pooled connection.
 pub struct MariaSession {
     conn: PoolConnection<MySql>,
+    /// With the scope `transaction`: `SET TRANSACTION ISOLATION LEVEL ...`, sent before each
+    /// transaction (it sets the next one's level only).
+    next_transaction: Option<&'static str>,
     /// The open transaction's guard and key, until it is committed or rolled back.
     open: Option<(Guard, i64)>,
 }
 
 impl MariaSession {
-    pub fn new(conn: PoolConnection<MySql>) -> MariaSession {
-        MariaSession { conn, open: None }
+    pub fn new(
+        conn: PoolConnection<MySql>,
+        next_transaction: Option<&'static str>,
+    ) -> MariaSession {
+        MariaSession {
+            conn,
+            next_transaction,
+            open: None,
+        }
+    }
+
+    /// Method 1's start: LOCK TABLES commits any open transaction, so autocommit goes off
+    /// first; the next statement then opens a transaction, at the level set just before it.
+    async fn lock_table(&mut self) -> Result<(), DbFailure> {
+        self.simple("SET autocommit = 0").await?;
+        self.simple("LOCK TABLES counter WRITE").await?;
+        if let Some(level) = self.next_transaction {
+            self.simple(level).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the transaction, at the run's level when only transactions get it.
+    async fn start(&mut self) -> Result<(), DbFailure> {
+        if let Some(level) = self.next_transaction {
+            self.simple(level).await?;
+        }
+        self.simple("START TRANSACTION").await
     }
 
     async fn simple(&mut self, sql: &'static str) -> Result<(), DbFailure> {
@@ -90,18 +119,15 @@ impl Session for MariaSession {
     async fn begin(&mut self, guard: Guard, id: i64) -> Result<(), IncrementError> {
         self.open = Some((guard, id));
         let begun = match guard {
-            Guard::Nothing => self.simple("START TRANSACTION").await,
-            Guard::Table => match self.simple("SET autocommit = 0").await {
-                Ok(()) => self.simple("LOCK TABLES counter WRITE").await,
-                Err(err) => Err(err),
-            },
+            Guard::Nothing => self.start().await,
+            Guard::Table => self.lock_table().await,
             Guard::Key => {
                 let got: Result<Option<i64>, _> = sqlx::query_scalar(GET_LOCK)
                     .bind(id)
                     .fetch_one(&mut *self.conn)
                     .await;
                 match got.map_err(|err| errors::classify(&err))? {
-                    Some(1) => self.simple("START TRANSACTION").await,
+                    Some(1) => self.start().await,
                     _ => {
                         self.open = None;
                         return Err(IncrementError::LockTimeout);

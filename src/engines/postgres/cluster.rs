@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgConnectOptions;
 
 use super::binaries::find_server_binaries;
+use crate::engines::options::Durability;
 use crate::engines::supervise::{
     self, RunAs, StopPlan, Supervised, ThrowawayError, command, io_err, run_as,
 };
@@ -39,12 +40,13 @@ pub struct LocalCluster {
     port: u16,
     bin: PathBuf,
     run_as: RunAs,
+    durability: Durability,
 }
 
 impl LocalCluster {
     /// Finds the binaries, runs initdb in a fresh private directory and starts the postmaster
-    /// on a free loopback port. Blocking: call it from `spawn_blocking`.
-    pub fn start() -> Result<LocalCluster, ThrowawayError> {
+    /// on a free loopback port, with `durability`. Blocking: call it from `spawn_blocking`.
+    pub fn start(durability: Durability) -> Result<LocalCluster, ThrowawayError> {
         let bin = find_server_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
         let run_as = run_as(c"postgres", "PostgreSQL")?;
         let dir = supervise::private_dir(run_as, "counter-pg")?;
@@ -54,6 +56,7 @@ impl LocalCluster {
             port: 0,
             bin,
             run_as,
+            durability,
         };
         cluster.initdb()?;
         // A free port can be taken by someone else between our probe and the postmaster's
@@ -151,11 +154,14 @@ impl LocalCluster {
             .arg(self.dir())
             .args(["-p", &self.port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1"])
-            // Throwaway data: skip fsync. Commits stay synchronous, so a killed postmaster
-            // never forgets an acknowledged commit (the OS page cache survives it).
-            .args(["-c", "fsync=off", "-c", "max_connections=400"])
+            .args(["-c", "max_connections=400"])
             .stdout(log)
             .stderr(log_err);
+        if self.durability == Durability::NoFsync {
+            // Commits stay synchronous, so a killed postmaster never forgets an acknowledged
+            // commit (the OS page cache survives it); a crash of the machine could.
+            postgres.args(["-c", "fsync=off"]);
+        }
         // `postmaster.pid`'s eighth line reads `ready` once connections are accepted.
         let pid_file = self.data_dir().join("postmaster.pid");
         let ready = move || {

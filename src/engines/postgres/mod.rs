@@ -9,16 +9,18 @@ pub mod errors;
 pub mod probes;
 pub mod session;
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
+use super::options::OpenOptions;
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
-use crate::methods::{self, MethodContext};
-use crate::model::{DbFailure, Engine, IncrementError, Isolation, MethodId};
+use crate::methods::{self, MethodContext, Span};
+use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
 pub use cluster::LocalCluster;
 pub use connections::Connections;
 use session::PgSession;
@@ -42,10 +44,16 @@ pub struct PgDatabase {
     /// PostgreSQL, or the PostgreSQL-protocol engine behind the URL.
     pub engine: Engine,
     pub isolation: Isolation,
-    /// The level transactions really run at, read inside one (CockroachDB and YugabyteDB run
-    /// some levels as stronger ones).
+    pub scope: IsolationScope,
+    /// How the methods open a transaction: `BEGIN`, or with the scope `transaction`,
+    /// `BEGIN ISOLATION LEVEL ...`.
+    pub begin: &'static str,
+    /// The level transactions really run at, read inside one (PostgreSQL runs read
+    /// uncommitted as read committed; CockroachDB and YugabyteDB run some levels as others).
     pub effective_isolation: String,
     pub server_version: String,
+    /// The settings that change outcomes: `fsync`, `synchronous_commit`.
+    pub settings: BTreeMap<String, String>,
     /// Methods whose guard this database refuses or does not enforce (probed at connect).
     pub unsupported: Vec<probes::Unsupported>,
 }
@@ -76,27 +84,36 @@ pub fn redact_url(options: &PgConnectOptions) -> String {
     )
 }
 
-/// [`connect_as`] for PostgreSQL itself.
+/// [`connect_as`] for PostgreSQL itself, at `isolation` for every statement.
 pub async fn connect(
     options: &PgConnectOptions,
     isolation: Isolation,
     pool_size: u32,
 ) -> Result<PgDatabase, DbError> {
-    connect_as(Engine::Postgres, options, isolation, pool_size).await
+    connect_as(
+        Engine::Postgres,
+        options,
+        &OpenOptions::new(isolation, pool_size),
+    )
+    .await
 }
 
-/// Opens the pool with `default_transaction_isolation` set on every connection (so method 3's
-/// implicit transactions obey it too), applies the migrations, reads back the level and
-/// probes which methods the database can really run.
+/// Opens the connections at the run's level: in the scope `session` as every connection's
+/// `default_transaction_isolation` (so method 3's implicit transactions obey it too), in the
+/// scope `transaction` only in `BEGIN ISOLATION LEVEL ...`. Applies the migrations, reads
+/// back the level and the settings, and probes which methods the database can really run.
 pub async fn connect_as(
     engine: Engine,
     options: &PgConnectOptions,
-    isolation: Isolation,
-    pool_size: u32,
+    open: &OpenOptions,
 ) -> Result<PgDatabase, DbError> {
-    let pooled = options
-        .clone()
-        .options([("default_transaction_isolation", isolation.sql_name())]);
+    let pooled = match open.scope {
+        IsolationScope::Session => options
+            .clone()
+            .options([("default_transaction_isolation", open.isolation.sql_name())]),
+        IsolationScope::Transaction => options.clone(),
+    };
+    let begin = begin_statement(open.scope, open.isolation);
     let pool = PgPoolOptions::new()
         .max_connections(SIDE_POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -104,8 +121,8 @@ pub async fn connect_as(
         .await
         .map_err(|err| connect_error(&pooled, &err))?;
     migrator(engine).run(&pool).await?;
-    let effective_isolation = first_answer(&pool, effective_isolation_queries(engine)).await?;
-    let server_version = first_answer(&pool, server_version_queries(engine)).await?;
+    let shown = first_answer(&pool, begin, effective_isolation_queries(engine)).await?;
+    let server_version = first_answer(&pool, "BEGIN", server_version_queries(engine)).await?;
     // PostgreSQL has both guards in every supported release (advisory transaction locks since
     // 9.1); the engines that only speak its protocol are asked.
     let unsupported = match engine {
@@ -113,14 +130,62 @@ pub async fn connect_as(
         _ => probes::probe(options).await?,
     };
     Ok(PgDatabase {
-        connections: Connections::new(pooled, pool_size, ACQUIRE_TIMEOUT),
+        connections: Connections::new(pooled, open.pool_size, ACQUIRE_TIMEOUT),
+        settings: settings(&pool).await,
         pool,
         engine,
-        isolation,
-        effective_isolation,
+        isolation: open.isolation,
+        scope: open.scope,
+        begin,
+        effective_isolation: effective_level(engine, &shown),
         server_version,
         unsupported,
     })
+}
+
+/// How the methods' transactions begin in `scope` at `level` (fixed text per level).
+fn begin_statement(scope: IsolationScope, level: Isolation) -> &'static str {
+    match (scope, level) {
+        (IsolationScope::Session, _) => "BEGIN",
+        (IsolationScope::Transaction, Isolation::ReadUncommitted) => {
+            "BEGIN ISOLATION LEVEL READ UNCOMMITTED"
+        }
+        (IsolationScope::Transaction, Isolation::ReadCommitted) => {
+            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        }
+        (IsolationScope::Transaction, Isolation::RepeatableRead) => {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        }
+        (IsolationScope::Transaction, Isolation::Serializable) => {
+            "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        }
+    }
+}
+
+/// The level transactions run at, from what the database showed. PostgreSQL accepts read
+/// uncommitted and echoes it in `SHOW transaction_isolation`, but runs it as read committed
+/// (its documentation says so): the truth is reported, not the echo.
+fn effective_level(engine: Engine, shown: &str) -> String {
+    let shown = shown.trim().to_lowercase();
+    if engine == Engine::Postgres && shown == Isolation::ReadUncommitted.sql_name() {
+        return Isolation::ReadCommitted.sql_name().to_string();
+    }
+    shown
+}
+
+/// `fsync` and `synchronous_commit`, as the server runs them; a setting the engine does not
+/// have (CockroachDB, YugabyteDB) is left out.
+async fn settings(pool: &PgPool) -> BTreeMap<String, String> {
+    let mut settings = BTreeMap::new();
+    for (name, query) in [
+        ("fsync", "SHOW fsync"),
+        ("synchronous_commit", "SHOW synchronous_commit"),
+    ] {
+        if let Ok(value) = sqlx::query_scalar::<_, String>(query).fetch_one(pool).await {
+            settings.insert(name.to_string(), value);
+        }
+    }
+    settings
 }
 
 impl PgDatabase {
@@ -129,14 +194,15 @@ impl PgDatabase {
         &self,
         method: MethodId,
         ctx: &MethodContext,
+        span: &Span,
     ) -> Result<i64, IncrementError> {
         let mut lease = self
             .connections
             .acquire()
             .await
             .map_err(|err| errors::classify(&err))?;
-        let mut session = PgSession::new(&mut lease);
-        methods::increment(method, &mut session, ctx).await
+        let mut session = PgSession::new(&mut lease, self.begin);
+        methods::increment(method, &mut session, ctx, span).await
     }
 
     /// Why this database cannot run `method`, according to the connect-time probes.
@@ -182,13 +248,17 @@ fn server_version_queries(engine: Engine) -> &'static [&'static str] {
     }
 }
 
-/// The answer of the first query that works, each asked inside a transaction of its own (the
-/// level of a transaction, not of the session, is what an engine may upgrade); the last
-/// query's error if none does.
-async fn first_answer(pool: &PgPool, queries: &[&'static str]) -> Result<String, sqlx::Error> {
+/// The answer of the first query that works, each asked inside a transaction of its own,
+/// begun with `begin` as the methods begin theirs (the level of a transaction, not of the
+/// session, is what an engine may upgrade); the last query's error if none does.
+async fn first_answer(
+    pool: &PgPool,
+    begin: &'static str,
+    queries: &[&'static str],
+) -> Result<String, sqlx::Error> {
     let mut last_error = None;
     for &query in queries {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(begin).await?;
         let answer = sqlx::query_scalar::<_, String>(query)
             .fetch_one(&mut *tx)
             .await;

@@ -25,13 +25,16 @@ const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
 /// One increment's statements on one leased connection.
 pub struct PgSession<'a> {
     lease: &'a mut Lease,
+    /// `BEGIN`, or `BEGIN ISOLATION LEVEL ...` (fixed text per level).
+    begin: &'static str,
     in_transaction: bool,
 }
 
 impl<'a> PgSession<'a> {
-    pub fn new(lease: &'a mut Lease) -> PgSession<'a> {
+    pub fn new(lease: &'a mut Lease, begin: &'static str) -> PgSession<'a> {
         PgSession {
             lease,
+            begin,
             in_transaction: false,
         }
     }
@@ -54,7 +57,7 @@ impl<'a> PgSession<'a> {
 
 impl Session for PgSession<'_> {
     async fn begin(&mut self, guard: Guard, id: i64) -> Result<(), IncrementError> {
-        self.simple("BEGIN").await?;
+        self.simple(self.begin).await?;
         self.in_transaction = true;
         let guarded = match guard {
             Guard::Nothing => Ok(()),

@@ -7,15 +7,17 @@ mod capabilities;
 pub mod errors;
 pub mod session;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::options::{Durability, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator};
-use crate::methods::{self, MethodContext};
+use crate::methods::{self, MethodContext, Span};
 use crate::model::{Engine, IncrementError, MethodId};
 pub use capabilities::not_applicable;
 use session::SqliteSession;
@@ -63,15 +65,24 @@ pub struct SqliteDatabase {
     pub pool: SqlitePool,
     pub version: String,
     pub pool_size: u32,
+    /// The settings that change outcomes: `synchronous`, `journal_mode`.
+    pub settings: BTreeMap<String, String>,
 }
 
-/// Opens (creating when needed) the database at `path` and applies the migrations.
-pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbError> {
+/// Opens (creating when needed) the database at `path` and applies the migrations. Durable
+/// commits are `synchronous = FULL` (flushed at every commit); `--no-fsync` is `OFF`.
+pub async fn connect(path: &Path, open: &OpenOptions) -> Result<SqliteDatabase, DbError> {
+    let synchronous = match open.durability {
+        Durability::Durable => SqliteSynchronous::Full,
+        Durability::NoFsync => SqliteSynchronous::Off,
+    };
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(synchronous)
         .busy_timeout(BUSY_TIMEOUT);
+    let pool_size = open.pool_size;
     let pool = SqlitePoolOptions::new()
         .max_connections(pool_size)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -82,10 +93,32 @@ pub async fn connect(path: &Path, pool_size: u32) -> Result<SqliteDatabase, DbEr
         .fetch_one(&pool)
         .await?;
     Ok(SqliteDatabase {
+        settings: settings(&pool).await?,
         pool,
         version,
         pool_size,
     })
+}
+
+/// `synchronous` (by name) and `journal_mode`, as the connections run them.
+async fn settings(pool: &SqlitePool) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await?;
+    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await?;
+    let synchronous = match synchronous {
+        0 => "off",
+        1 => "normal",
+        2 => "full",
+        3 => "extra",
+        _ => "unknown",
+    };
+    Ok(BTreeMap::from([
+        ("synchronous".to_string(), synchronous.to_string()),
+        ("journal_mode".to_string(), journal_mode.to_lowercase()),
+    ]))
 }
 
 impl SqliteDatabase {
@@ -94,12 +127,14 @@ impl SqliteDatabase {
         &self,
         method: MethodId,
         ctx: &MethodContext,
+        span: &Span,
     ) -> Result<i64, IncrementError> {
         let conn = self
             .pool
             .acquire()
             .await
             .map_err(|err| errors::classify(&err))?;
-        methods::increment(method, &mut SqliteSession::new(conn), ctx).await
+        let mut session = SqliteSession::new(conn);
+        methods::increment(method, &mut session, ctx, span).await
     }
 }

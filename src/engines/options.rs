@@ -1,0 +1,87 @@
+//! How a server run uses its database: the isolation level and what it reaches, the
+//! connections, the think time, durability, and the engine-specific options a user may set.
+
+use std::time::Duration;
+
+use crate::model::{Engine, Isolation, IsolationScope};
+
+/// Whether a throwaway database makes commits durable before acknowledging them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// As an ordinary installation: PostgreSQL's `fsync` and `synchronous_commit` on,
+    /// InnoDB's `innodb_flush_log_at_trx_commit = 1`, SQLite's `synchronous = FULL`. A row
+    /// lock is then held until the commit record is on disk, which is what makes concurrent
+    /// updates of one row overlap for real.
+    #[default]
+    Durable,
+    /// `--no-fsync`: commits skip the flush (fast, for throughput benchmarks; a crash of the
+    /// machine may lose them). The window in which two updates overlap shrinks to
+    /// microseconds.
+    NoFsync,
+}
+
+/// An engine setting the user asked for (`--engine-option name=value`); only the settings
+/// named here can be set, each applied to every session of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineOption {
+    /// MariaDB's `innodb_snapshot_isolation` (10.11: off by default; on by default from
+    /// 11.6): with it on, a repeatable read transaction that writes a row changed since its
+    /// snapshot is refused (ER_CHECKREAD, 1020) instead of overwriting it.
+    InnodbSnapshotIsolation(bool),
+}
+
+impl EngineOption {
+    /// `innodb_snapshot_isolation=on`; the error lists what is accepted.
+    pub fn parse(text: &str) -> Result<EngineOption, String> {
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("expected name=value, got {text:?}"))?;
+        let flag = match value.trim().to_ascii_lowercase().as_str() {
+            "on" | "1" | "true" => true,
+            "off" | "0" | "false" => false,
+            _ => return Err(format!("{name}: expected on or off, got {value:?}")),
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "innodb_snapshot_isolation" => Ok(EngineOption::InnodbSnapshotIsolation(flag)),
+            other => Err(format!(
+                "unknown engine option {other:?}; known: innodb_snapshot_isolation (mariadb)"
+            )),
+        }
+    }
+
+    /// The engine the option belongs to.
+    pub fn engine(self) -> Engine {
+        match self {
+            EngineOption::InnodbSnapshotIsolation(_) => Engine::Mariadb,
+        }
+    }
+}
+
+/// How one server run opens its database.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub isolation: Isolation,
+    pub scope: IsolationScope,
+    /// Connections increments run on (at most this many transactions race).
+    pub pool_size: u32,
+    /// Pause between the read and the write of read-then-write methods.
+    pub think: Duration,
+    /// For SQLite, whose file is opened here: how commits reach the disk (the server engines
+    /// were started with theirs).
+    pub durability: Durability,
+    pub engine_options: Vec<EngineOption>,
+}
+
+impl OpenOptions {
+    /// `level` for every statement, `pool_size` connections, no think time, durable.
+    pub fn new(isolation: Isolation, pool_size: u32) -> OpenOptions {
+        OpenOptions {
+            isolation,
+            scope: IsolationScope::Session,
+            pool_size,
+            think: Duration::ZERO,
+            durability: Durability::Durable,
+            engine_options: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! When an increment's database work ran: the evidence that requests really overlapped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::model::DbInterval;
+
+/// When an increment's deciding database work began and ended, over all its attempts (see
+/// [`super::increment`]). Waiting for a pooled connection does not count; waiting for a lock
+/// does.
+#[derive(Debug, Default)]
+pub struct Span {
+    started_us: AtomicU64,
+    finished_us: AtomicU64,
+}
+
+impl Span {
+    /// The database work begins now, unless an earlier attempt began it.
+    pub fn begin(&self) {
+        let _ = self
+            .started_us
+            .compare_exchange(0, now_us(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The database work (so far) ended now.
+    pub fn end(&self) {
+        self.finished_us.store(now_us(), Ordering::Relaxed);
+    }
+
+    /// The interval, once it began and ended.
+    pub fn interval(&self) -> Option<DbInterval> {
+        let started_us = self.started_us.load(Ordering::Relaxed);
+        let finished_us = self.finished_us.load(Ordering::Relaxed);
+        (started_us > 0 && finished_us >= started_us).then_some(DbInterval {
+            started_us,
+            finished_us,
+        })
+    }
+}
+
+/// Microseconds since the Unix epoch: the clock every server on the machine shares.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
