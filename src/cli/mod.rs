@@ -302,3 +302,35 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(seconds))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_accepted_as_people_write_them() {
+        for text in [
+            "repeatable-read",
+            "repeatable read",
+            "REPEATABLE READ",
+            "repeatable_read",
+            " Repeatable  Read ",
+        ] {
+            assert_eq!(
+                parse_isolation(text),
+                Ok(Isolation::RepeatableRead),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_isolation("READ_UNCOMMITTED"),
+            Ok(Isolation::ReadUncommitted)
+        );
+        assert_eq!(parse_isolation("serializable"), Ok(Isolation::Serializable));
+        let err = parse_isolation("snapshot").unwrap_err();
+        assert!(
+            err.contains("read-committed") && err.contains("serializable"),
+            "{err}"
+        );
+    }
+}

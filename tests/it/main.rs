@@ -13,3 +13,4 @@ mod serve;
 mod sqlite;
 mod support;
 mod variants;
+mod verdicts;

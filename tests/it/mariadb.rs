@@ -54,6 +54,39 @@ async fn innodb_repeatable_read_lets_a_stale_update_through() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn innodb_snapshot_isolation_refuses_the_stale_update_instead() {
+    if !mariadb_installed() {
+        return;
+    }
+    let _cpu = crate::support::racing().await;
+    let out = run_counter(
+        [
+            "matrix",
+            "--engine",
+            "mariadb",
+            "--engine-option",
+            "innodb_snapshot_isolation=on",
+            "--levels",
+            "repeatable-read",
+            "--methods",
+            "4",
+            "--markdown",
+        ],
+        &[],
+    )
+    .await;
+    // Refused, not lost: nothing acknowledged vanished, so the matrix exits 0.
+    let stdout = stdout_of_success(&out);
+    assert!(stdout.contains("| rejected "), "{stdout}");
+    assert!(stdout.contains("ER_CHECKREAD="), "{stdout}");
+    assert!(stdout.contains("innodb_snapshot_isolation on"), "{stdout}");
+    assert!(
+        stdout.contains("innodb_flush_log_at_trx_commit 1"),
+        "durable: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_runs_every_method_one_request_at_a_time() {
     if !mariadb_installed() {
         return;

@@ -65,11 +65,20 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
             assert!(row[col("errors")].contains("40001="), "{row:?}");
         }
         assert_eq!(row[col("effective_isolation")], row[col("isolation")]);
+        // The throwaway cluster is durable, and every cell says how much its requests raced.
+        assert!(row[col("settings")].contains("fsync=on"), "{row:?}");
+        let overlap: f64 = row[col("overlap")].parse().unwrap();
+        let peak: u64 = row[col("peak_in_flight")].parse().unwrap();
+        if verdict == "+" {
+            assert!(overlap >= 0.10 && peak >= 2, "a + that raced: {row:?}");
+        }
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(json["runs"].as_array().unwrap().len(), 8);
     assert_eq!(json["meta"]["trials"], 2);
+    assert_eq!(json["meta"]["settings"]["fsync"], "on");
+    assert_eq!(json["meta"]["settings"]["synchronous_commit"], "on");
     // Markdown table in the original's layout.
     assert!(
         stdout.contains("| isolation \\ method | 2. row lock | 3. database level |"),
@@ -112,6 +121,16 @@ async fn bad_matrix_options_exit_2_with_one_line() {
         &["matrix", "--requests", "0"][..],
         &["matrix", "--concurrency", "0"][..],
         &["matrix", "--pool-size", "0"][..],
+        &["matrix", "--engine-option", "innodb_snapshot_isolation=on"][..],
+        &["matrix", "--engine-option", "fsync=off"][..],
+        &["matrix", "--isolation-scope", "global"][..],
+        &["matrix", "--levels", "snapshot isolation"][..],
+        &[
+            "matrix",
+            "--no-fsync",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/x",
+        ][..],
     ] {
         let out = run_cli(args).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
