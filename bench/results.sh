@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Regenerates the committed results (results/*.md, *.csv, *.svg, *.html) with the commands
+# their headers name, on this machine, with a release build. Run it after a change that moves
+# any figure; commit what it writes.
+source "$(dirname "$0")/common.sh"
+build
+cd "$ROOT"
+DAY="$(date +%F)"
+PG="$("$COUNTER" matrix --quiet --levels read-committed --methods 3 --requests 1 --json /dev/stdout 2>/dev/null | sed -n 's/.*"server_version": "\([^"]*\)".*/\1/p' | head -1)"
+MACHINE="Machine: $(uname -m) Linux, $(nproc) cores, $(awk '/MemTotal/ {printf "%d GiB", $2/1048576+0.5}' /proc/meminfo); PostgreSQL $PG, throwaway cluster (durable: fsync and synchronous_commit on); $DAY."
+
+# write FILE TITLE COMMAND-ARGS... : the matrix's Markdown output under a header naming the
+# command and the machine. The matrix's exit code 1 (method 4 loses updates, as expected) is
+# not an error here.
+write() {
+    local file="$1" title="$2"; shift 2
+    {
+        echo "# $title"
+        echo
+        echo "Command: \`cargo run --release -- matrix $*\`"
+        echo "$MACHINE"
+        echo
+        "$COUNTER" matrix --quiet --markdown "$@" 2>/dev/null || true
+    } > "results/$file"
+    echo "wrote results/$file"
+}
+
+write postgresql-15.md "counter matrix on PostgreSQL 15" \
+    --csv results/postgresql-15.csv --svg results/original-methods.svg
+write postgresql-15-trials.md "counter matrix on PostgreSQL 15, ten trials per cell" \
+    --trials 10 --csv results/postgresql-15-trials.csv
+write postgresql-15-extended.md "counter matrix on PostgreSQL 15: methods 1-8, without and with --retry 10" \
+    --methods 1,2,3,4,5,6,7,8 --retry 10 --csv results/postgresql-15-extended.csv \
+    --svg results/matrix.svg --html results/report.html
+write postgresql-15-replicas.md "counter matrix on PostgreSQL 15: methods 1-8 with two servers per level (--replicas 2)" \
+    --methods 1,2,3,4,5,6,7,8 --replicas 2 --csv results/postgresql-15-replicas.csv
+write postgresql-15-scope-transaction.md "counter matrix on PostgreSQL 15 with --isolation-scope transaction (what a Django application's OPTIONS level gives)" \
+    --isolation-scope transaction --methods 1,2,3,4,5,6,7,8 --csv results/postgresql-15-scope-transaction.csv
+write engines.md "counter matrix on PostgreSQL 15, MariaDB 10.11 and SQLite, methods 1-8" \
+    --engine all --methods 1,2,3,4,5,6,7,8 --csv results/engines.csv --html results/engines.html
+write mariadb-snapshot-isolation-off.md "counter matrix on MariaDB 10.11, innodb_snapshot_isolation off (its default in 10.11)" \
+    --engine mariadb --methods 1,2,3,4,5,6,7,8 --csv results/mariadb-snapshot-isolation-off.csv
+write mariadb-snapshot-isolation-on.md "counter matrix on MariaDB 10.11 with --engine-option innodb_snapshot_isolation=on" \
+    --engine mariadb --engine-option innodb_snapshot_isolation=on --methods 1,2,3,4,5,6,7,8 \
+    --csv results/mariadb-snapshot-isolation-on.csv
