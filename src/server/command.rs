@@ -37,14 +37,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
         provisioned = provision => provisioned?,
         () = &mut shutdown => return Ok(130),
     };
+    let mut connect_hint = None;
     if let Some(Throwaway::Postgres(cluster)) = &provisioned.throwaway {
         tracing::info!(
             "throwaway PostgreSQL cluster at {} in {} (removed on exit)",
             provisioned.display_url(),
             cluster.dir().display()
         );
+        // A second terminal connects through a password file only the invoking user can
+        // read; the password itself is never printed.
+        match cluster.write_pgpass() {
+            Ok(path) => {
+                connect_hint = Some(format!(
+                    "PGPASSFILE={} psql -h 127.0.0.1 -p {} -U postgres {}",
+                    path.display(),
+                    cluster.port(),
+                    engines::DEFAULT_DATABASE
+                ));
+            }
+            Err(err) => tracing::warn!(%err, "no connection file for a second terminal"),
+        }
     }
-    let result = serve(&config, &provisioned, shutdown).await;
+    let result = serve(&config, &provisioned, connect_hint, shutdown).await;
     provisioned.shutdown();
     result.map(|()| 0)
 }
@@ -52,6 +66,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
 async fn serve(
     config: &ServeConfig,
     provisioned: &Provisioned,
+    connect_hint: Option<String>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let backend = Backend::open(&provisioned.location, &config.open).await?;
@@ -77,10 +92,13 @@ async fn serve(
         "listening on {0} (Swagger UI: {0}/api/v1/swagger)",
         handle.base_url()
     );
-    // The URL (without password) on stdout too, so a second terminal can use the database.
-    // Write errors are ignored: a closed stdout must not stop the server.
+    // The URL (without password) on stdout too, and for a throwaway cluster how a second
+    // terminal connects. Write errors are ignored: a closed stdout must not stop the server.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "database: {}", provisioned.display_url());
+    if let Some(hint) = connect_hint {
+        let _ = writeln!(stdout, "connect: {hint}");
+    }
     let _ = writeln!(stdout, "listening: {}", handle.base_url());
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");

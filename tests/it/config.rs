@@ -45,7 +45,11 @@ async fn bad_database_settings_are_one_line_without_the_password() {
             "not a valid",
         ),
         (
-            format!("postgres://postgres:{secret}@127.0.0.1:{port}/no_such_db"),
+            // The right password (the cluster's), the wrong database.
+            format!(
+                "postgres://postgres:{}@127.0.0.1:{port}/no_such_db",
+                crate::support::cluster_password()
+            ),
             "does not exist",
         ),
         (

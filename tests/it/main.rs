@@ -9,6 +9,7 @@ mod matrix;
 mod methods;
 mod process;
 mod properties;
+mod security;
 mod serve;
 mod sqlite;
 mod support;

@@ -5,7 +5,7 @@ use counter::model::Isolation;
 
 use crate::support::{run_counter, stdout_of_success};
 
-fn mariadb_installed() -> bool {
+pub fn mariadb_installed() -> bool {
     let found = counter::engines::mariadb::find_binaries().is_some();
     if !found {
         eprintln!("MariaDB server binaries not installed: skipped (.ci/run installs them)");

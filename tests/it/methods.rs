@@ -1,13 +1,18 @@
 //! Methods 4-8, retries and replicas: what each must show under real contention.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use counter::hammer::{self, Control, HammerConfig, HammerRun, Target};
 use counter::model::Isolation;
 use counter::model::MethodId;
 use counter::model::Outcome;
 
-use crate::support::{TestServer, fresh_database, start_server, start_server_on};
+use counter::server::AppState;
+
+use crate::support::{
+    TestServer, fresh_database, start_server, start_server_on, start_server_with,
+};
 
 async fn hammer(servers: &[&TestServer], method: MethodId) -> HammerRun {
     let targets = servers
@@ -58,10 +63,13 @@ async fn upsert_and_compare_and_swap_at_read_committed_are_exact() {
 async fn in_process_lock_is_exact_with_one_server_and_not_with_two() {
     let _cpu = crate::support::racing().await;
     let options = fresh_database().await;
-    let first = start_server_on(&options, Isolation::ReadCommitted, 10, 0).await;
+    // 20 ms between read and write: a transaction of the other server reads inside that
+    // window for certain, instead of when the scheduler happens to allow it.
+    let think = |db| AppState::new(db, 0, Duration::from_millis(20));
+    let first = start_server_with(&options, Isolation::ReadCommitted, 10, think).await;
     let run = hammer(&[&first], MethodId::InProcessLock).await;
     assert_eq!(run.outcome, Outcome::Exact, "one replica: {run:?}");
-    let second = start_server_on(&options, Isolation::ReadCommitted, 10, 0).await;
+    let second = start_server_with(&options, Isolation::ReadCommitted, 10, think).await;
     let run = hammer(&[&first, &second], MethodId::InProcessLock).await;
     assert_eq!(run.replicas, 2);
     assert_eq!(

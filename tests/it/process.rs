@@ -1,9 +1,10 @@
 //! The `counter` binary as a child process: a command with no database configured, and a
 //! `counter serve` whose log tells us its address and throwaway cluster.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A `counter serve` child process on a throwaway cluster, with what its log told us.
@@ -12,6 +13,42 @@ pub struct ServeProcess {
     pub base_url: String,
     /// The throwaway cluster's directory and postmaster, when serve started one.
     pub cluster: Option<(PathBuf, i32)>,
+    /// How serve says a second terminal connects (its `connect:` line), when it says.
+    pub connect: Option<String>,
+    /// Everything serve printed, on both streams (collected in the background).
+    printed: Arc<Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// SIGTERM, then wait for the exit.
+    pub fn stop(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+
+    /// What serve printed so far, stdout and stderr.
+    pub fn output(&self) -> String {
+        // Give the collecting threads a moment to read what the exit flushed.
+        std::thread::sleep(Duration::from_millis(200));
+        self.printed.lock().unwrap().clone()
+    }
+}
+
+/// Appends everything `stream` says to `printed`, in the background.
+fn collect(mut stream: impl Read + Send + 'static, printed: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            printed
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
 }
 
 /// The counter binary with no database configured and no `.env` in reach.
@@ -43,11 +80,17 @@ pub fn start_serve_process(extra: &[&str]) -> ServeProcess {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let printed = Arc::new(Mutex::new(String::new()));
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut cluster_dir = None;
     let mut base_url = None;
-    for line in stderr.lines() {
-        let line = line.unwrap();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.lock().unwrap().push_str(&line);
+        let line = line.trim_end().to_string();
         if let Some(rest) = line
             .split(" in ")
             .nth(1)
@@ -60,6 +103,24 @@ pub fn start_serve_process(extra: &[&str]) -> ServeProcess {
             break;
         }
     }
+    // stdout says `database:`, maybe `connect:`, then `listening:`.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut connect = None;
+    loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.lock().unwrap().push_str(&line);
+        if let Some(rest) = line.trim_end().strip_prefix("connect: ") {
+            connect = Some(rest.to_string());
+        }
+        if line.starts_with("listening:") {
+            break;
+        }
+    }
+    collect(stderr, printed.clone());
+    collect(stdout, printed.clone());
     let cluster = cluster_dir.map(|dir: PathBuf| {
         let pid_file = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap();
         let pid = pid_file.lines().next().unwrap().trim().parse().unwrap();
@@ -69,6 +130,8 @@ pub fn start_serve_process(extra: &[&str]) -> ServeProcess {
         child,
         base_url: base_url.expect("the log names the address"),
         cluster,
+        connect,
+        printed,
     }
 }
 

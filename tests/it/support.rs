@@ -21,6 +21,11 @@ fn cluster() -> &'static LocalCluster {
         .get_or_init(|| LocalCluster::start(Durability::Durable).expect("throwaway cluster starts"))
 }
 
+/// The shared cluster's superuser password (for URLs that must get past authentication).
+pub fn cluster_password() -> &'static str {
+    cluster().password()
+}
+
 /// A cluster of the test's own (for fault injection), with its `counter` database.
 pub async fn own_cluster() -> (LocalCluster, PgConnectOptions) {
     let cluster = tokio::task::spawn_blocking(|| LocalCluster::start(Durability::Durable))
@@ -49,11 +54,12 @@ pub async fn fresh_database() -> PgConnectOptions {
     cluster.connect_options(&name)
 }
 
-/// The URL of a database on the shared cluster (which trusts local connections: no password).
+/// The URL of a database on the shared cluster, with the cluster's password.
 pub fn url_of(options: &PgConnectOptions) -> String {
     format!(
-        "postgres://{}@127.0.0.1:{}/{}",
+        "postgres://{}:{}@127.0.0.1:{}/{}",
         options.get_username(),
+        cluster().password(),
         options.get_port(),
         options.get_database().unwrap_or("postgres")
     )

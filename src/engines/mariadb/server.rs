@@ -1,7 +1,7 @@
 //! The throwaway MariaDB: mariadb-install-db and mariadbd in a private temporary directory,
 //! supervised and removed like the PostgreSQL cluster (see [`crate::engines::supervise`]).
-//! It listens on loopback and on a Unix socket inside that directory, which no other account
-//! can enter.
+//! It listens only on a Unix socket inside that directory (`--skip-networking`), which no
+//! other account can enter: its root account has no password, so no TCP port is opened.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -35,8 +35,8 @@ pub struct LocalMariaDb {
 }
 
 impl LocalMariaDb {
-    /// Installs a data directory and starts mariadbd on a free loopback port (and a socket in
-    /// the directory), with `durability`. Blocking: call it from `spawn_blocking`.
+    /// Installs a data directory and starts mariadbd on a socket in the directory, with
+    /// `durability`. Blocking: call it from `spawn_blocking`.
     pub fn start(durability: Durability) -> Result<LocalMariaDb, ThrowawayError> {
         let bin = find_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
         let run_as = run_as(c"mysql", "MariaDB")?;
@@ -92,8 +92,7 @@ impl LocalMariaDb {
             .arg(format!("--socket={dir}/mysqld.sock"))
             .arg(format!("--pid-file={dir}/mysqld.pid"))
             .arg(format!("--log-error={}", log.display()))
-            .arg(format!("--port={}", supervise::free_port()?))
-            .args(["--bind-address=127.0.0.1", "--skip-log-bin"])
+            .args(["--skip-networking", "--skip-log-bin"])
             .args(["--innodb-buffer-pool-size=64M", "--max-connections=400"])
             .stdout(out)
             .stderr(Stdio::null());

@@ -1,7 +1,16 @@
 //! The throwaway PostgreSQL cluster: started from the server binaries installed on the machine
-//! when no database is configured, and removed on every exit path (see [`super::super::supervise`]).
+//! when no database is configured, and removed on every exit path (see
+//! [`crate::engines::supervise`]).
+//!
+//! It admits no local account but the one that started counter: the superuser has a random
+//! password made for this run (scram-sha-256 for every connection, no trust entries), the
+//! data directory, the log and the Unix socket are inside a directory only the server's
+//! account can enter, and counter connects with the password. A second terminal uses the
+//! connection file [`LocalCluster::write_pgpass`] leaves for the invoking user.
 
 use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,7 +22,7 @@ use crate::engines::supervise::{
     self, RunAs, StopPlan, Supervised, ThrowawayError, command, io_err, run_as,
 };
 
-/// The superuser initdb creates; local connections are trusted (loopback only, throwaway data).
+/// The superuser initdb creates; it has a random password per run.
 pub const SUPERUSER: &str = "postgres";
 
 /// Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL.
@@ -41,6 +50,8 @@ pub struct LocalCluster {
     bin: PathBuf,
     run_as: RunAs,
     durability: Durability,
+    /// The superuser's password, made for this run; never printed.
+    password: String,
 }
 
 impl LocalCluster {
@@ -57,6 +68,7 @@ impl LocalCluster {
             bin,
             run_as,
             durability,
+            password: random_password()?,
         };
         cluster.initdb()?;
         // A free port can be taken by someone else between our probe and the postmaster's
@@ -104,13 +116,42 @@ impl LocalCluster {
         self.server.pid()
     }
 
-    /// Connection options for `database` on this cluster (TCP on loopback, trusted superuser).
+    /// Connection options for `database` on this cluster (TCP on loopback, the superuser and
+    /// its password).
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new_without_pgpass()
             .host("127.0.0.1")
             .port(self.port)
             .username(SUPERUSER)
+            .password(&self.password)
             .database(database)
+    }
+
+    /// The superuser's password (for tests that build a URL; never print it).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// Writes a libpq password file (`host:port:*:user:password`) readable only by the
+    /// invoking user, inside the cluster's private directory (so it goes with the cluster,
+    /// even after `kill -9`), and returns its path: `PGPASSFILE=<path> psql -h 127.0.0.1
+    /// -p <port> -U postgres counter` connects from a second terminal without the password
+    /// ever being shown.
+    pub fn write_pgpass(&self) -> Result<PathBuf, ThrowawayError> {
+        let path = self.dir().join("pgpass");
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err("could not write the connection file"))?;
+        writeln!(
+            file,
+            "127.0.0.1:{}:*:{SUPERUSER}:{}",
+            self.port, self.password
+        )
+        .map_err(io_err("could not write the connection file"))?;
+        Ok(path)
     }
 
     /// Stops the server and deletes the directory; safe to call twice.
@@ -122,18 +163,39 @@ impl LocalCluster {
         self.dir().join("data")
     }
 
+    /// Creates the data directory with the superuser's password and password authentication
+    /// for every connection, local or TCP. The password reaches initdb in a file readable by
+    /// the server's account only, removed at once.
     fn initdb(&self) -> Result<(), ThrowawayError> {
+        let password_file = self.dir().join("initdb-password");
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&password_file)
+            .map_err(io_err("could not hand initdb the password"))?;
+        let written = writeln!(file, "{}", self.password)
+            .and_then(|()| std::os::unix::fs::chown(&password_file, Some(self.run_as.uid), None));
+        drop(file);
         let mut initdb = command(&self.bin.join("initdb"), self.run_as, self.dir());
-        initdb.arg("-D").arg(self.data_dir()).args([
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "-N",
-        ]);
-        supervise::run_setup(initdb, "initdb")
+        initdb
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg(format!("--pwfile={}", password_file.display()))
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-N",
+            ]);
+        let result = written
+            .map_err(io_err("could not hand initdb the password"))
+            .and_then(|()| supervise::run_setup(initdb, "initdb"));
+        let _ = fs::remove_file(&password_file);
+        result
     }
 
     fn spawn_postmaster(&mut self) -> Result<(), ThrowawayError> {
@@ -141,6 +203,7 @@ impl LocalCluster {
         let log = File::options()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&log_path)
             .map_err(io_err("could not create the log"))?;
         let log_err = log
@@ -154,6 +217,7 @@ impl LocalCluster {
             .arg(self.dir())
             .args(["-p", &self.port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "unix_socket_permissions=0700"])
             .args(["-c", "max_connections=400"])
             .stdout(log)
             .stderr(log_err);
@@ -170,4 +234,13 @@ impl LocalCluster {
         };
         self.server.launch(postgres, &log_path, ready)
     }
+}
+
+/// 32 random bytes from the kernel, as 64 hexadecimal digits.
+fn random_password() -> Result<String, ThrowawayError> {
+    let mut bytes = [0u8; 32];
+    File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(io_err("could not read /dev/urandom for the password"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -30,7 +30,8 @@ pub const READS: ReadSql = ReadSql {
     delete_one: "DELETE FROM counter WHERE id = ?1 RETURNING id",
 };
 
-/// A directory holding one SQLite database; removed when dropped.
+/// A directory holding one SQLite database, private to the invoking user; removed when
+/// dropped.
 #[derive(Debug)]
 pub struct SqliteFile {
     dir: PathBuf,
@@ -44,7 +45,9 @@ impl SqliteFile {
             .unwrap_or(0);
         let dir =
             std::env::temp_dir().join(format!("counter-sqlite-{}-{nanos:09}", std::process::id()));
-        std::fs::create_dir(&dir)?;
+        // Private to the invoking user, like the throwaway servers' directories.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)?;
         Ok(SqliteFile { dir })
     }
 
