@@ -113,11 +113,9 @@ struct Answer {
 
 /// How an increment ended, from its answer. A request that never reached the server is a
 /// definite "not applied"; one that got no complete answer has an unknown fate.
-fn classify(
-    answer: Result<(axum::http::StatusCode, hyper::body::Bytes), http::HttpError>,
-) -> RequestEnd {
+fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
     let (status, body) = match answer {
-        Ok(answer) => answer,
+        Ok(reply) => (reply.status, reply.body),
         Err(err) if err.never_sent() => {
             return RequestEnd::Rejected {
                 reason: "connect".into(),

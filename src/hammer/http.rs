@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::http::header::{CONTENT_LENGTH, HOST};
+use axum::http::header::{ALLOW, CONTENT_LENGTH, HOST, LOCATION};
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -44,6 +44,17 @@ impl HttpError {
             HttpError::Resolve { .. } | HttpError::Connect(_) | HttpError::Closed
         )
     }
+}
+
+/// An HTTP answer: its status and body, and the two headers the hammer acts on.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+    /// Where a redirect points.
+    pub location: Option<String>,
+    /// The verbs a 405 says the path takes.
+    pub allow: Option<String>,
 }
 
 /// Where to connect, and the Host header to send.
@@ -97,7 +108,7 @@ impl Connection {
         method: Method,
         path: &str,
         deadline: Duration,
-    ) -> Result<(StatusCode, Bytes), HttpError> {
+    ) -> Result<Reply, HttpError> {
         let exchange = async {
             if self.sender.ready().await.is_err() {
                 return Err(HttpError::Closed);
@@ -111,8 +122,18 @@ impl Connection {
                 .map_err(|_| HttpError::Closed)?;
             let response = self.sender.send_request(request).await?;
             let status = response.status();
+            let header = |name| {
+                let value = response.headers().get(name)?;
+                value.to_str().ok().map(str::to_string)
+            };
+            let (location, allow) = (header(LOCATION), header(ALLOW));
             let body = response.into_body().collect().await?.to_bytes();
-            Ok((status, body))
+            Ok(Reply {
+                status,
+                body,
+                location,
+                allow,
+            })
         };
         tokio::time::timeout(deadline, exchange)
             .await
@@ -129,7 +150,7 @@ pub async fn send_on(
     method: Method,
     path: &str,
     deadline: Duration,
-) -> Result<(StatusCode, Bytes), HttpError> {
+) -> Result<Reply, HttpError> {
     for attempt in 0..2 {
         let connection = match slot {
             Some(connection) => connection,

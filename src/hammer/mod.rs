@@ -38,7 +38,9 @@ pub struct HammerRun {
     pub rejected: u64,
     pub unknown: u64,
     pub before: i64,
-    pub after: i64,
+    /// The counter after the run; None when it could not be read (`unreadable` says why).
+    pub after: Option<i64>,
+    pub unreadable: Option<String>,
     pub outcome: Outcome,
     /// How much the acknowledged increments overlapped in the database (None: the server did
     /// not say).
@@ -57,9 +59,9 @@ pub struct HammerRun {
 }
 
 impl HammerRun {
-    /// The counter's change F.
-    pub fn change(&self) -> i64 {
-        self.after - self.before
+    /// The counter's change F, when the counter could be read after the run.
+    pub fn change(&self) -> Option<i64> {
+        self.after.map(|after| after - self.before)
     }
 
     pub fn throughput_rps(&self) -> f64 {
@@ -91,6 +93,7 @@ impl HammerRun {
             rejected: self.rejected,
             unknown: self.unknown,
             final_count: self.after,
+            note: self.unreadable.clone(),
             verdict: self.verdict,
             outcome: self.outcome,
             errors: self.errors.clone(),
@@ -161,10 +164,20 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         still_running += wait_until_settled(config, id).await?;
         target.reset(id).await?;
     }
-    let before = target.read_count(id).await?;
+    // A counter server is asked for the row; one with only the original's surface, for the
+    // list of every row.
+    let per_row = server.is_some();
+    let before = target.read_count(id, per_row).await?;
     let fired = fire::fire(config, before, control.clone()).await;
-    still_running += wait_until_settled(config, id).await?;
-    let after = target.read_count(id).await?;
+    // The run happened: what it measured is kept even if the counter can no longer be read
+    // (the server went away), and the outcome then says so.
+    let after = match wait_until_settled(config, id).await {
+        Ok(running) => {
+            still_running += running;
+            target.read_count(id, per_row).await
+        }
+        Err(err) => Err(err),
+    };
     let fire::Fired {
         mut tally,
         duplicate_writes,
@@ -175,24 +188,49 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
             .errors
             .insert("still in flight when read".to_string(), still_running);
     }
-    if tally.completed() > 0 && tally.errors.get("HTTP 404") == Some(&tally.completed()) {
+    let path = crate::api::increment_path(config.method.number());
+    let every = |status: &str| {
+        tally.completed() > 0 && tally.errors.get(status) == Some(&tally.completed())
+    };
+    if every("HTTP 404") {
         return Err(HammerError::Connect(format!(
-            "every increment at {}{} answered 404: the server does not know method {}",
-            target.base_url,
-            crate::api::increment_path(config.method.number()),
-            config.method
+            "every increment at {}{path} answered 404: the server does not know method {}",
+            target.base_url, config.method
+        )));
+    }
+    if every("HTTP 405") && config.verb == HttpVerb::Post {
+        // Nothing changed: a 405 is refused before anything runs.
+        let allowed = target.allowed(axum::http::Method::POST, &path).await?;
+        let hint = match allowed {
+            Some(verbs) if verbs.to_ascii_uppercase().contains("GET") => {
+                format!(
+                    "it allows {verbs}: use --http-method get (as the original project's server wants)"
+                )
+            }
+            Some(verbs) => format!("it allows {verbs}"),
+            None => "the server does not say which verbs it allows".to_string(),
+        };
+        return Err(HammerError::Usage(format!(
+            "every POST to {}{path} answered 405 Method Not Allowed; {hint}",
+            target.base_url
         )));
     }
     let completed = tally.completed();
     let interrupted = completed < config.requests;
-    let change = after - before;
-    let outcome = Outcome::classify(Ends {
-        requests: completed,
-        acknowledged: tally.acknowledged,
-        rejected: tally.rejected,
-        unknown: tally.unknown,
-        change,
-    });
+    let (after, unreadable) = match after {
+        Ok(after) => (Some(after), None),
+        Err(err) => (None, Some(err.to_string())),
+    };
+    let outcome = match after {
+        Some(after) => Outcome::classify(Ends {
+            requests: completed,
+            acknowledged: tally.acknowledged,
+            rejected: tally.rejected,
+            unknown: tally.unknown,
+            change: after - before,
+        }),
+        None => Outcome::Unknown,
+    };
     let contention = tally.contention();
     Ok(HammerRun {
         method: config.method,
@@ -205,6 +243,7 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         unknown: tally.unknown,
         before,
         after,
+        unreadable,
         outcome,
         contention,
         verdict: Verdict::judge(outcome, contention),

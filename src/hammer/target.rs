@@ -8,8 +8,8 @@ use hyper::body::Bytes;
 use serde::Deserialize;
 
 use super::error::HammerError;
-use super::http::{Endpoint, HttpError, send_on};
-use crate::api::{self, Info, codes};
+use super::http::{Endpoint, HttpError, Reply, send_on};
+use crate::api::{self, CountRow, Info, codes};
 
 /// Deadline of the hammer's own calls (info, reset, reads), not of the increments.
 const CONTROL_DEADLINE: Duration = Duration::from_secs(10);
@@ -58,18 +58,62 @@ impl Target {
         })
     }
 
-    /// One control call on a fresh connection.
+    /// One control call on a fresh connection, following redirects on this server (the
+    /// original answers a path without its trailing slash with 301).
     async fn call(&self, method: Method, path: &str) -> Result<(StatusCode, Bytes), HammerError> {
-        send_on(&mut None, &self.endpoint, method, path, CONTROL_DEADLINE)
+        self.call_for_reply(method, path)
             .await
-            .map_err(|err| HammerError::Connect(describe_transport_error(&self.base_url, &err)))
+            .map(|reply| (reply.status, reply.body))
+    }
+
+    /// [`Target::call`], with the whole reply.
+    async fn call_for_reply(&self, method: Method, path: &str) -> Result<Reply, HammerError> {
+        let mut path = path.to_string();
+        for _ in 0..MAX_REDIRECTS {
+            let reply = send_on(
+                &mut None,
+                &self.endpoint,
+                method.clone(),
+                &path,
+                CONTROL_DEADLINE,
+            )
+            .await
+            .map_err(|err| HammerError::Connect(describe_transport_error(&self.base_url, &err)))?;
+            match (reply.status.is_redirection(), &reply.location) {
+                (true, Some(location)) => path = self.local_path(location)?,
+                _ => return Ok(reply),
+            }
+        }
+        Err(HammerError::Connect(format!(
+            "{}{path} redirects too many times",
+            self.base_url
+        )))
+    }
+
+    /// The path of a redirect's target, which must be on this server.
+    fn local_path(&self, location: &str) -> Result<String, HammerError> {
+        if location.starts_with('/') {
+            return Ok(location.to_string());
+        }
+        let elsewhere = || {
+            HammerError::Connect(format!(
+                "{} redirects to another server ({location}); give that one with -d",
+                self.base_url
+            ))
+        };
+        let uri: Uri = location.parse().map_err(|_| elsewhere())?;
+        let same = uri.authority().is_some_and(|a| {
+            format!("{}:{}", a.host(), a.port_u16().unwrap_or(80)) == self.endpoint.authority
+        });
+        match (same, uri.path_and_query()) {
+            (true, Some(path)) => Ok(path.to_string()),
+            _ => Err(elsewhere()),
+        }
     }
 }
 
-#[derive(Deserialize)]
-struct CountBody {
-    count: i64,
-}
+/// How many redirects a control call follows.
+const MAX_REDIRECTS: usize = 5;
 
 #[derive(Deserialize)]
 struct ErrorCode {
@@ -88,13 +132,19 @@ pub fn describe_transport_error(base: &str, err: &HttpError) -> String {
 }
 
 impl Target {
-    /// The counter's value; an absent row counts as 0.
-    pub async fn read_count(&self, id: i64) -> Result<i64, HammerError> {
-        let path = api::count_path(id);
+    /// The counter's value; an absent row counts as 0. A counter server (`per_row`) is asked
+    /// for the row; a server with only the original's surface, for the list of every row.
+    pub async fn read_count(&self, id: i64, per_row: bool) -> Result<i64, HammerError> {
+        let path = if per_row {
+            api::count_path(id)
+        } else {
+            api::counts_path()
+        };
         let url = format!("{}{path}", self.base_url);
         let (status, body) = self.call(Method::GET, &path).await?;
+        let not_json = || HammerError::Connect(format!("{url} did not answer counts as JSON"));
         match status {
-            StatusCode::NOT_FOUND => {
+            StatusCode::NOT_FOUND if per_row => {
                 // Our server answers JSON; a 404 page from something else means wrong peer.
                 match serde_json::from_slice::<ErrorCode>(&body) {
                     Ok(code) if code.error == codes::NOT_FOUND => Ok(0),
@@ -103,27 +153,49 @@ impl Target {
                     ))),
                 }
             }
-            status if status.is_success() => serde_json::from_slice::<CountBody>(&body)
-                .map(|b| b.count)
-                .map_err(|_| HammerError::Connect(format!("{url} did not answer a count as JSON"))),
+            status if status.is_success() && per_row => serde_json::from_slice::<CountRow>(&body)
+                .map(|row| row.count)
+                .map_err(|_| not_json()),
+            status if status.is_success() => {
+                let rows: Vec<CountRow> = serde_json::from_slice(&body).map_err(|_| not_json())?;
+                Ok(rows
+                    .iter()
+                    .find(|row| row.id == id)
+                    .map_or(0, |row| row.count))
+            }
             status => Err(HammerError::Connect(format!(
                 "reading the count at {url} failed with HTTP {status}"
             ))),
         }
     }
 
-    /// Deletes the counter's row, so the run starts from nothing (and races to create it).
+    /// Deletes the counter's row, so the run starts from nothing (and races to create it). A
+    /// server without resets (the original) is a usage error: nothing was sent but this.
     pub async fn reset(&self, id: i64) -> Result<(), HammerError> {
         let path = api::count_path(id);
         let (status, _) = self.call(Method::DELETE, &path).await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(HammerError::Connect(format!(
+        match status {
+            status if status.is_success() => Ok(()),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                Err(HammerError::Usage(format!(
+                    "{} cannot reset a counter (DELETE {path} answered {}): run without --reset, and the change is measured from the current value",
+                    self.base_url,
+                    status.as_u16()
+                )))
+            }
+            status => Err(HammerError::Connect(format!(
                 "resetting {}{path} failed with HTTP {status}",
                 self.base_url
-            )))
+            ))),
         }
+    }
+
+    /// The verbs `path` takes, as a 405 to `method` says (its `Allow` header).
+    pub async fn allowed(&self, method: Method, path: &str) -> Result<Option<String>, HammerError> {
+        let reply = self.call_for_reply(method, path).await?;
+        Ok(reply
+            .allow
+            .filter(|_| reply.status == StatusCode::METHOD_NOT_ALLOWED))
     }
 
     /// Waits until the server has no increment of row `id` in progress, asking every 20 ms,

@@ -104,7 +104,7 @@ fn report_violations(result: &MatrixResult) -> u8 {
             run.trial,
             run.acknowledged,
             run.unknown,
-            run.change,
+            crate::report::or_unknown(run.change),
             run.outcome
         );
         let expected = crate::model::MethodId::from_number(u64::from(run.method))

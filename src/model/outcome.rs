@@ -23,6 +23,8 @@ pub enum Outcome {
     Extra,
     /// acknowledged < F <= acknowledged + unknown: some requests of unknown fate were applied.
     Ambiguous,
+    /// The counter could not be read after the run (the server went away): F is unknown.
+    Unknown,
 }
 
 /// How a run's requests ended, and how far the counter moved.
@@ -74,6 +76,7 @@ impl Outcome {
             Outcome::Lost => "lost",
             Outcome::Extra => "extra",
             Outcome::Ambiguous => "ambiguous",
+            Outcome::Unknown => "unknown",
         }
     }
 }

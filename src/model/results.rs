@@ -42,8 +42,11 @@ pub struct RunRecord {
     pub acknowledged: u64,
     pub rejected: u64,
     pub unknown: u64,
-    /// The counter after the run.
-    pub final_count: i64,
+    /// The counter after the run; None when it could not be read.
+    pub final_count: Option<i64>,
+    /// Why a fact is missing (the counter could not be read after the run: the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub verdict: Verdict,
     pub outcome: Outcome,
     /// Error tallies by the engine's code (`40001`) or by kind (`HTTP 503`, `timeout`).
@@ -51,9 +54,9 @@ pub struct RunRecord {
     pub duration_ms: f64,
     pub throughput_rps: f64,
     pub latency: Latency,
-    /// The counter before the run (0 after a reset) and its change F.
+    /// The counter before the run (0 after a reset) and its change F (None: not read after).
     pub before: i64,
-    pub change: i64,
+    pub change: Option<i64>,
     /// Acknowledged requests that wrote a count another acknowledged request also wrote.
     pub duplicate_writes: u64,
     /// The share (0..1) of acknowledged increments whose database work overlapped another's;

@@ -62,7 +62,7 @@ pub fn to_csv(records: &[RunRecord]) -> String {
             r.acknowledged.to_string(),
             r.rejected.to_string(),
             r.unknown.to_string(),
-            r.final_count.to_string(),
+            r.final_count.map(|c| c.to_string()).unwrap_or_default(),
             r.verdict.to_string(),
             r.outcome.to_string(),
             r.errors_text(),

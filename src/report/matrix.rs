@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use comfy_table::Table;
 use comfy_table::presets::ASCII_MARKDOWN;
 
+use super::or_unknown;
 use super::table::new_table;
 use crate::model::results::{MatrixResult, NotApplicable, RunRecord};
 use crate::model::{Isolation, MethodId, Verdict};
@@ -96,7 +97,7 @@ impl Cell<'_> {
 
     /// The counter's change in each trial, over the requests: "52,51/100".
     pub fn changes_text(&self) -> String {
-        let changes: Vec<String> = self.runs.iter().map(|r| r.change.to_string()).collect();
+        let changes: Vec<String> = self.runs.iter().map(|r| or_unknown(r.change)).collect();
         let requests = self.runs.first().map(|r| r.requests).unwrap_or(0);
         format!("{}/{requests}", changes.join(","))
     }

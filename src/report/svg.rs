@@ -25,6 +25,7 @@ pub fn colours(outcome: Outcome) -> (&'static str, &'static str) {
         Outcome::Extra => ("#ce93d8", "#4a148c"),
         Outcome::Ambiguous => ("#e0e0e0", "#333333"),
         Outcome::Failed => ("#cfd8dc", "#263238"),
+        Outcome::Unknown => ("#f5f5f5", "#333333"),
     }
 }
 
@@ -35,6 +36,7 @@ pub fn worst(cell: &Cell<'_>) -> Outcome {
         Outcome::Rejected => 1,
         Outcome::Failed => 2,
         Outcome::Ambiguous => 2,
+        Outcome::Unknown => 2,
         Outcome::Extra => 3,
         Outcome::Lost => 4,
     };

@@ -3,6 +3,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
+use super::or_unknown;
 use crate::model::Outcome;
 use crate::model::results::RunRecord;
 
@@ -34,7 +35,12 @@ pub fn hammer_summary(r: &RunRecord) -> String {
         ("unknown", r.unknown.to_string()),
         (
             "counter",
-            format!("{} -> {} (change {})", r.before, r.final_count, r.change),
+            format!(
+                "{} -> {} (change {})",
+                r.before,
+                or_unknown(r.final_count),
+                or_unknown(r.change)
+            ),
         ),
         ("outcome", format!("{} {}", r.verdict, r.outcome)),
         (
@@ -102,12 +108,13 @@ pub fn explain(r: &RunRecord) -> String {
         String::new()
     };
     let failed = r.rejected + r.unknown;
+    let change = r.change.unwrap_or(0);
     let what = match r.outcome {
         Exact if r.unknown > 0 => format!(
             "Exact: the counter grew by exactly {}, so all {} requests whose answers were lost (unknown) were applied.",
-            r.change, r.unknown
+            change, r.unknown
         ),
-        Exact => format!("Exact: the counter grew by exactly {}.", r.change),
+        Exact => format!("Exact: the counter grew by exactly {change}."),
         Rejected if r.unknown > 0 => format!(
             "Rejected: the database refused {} requests, and {} more failed without a definite answer but were not applied ({}); every acknowledged increment is there.",
             r.rejected,
@@ -127,16 +134,23 @@ pub fn explain(r: &RunRecord) -> String {
         Lost => format!(
             "LOST: {} requests were acknowledged but the counter grew by {}: {} acknowledged increments vanished.",
             r.acknowledged,
-            r.change,
-            r.acknowledged as i64 - r.change
+            change,
+            r.acknowledged as i64 - change
         ),
         Extra => format!(
-            "EXTRA: the counter grew by {}, more than the {} acknowledged and {} unknown requests.",
-            r.change, r.acknowledged, r.unknown
+            "EXTRA: the counter grew by {change}, more than the {} acknowledged and {} unknown requests.",
+            r.acknowledged, r.unknown
         ),
         Ambiguous => format!(
-            "Ambiguous: the counter grew by {}: some of the {} requests of unknown fate were applied.",
-            r.change, r.unknown
+            "Ambiguous: the counter grew by {change}: some of the {} requests of unknown fate were applied.",
+            r.unknown
+        ),
+        Unknown => format!(
+            "Unknown: the counter could not be read after the run ({}); {} requests were acknowledged, {} rejected, {} of unknown fate.",
+            r.note.as_deref().unwrap_or("no reason given"),
+            r.acknowledged,
+            r.rejected,
+            r.unknown
         ),
     };
     let judged = match r.verdict {

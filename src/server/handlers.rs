@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -239,6 +240,23 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();
     ApiError::not_found(codes::NOT_FOUND, format!("no route for {path}"))
+}
+
+/// The verbs the increment path takes.
+const INCREMENT_ALLOW: &str = "GET, POST, OPTIONS";
+
+/// HEAD on the increment path: refused, because GET there increments and HEAD must change
+/// nothing (the original answers 405 too).
+pub async fn increment_head() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, INCREMENT_ALLOW)],
+    )
+}
+
+/// OPTIONS on the increment path: which verbs it takes.
+pub async fn increment_options() -> impl IntoResponse {
+    (StatusCode::OK, [(header::ALLOW, INCREMENT_ALLOW)])
 }
 
 pub async fn method_not_allowed() -> ApiError {

@@ -26,7 +26,12 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Every route, with and without the trailing slash (the original had it; clients differ).
 pub fn router(state: AppState) -> Router {
-    let counter = get(handlers::increment).post(handlers::increment);
+    // GET increments too: the original's client sends GETs. HEAD must never change anything,
+    // so it is refused (axum would otherwise run GET's handler for it).
+    let counter = get(handlers::increment)
+        .post(handlers::increment)
+        .head(handlers::increment_head)
+        .options(handlers::increment_options);
     let counts = get(handlers::list_counts).delete(handlers::delete_counts);
     let count = get(handlers::get_count).delete(handlers::delete_count);
     let slashed = |route: &str| format!("{route}/");

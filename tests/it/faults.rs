@@ -71,7 +71,12 @@ async fn postgres_killed_mid_run_then_restarted() {
         .await
         .unwrap()
         .expect("the run completes once the database is back");
-    assert_invariant(run.acknowledged, run.unknown, run.change(), "kill -9");
+    assert_invariant(
+        run.acknowledged,
+        run.unknown,
+        run.change().expect("the counter was read"),
+        "kill -9",
+    );
     assert!(
         run.errors.keys().any(|k| k.starts_with("HTTP 503")),
         "{:?}",

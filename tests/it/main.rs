@@ -7,6 +7,7 @@ mod hammer;
 mod mariadb;
 mod matrix;
 mod methods;
+mod original;
 mod process;
 mod properties;
 mod security;

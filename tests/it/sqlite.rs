@@ -119,7 +119,8 @@ async fn sqlite_serializes_writers_and_refuses_stale_read_modify_write() {
         run.errors
     );
     assert_eq!(
-        run.after, run.acknowledged as i64,
+        run.after,
+        Some(run.acknowledged as i64),
         "nothing acknowledged lost"
     );
     server.http.shutdown().await;
