@@ -53,6 +53,8 @@ pub mod codes {
     /// Too many increments in progress: this one was not started.
     pub const OVERLOADED: &str = "overloaded";
     pub const INTERNAL: &str = "internal_error";
+    /// The request's body is larger than the server takes: nothing was done.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
 }
 
 /// The answer to an increment.

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -240,6 +240,28 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();
     ApiError::not_found(codes::NOT_FOUND, format!("no route for {path}"))
+}
+
+/// The largest request body the server accepts. No route reads a body; a large one is
+/// refused before anything runs, instead of being drained.
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+
+/// Refuses a request that announces a body larger than [`MAX_BODY_BYTES`] (413, nothing
+/// done).
+pub async fn limit_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// The verbs the increment path takes.

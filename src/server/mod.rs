@@ -4,21 +4,19 @@
 pub mod command;
 mod error;
 mod handlers;
+mod listen;
 mod openapi;
 mod state;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::api::{COUNT_ROUTE, COUNTS_ROUTE, HEALTH_PATH, INCREMENT_ROUTE, INFO_PATH};
 pub use error::ApiError;
+pub use listen::ServerHandle;
 pub use state::{AppState, DEFAULT_MAX_IN_FLIGHT};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -49,63 +47,12 @@ pub fn router(state: AppState) -> Router {
     api.merge(openapi::swagger_ui())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-}
-
-/// A server running in this process.
-#[derive(Debug)]
-pub struct ServerHandle {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl ServerHandle {
-    /// The base URL clients use, e.g. `http://127.0.0.1:8000`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting, lets in-flight requests finish for up to `grace`, then aborts the rest.
-    pub async fn shutdown(mut self, grace: Duration) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match tokio::time::timeout(grace, &mut self.task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => tracing::warn!(%err, "server ended with an error"),
-            Ok(Err(err)) => tracing::warn!(%err, "server task failed"),
-            Err(_) => {
-                tracing::warn!(
-                    "in-flight requests did not finish within {}s; closing them",
-                    grace.as_secs()
-                );
-                self.task.abort();
-            }
-        }
-    }
+        .layer(axum::middleware::from_fn(handlers::limit_body))
 }
 
 /// Serves `state` on `listener` in a background task.
 pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<ServerHandle> {
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(state);
-    // Answers go out at once, not when Nagle's algorithm sees the previous one acknowledged.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Ok(ServerHandle {
-        addr,
-        stop: Some(stop),
-        task,
-    })
+    listen::serve(listener, router(state))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -31,6 +31,7 @@ fn assert_one_line_exit_2(out: &Output, secret: &str, expect: &str, case: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_database_settings_are_one_line_without_the_password() {
+    let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     let port = options.get_port();
     let secret = "Sup3rSecretPw";
@@ -69,6 +70,7 @@ async fn bad_database_settings_are_one_line_without_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_refused_without_being_echoed() {
+    let _cpu = crate::support::busy().await;
     let (cluster, options) = own_cluster().await;
     // Require passwords over TCP from now on.
     let mut admin = sqlx::ConnectOptions::connect(&options).await.unwrap();
@@ -115,6 +117,7 @@ async fn a_wrong_password_is_refused_without_being_echoed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_postgres_binaries_give_the_install_hint() {
+    let _cpu = crate::support::busy().await;
     for verb in ["serve", "matrix"] {
         let out = run(&[verb], &[("COUNTER_PG_BIN", "/nonexistent/bin")]).await;
         assert_one_line_exit_2(&out, "\u{0}", "apt-get install -y postgresql", verb);

@@ -63,6 +63,7 @@ async fn row_lock_at_repeatable_read_is_rejected_not_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_exit_codes_and_json_shape() {
+    let _cpu = crate::support::busy().await;
     let server = start_server(Isolation::ReadCommitted, 10).await;
     let addr = server.handle.addr.to_string();
     let args = |extra: &[&str]| -> Vec<String> {

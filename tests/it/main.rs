@@ -4,6 +4,7 @@
 mod config;
 mod faults;
 mod hammer;
+mod hostile;
 mod mariadb;
 mod matrix;
 mod methods;

@@ -113,6 +113,7 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_matrix_options_exit_2_with_one_line() {
+    let _cpu = crate::support::busy().await;
     for args in [
         &["matrix", "--levels", "snapshot"][..],
         &["matrix", "--methods", "9"][..],

@@ -234,6 +234,7 @@ async fn hammer_judges_a_server_with_only_the_original_surface() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_keeps_the_original_client_working_and_head_changes_nothing() {
+    let _cpu = crate::support::busy().await;
     let server = start_server(Isolation::ReadCommitted, 4).await;
     let url = server.url("/api/v1/endpoint/counter/3/");
     // The original client's request: GET increments.

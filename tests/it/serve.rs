@@ -10,6 +10,7 @@ use crate::support::start_server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_method_at_each_level_counts_sequential_requests() {
+    let _cpu = crate::support::busy().await;
     for isolation in Isolation::ALL {
         let server = start_server(isolation, 4).await;
         for method in 1..=3u32 {
@@ -107,6 +108,7 @@ async fn row_lock_at_repeatable_read_rejects_with_40001_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
+    let _cpu = crate::support::busy().await;
     let server = start_server(Isolation::ReadCommitted, 2).await;
     for method in 1..=3 {
         server.increment(method).await;
@@ -221,6 +223,7 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_resets_and_the_original_get_path_work() {
+    let _cpu = crate::support::busy().await;
     let server = start_server(Isolation::ReadCommitted, 2).await;
     let (status, _) = server
         .call(Method::GET, "/api/v1/endpoint/counter/3/")
@@ -323,18 +326,36 @@ async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
     .unwrap();
     let client = crate::support::client();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..300 {
+    const REQUESTS: i64 = 150;
+    for _ in 0..REQUESTS {
         let request = client
             .post(format!("{}/api/v1/endpoint/counter/2/", serve.base_url))
             .timeout(Duration::from_secs(20));
-        tasks.spawn(async move {
-            match request.send().await {
-                Ok(response) => Ok(response.status()),
-                Err(err) => Err(err.is_connect()),
-            }
-        });
+        tasks.spawn(async move { request.send().await.map(|r| r.status()) });
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Signal once the server has taken every request (each is in flight, or already done),
+    // not after a guessed pause: then every one of them must be answered.
+    let pool = sqlx::PgPool::connect_with(options.clone()).await.unwrap();
+    let taken = wait_until_async(Duration::from_secs(20), || async {
+        let info: serde_json::Value = client
+            .get(format!("{}/api/v1/info", serve.base_url))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let in_flight = info["in_flight"]["2"].as_i64().unwrap_or(0);
+        let done: i64 = sqlx::query_scalar("SELECT count FROM counter WHERE id = 2")
+            .fetch_optional(&pool)
+            .await
+            .ok()?
+            .unwrap_or(0);
+        (in_flight > 0 && in_flight + done >= REQUESTS).then_some(in_flight)
+    })
+    .await
+    .expect("the server took every request");
+    assert!(taken > 0, "some still in flight when the signal comes");
     let mut child = serve.child;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -343,28 +364,125 @@ async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
         .await
         .unwrap();
     assert!(status.success(), "graceful exit: {status}");
-    let acknowledged = answers
+    // Every request the server had taken was finished and answered: none aborted, none
+    // left unknown.
+    let failed: Vec<_> = answers
         .iter()
-        .filter(|a| matches!(a, Ok(s) if s.is_success()))
-        .count() as i64;
-    // Not applied for sure: a 4xx, or a connection never made. Everything else is unknown.
-    let unknown = answers
-        .iter()
-        .filter(|a| match a {
-            Ok(s) => s.is_server_error(),
-            Err(was_connect) => !was_connect,
-        })
-        .count() as i64;
-    let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT count FROM counter WHERE id = 2")
-        .fetch_optional(&mut conn)
-        .await
-        .unwrap()
-        .unwrap_or(0);
-    assert!(acknowledged > 0, "some requests finished before the signal");
+        .filter(|a| !matches!(a, Ok(s) if s.is_success()))
+        .collect();
     assert!(
-        acknowledged <= count && count <= acknowledged + unknown,
-        "acknowledged {acknowledged} <= count {count} <= acknowledged + unknown {}",
-        acknowledged + unknown
+        failed.is_empty(),
+        "{} not answered 2xx: {failed:?}",
+        failed.len()
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count FROM counter WHERE id = 2")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, REQUESTS, "every acknowledged increment is there");
+}
+
+/// Polls `probe` every 20 ms until it answers, for at most `deadline`.
+async fn wait_until_async<T, F, Fut>(deadline: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    while started.elapsed() < deadline {
+        if let Some(answer) = probe().await {
+            return Some(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hammer_keeps_its_summary_when_the_server_goes_away() {
+    let _cpu = crate::support::busy().await;
+    let options = crate::support::fresh_database().await;
+    let url = crate::support::url_of(&options);
+    let serve = tokio::task::spawn_blocking(move || {
+        start_serve_process(&["--database-url", &url, "--think-ms", "20"])
+    })
+    .await
+    .unwrap();
+    let output = std::env::temp_dir().join(format!("counter-summary-{}.json", std::process::id()));
+    let address = serve.base_url.clone();
+    let output_arg = output.to_str().unwrap().to_string();
+    let hammer = tokio::spawn(async move {
+        crate::support::run_counter(
+            [
+                "hammer",
+                "-d",
+                &address,
+                "-n",
+                "1",
+                "--requests",
+                "3000",
+                "--concurrency",
+                "32",
+                "--format",
+                "json",
+                "--output",
+                &output_arg,
+            ],
+            &[],
+        )
+        .await
+    });
+    // Once the run is under way (increments in flight on the server), the server goes away.
+    let client = crate::support::client();
+    wait_until_async(Duration::from_secs(20), || async {
+        let info: serde_json::Value = client
+            .get(format!("{}/api/v1/info", serve.base_url))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (info["in_flight"]["1"].as_i64().unwrap_or(0) > 0).then_some(())
+    })
+    .await
+    .expect("the hammer started");
+    let mut child = serve.child;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = hammer.await.unwrap();
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    std::fs::remove_file(&output).unwrap();
+    assert_eq!(summary["outcome"], "unknown", "{summary}");
+    assert!(summary["final_count"].is_null(), "{summary}");
+    assert!(summary["change"].is_null(), "{summary}");
+    assert!(
+        summary["note"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "the reason: {summary}"
+    );
+    let acknowledged = summary["acknowledged"].as_u64().unwrap();
+    assert!(acknowledged > 0, "what it measured is kept: {summary}");
+    let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count FROM counter WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let unknown = summary["unknown"].as_u64().unwrap();
+    assert!(
+        acknowledged as i64 <= stored && stored <= (acknowledged + unknown) as i64,
+        "{stored} against {summary}"
     );
 }

@@ -52,6 +52,7 @@ impl SqliteServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_runs_what_it_can_express_and_says_why_not_the_rest() {
+    let _cpu = crate::support::busy().await;
     let server = start().await;
     let (_, info) = server.call(reqwest::Method::GET, "/api/v1/info").await;
     assert_eq!(info["engine"], "sqlite");

@@ -247,3 +247,41 @@ pub fn stdout_of_success(out: &std::process::Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Says that a test did not run, and why, where the test harness does not swallow it (a
+/// direct write to the process's stderr, not `eprintln!`, which the harness captures). On CI
+/// (`CI` set) a test that cannot run fails instead: a promise must not be "proved" by a test
+/// that did not run.
+pub fn skipped(test: &str, why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} cannot run here: {why}"
+    );
+    note(&format!("SKIPPED {test}: {why}"));
+}
+
+/// A line in the test output that the harness does not capture.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Lifts this test process's soft limit on open files to the hard limit (as the binary does
+/// for itself) and returns the limit now in force: a server in this process holds one file per
+/// connection.
+pub fn raise_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
+}

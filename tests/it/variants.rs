@@ -18,6 +18,7 @@ use crate::support::{fresh_database, run_counter, start_server_with, url_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_engines_ask_for_a_url_instead_of_starting_one() {
+    let _cpu = crate::support::busy().await;
     for (engine, product) in [("cockroach", "CockroachDB"), ("yugabyte", "YugabyteDB")] {
         for verb in ["serve", "matrix"] {
             let out = run_counter([verb, "--engine", engine], &[]).await;
@@ -71,6 +72,7 @@ async fn a_postgres_protocol_engine_runs_the_shared_methods_under_its_own_name()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_and_level_readouts_fall_back_to_what_postgresql_answers() {
+    let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     for engine in [Engine::Cockroach, Engine::Yugabyte] {
         let location = Location::Postgres {
@@ -99,6 +101,7 @@ async fn version_and_level_readouts_fall_back_to_what_postgresql_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_tell_refused_and_unenforced_guards_from_working_ones() {
+    let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     // The table must exist for the real guard (a missing table is an error, not a gap).
     let missing = capabilities::refused(&options, "LOCK TABLE counter IN EXCLUSIVE MODE").await;
@@ -136,6 +139,7 @@ async fn probes_tell_refused_and_unenforced_guards_from_working_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_method_the_probe_ruled_out_is_a_400_and_listed_as_unavailable() {
+    let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     let reason = "the database refuses `LOCK TABLE counter IN EXCLUSIVE MODE`: test";
     let server = start_server_with(&options, Isolation::ReadCommitted, 2, |mut db| {
@@ -163,6 +167,7 @@ async fn a_method_the_probe_ruled_out_is_a_400_and_listed_as_unavailable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ambiguous_commit_is_unknown_never_rejected() {
+    let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     let database = postgres::connect(&options, Isolation::ReadCommitted, 1)
         .await

@@ -159,8 +159,16 @@ impl Supervised {
     /// Stops the server and deletes the directory. Called by `Drop` too; safe to call twice.
     pub fn stop(&mut self) {
         self.stop_server();
-        if self.dir.exists() {
-            let _ = fs::remove_dir_all(&self.dir);
+        if self.dir.exists()
+            && let Err(err) = fs::remove_dir_all(&self.dir)
+        {
+            // Say so rather than stay silent: the directory is left behind.
+            tracing::warn!(
+                dir = %self.dir.display(),
+                %err,
+                "could not remove the throwaway {}'s directory",
+                self.program
+            );
         }
         // The reapers are killed rather than told (by closing their stdin) so that none
         // signals a pid that may already belong to another process.
