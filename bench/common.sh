@@ -39,6 +39,9 @@ start_serve() {
         sleep 0.1
     done
     DB_PORT="$(sed -n 's#^database: postgres://[^@]*@127.0.0.1:\([0-9]*\)/.*#\1#p' "$SERVE_OUT")"
+    # The throwaway cluster takes its password from the file serve names (never printed).
+    PGPASSFILE="$(sed -n 's#^connect: PGPASSFILE=\([^ ]*\) .*#\1#p' "$SERVE_OUT")"
+    export PGPASSFILE
     BASE="http://127.0.0.1:$port"
 }
 
