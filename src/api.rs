@@ -62,8 +62,12 @@ pub mod codes {
 pub struct IncrementResponse {
     /// Row id (equal to the method number).
     pub id: i64,
-    /// The count this request wrote.
-    pub count: i64,
+    /// The count this request wrote; null for a method that does not know it (`count_is`).
+    pub count: Option<i64>,
+    /// What `count` is when it is not the counter after this increment: `slot` (method 10:
+    /// the count of the one slot it added to) or `unknown` (method 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_is: Option<String>,
     /// Method number.
     pub method: u32,
     pub method_slug: String,

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, ServeArgs, env};
+use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env};
 use crate::engines::{self, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::command::HammerCommand;
 use crate::hammer::{HammerConfig, HammerError, Target};
 use crate::matrix::MatrixConfig;
 use crate::matrix::command::{MatrixCommand, Outputs};
-use crate::model::method::ORIGINAL;
+use crate::model::method::{ORIGINAL, REGISTRY};
 use crate::model::{Engine, Isolation};
 use crate::server::command::ServeConfig;
 
@@ -30,6 +30,7 @@ impl ServeArgs {
                 think: Duration::from_millis(behaviour.think_ms),
                 durability: behaviour.durability(),
                 engine_options: behaviour.engine_options.clone(),
+                shards: behaviour.shards,
             },
             max_in_flight: self.max_in_flight,
             retry: behaviour.retry,
@@ -115,7 +116,10 @@ impl MatrixArgs {
         };
         let methods = match self.methods.is_empty() {
             true => ORIGINAL.to_vec(),
-            false => distinct(self.methods.iter().copied()),
+            false => distinct(self.methods.iter().flat_map(|choice| match choice {
+                MethodChoice::One(method) => vec![*method],
+                MethodChoice::All => REGISTRY.to_vec(),
+            })),
         };
         let engines = self.engines()?;
         let configured: Vec<(Engine, bool)> = engines
@@ -136,6 +140,7 @@ impl MatrixArgs {
             scope: self.behaviour.isolation_scope,
             durability: self.behaviour.durability(),
             engine_options: self.behaviour.engine_options.clone(),
+            shards: self.behaviour.shards,
             engine: Engine::Postgres,
         };
         Ok(MatrixCommand {

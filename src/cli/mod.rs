@@ -117,6 +117,12 @@ pub struct BehaviourArgs {
     #[arg(long)]
     pub no_fsync: bool,
 
+    /// Slots of a sharded counter (method 10): more slots, fewer writers per slot, dearer
+    /// reads.
+    #[arg(long, env = "COUNTER_SHARDS", default_value_t = crate::methods::DEFAULT_SHARDS,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+
     /// An engine setting for every session, as name=value (repeatable):
     /// innodb_snapshot_isolation=on|off (mariadb).
     #[arg(long = "engine-option", value_parser = parse_engine_option)]
@@ -192,9 +198,9 @@ pub struct MatrixArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_isolation)]
     pub levels: Vec<Isolation>,
 
-    /// Methods to run (comma-separated numbers or slugs; default: 1,2,3).
-    #[arg(long, value_delimiter = ',', value_parser = parse_method)]
-    pub methods: Vec<MethodId>,
+    /// Methods to run (comma-separated numbers or slugs, or all; default: 1,2,3).
+    #[arg(long, value_delimiter = ',', value_parser = parse_method_choice)]
+    pub methods: Vec<MethodChoice>,
 
     #[command(flatten)]
     pub load: LoadArgs,
@@ -285,6 +291,20 @@ fn parse_isolation(text: &str) -> Result<Isolation, String> {
 
 fn parse_engine_option(text: &str) -> Result<EngineOption, String> {
     EngineOption::parse(text)
+}
+
+/// A method for the matrix, or every registered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodChoice {
+    One(MethodId),
+    All,
+}
+
+fn parse_method_choice(text: &str) -> Result<MethodChoice, String> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(MethodChoice::All);
+    }
+    parse_method(text).map(MethodChoice::One)
 }
 
 fn parse_method(text: &str) -> Result<MethodId, String> {

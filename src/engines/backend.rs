@@ -3,6 +3,7 @@
 //! cannot run.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::capabilities;
@@ -13,6 +14,7 @@ use super::provision::Location;
 use super::reads;
 use super::shared::DbError;
 use super::sqlite::{self, SqliteDatabase};
+use crate::methods::coalesced::{self, Coalescer};
 use crate::methods::retry::{self, Attempted, RetryPolicy};
 use crate::methods::{self, MethodContext, Span};
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
@@ -27,6 +29,8 @@ pub struct Backend {
     /// How this server runs its methods (its own in-process lock, as a separate process would
     /// have, and the think time).
     methods: MethodContext,
+    /// The queues of method 9's batches (this server's own, as a separate process's would be).
+    coalescer: Coalescer,
 }
 
 #[derive(Debug)]
@@ -58,6 +62,7 @@ impl Backend {
             scope: db.scope,
             db: Db::Postgres(db),
             methods: MethodContext::new(think),
+            coalescer: Coalescer::default(),
         }
     }
 
@@ -72,11 +77,14 @@ impl Backend {
             Location::Mariadb(options) => Db::Mariadb(mariadb::connect(options, open).await?),
             Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, open).await?),
         };
+        let mut methods = MethodContext::new(open.think);
+        methods.shards = open.shards;
         Ok(Backend {
             db,
             isolation: open.isolation,
             scope: open.scope,
-            methods: MethodContext::new(open.think),
+            methods,
+            coalescer: Coalescer::default(),
         })
     }
 
@@ -118,8 +126,9 @@ impl Backend {
     }
 
     /// One increment with the policy's retries; nothing is tried for a method the database
-    /// cannot run (its guard would be refused, or would not guard).
-    pub async fn increment(&self, method: MethodId, policy: RetryPolicy) -> Attempted {
+    /// cannot run (its guard would be refused, or would not guard). Method 9's increments
+    /// join their row's next batch.
+    pub async fn increment(self: &Arc<Self>, method: MethodId, policy: RetryPolicy) -> Attempted {
         if let Some(reason) = self.not_applicable(method) {
             return Attempted {
                 result: Err(IncrementError::NotApplicable(reason)),
@@ -127,26 +136,79 @@ impl Backend {
                 interval: None,
             };
         }
-        let (ctx, span) = (&self.methods, Span::default());
-        let span = &span;
-        let mut attempted = retry::with_retry(policy, || async move {
-            match &self.db {
-                Db::Postgres(db) => db.increment(method, ctx, span).await,
-                Db::Mariadb(db) => db.increment(method, ctx, span).await,
-                Db::Sqlite(db) => db.increment(method, ctx, span).await,
-            }
-        })
-        .await;
+        if method == MethodId::Coalesced {
+            return self.coalesced(method.row_id(), policy).await;
+        }
+        // One span over all attempts: the database work from the first to the last.
+        let span = Span::default();
+        let mut attempted = retry::with_retry(policy, || self.attempt(method, &span)).await;
         attempted.interval = span.interval();
         attempted
+    }
+
+    /// One attempt of `method` on this engine.
+    async fn attempt(&self, method: MethodId, span: &Span) -> Result<Option<i64>, IncrementError> {
+        let ctx = &self.methods;
+        match &self.db {
+            Db::Postgres(db) => db.increment(method, ctx, span).await,
+            Db::Mariadb(db) => db.increment(method, ctx, span).await,
+            Db::Sqlite(db) => db.increment(method, ctx, span).await,
+        }
+    }
+
+    /// Method 9: joins row `id`'s next batch (starting the row's flusher when none runs) and
+    /// waits for the batch's answer.
+    async fn coalesced(self: &Arc<Self>, id: i64, policy: RetryPolicy) -> Attempted {
+        let (answer, start_flusher) = self.coalescer.join(id);
+        if start_flusher {
+            // The flusher is a task of its own: the request that started it is answered with
+            // its batch, not when the row's queue runs dry.
+            let backend = Arc::clone(self);
+            tokio::spawn(async move { backend.flush(id, policy).await });
+        }
+        answer.await.unwrap_or(Attempted {
+            result: Err(IncrementError::Database(crate::model::DbFailure {
+                class: crate::model::ErrorClass::Internal,
+                message: "the batch was dropped".to_string(),
+                detail: "method 9's flusher ended without answering".to_string(),
+            })),
+            attempts: 0,
+            interval: None,
+        })
+    }
+
+    /// Applies row `id`'s batches one after the other until none waits.
+    async fn flush(&self, id: i64, policy: RetryPolicy) {
+        while let Some(batch) = self.coalescer.next_batch(id) {
+            let (k, span) = (batch.len(), Span::default());
+            let mut outcome = retry::with_retry(policy, || async {
+                self.apply_batch(id, k, &span).await.map(Some)
+            })
+            .await;
+            outcome.interval = span.interval();
+            coalesced::deliver(batch, outcome);
+        }
+    }
+
+    /// One attempt of a batch of `k` increments of row `id`.
+    async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
+        match &self.db {
+            Db::Postgres(db) => db.apply_batch(id, k, span).await,
+            Db::Mariadb(db) => db.apply_batch(id, k, span).await,
+            Db::Sqlite(db) => db.apply_batch(id, k, span).await,
+        }
     }
 
     /// Every counter row, as (id, count).
     pub async fn list_counts(&self) -> Result<Vec<(i64, i64)>, DbFailure> {
         match &self.db {
-            Db::Postgres(db) => reads::list(&db.pool, &postgres::errors::TABLE).await,
-            Db::Mariadb(db) => reads::list(&db.pool, &mariadb::errors::TABLE).await,
-            Db::Sqlite(db) => reads::list(&db.pool, &sqlite::errors::TABLE).await,
+            Db::Postgres(db) => {
+                reads::list(&db.pool, &postgres::errors::TABLE, &postgres::READS).await
+            }
+            Db::Mariadb(db) => {
+                reads::list(&db.pool, &mariadb::errors::TABLE, &mariadb::READS).await
+            }
+            Db::Sqlite(db) => reads::list(&db.pool, &sqlite::errors::TABLE, &sqlite::READS).await,
         }
     }
 

@@ -70,6 +70,8 @@ pub struct OpenOptions {
     /// were started with theirs).
     pub durability: Durability,
     pub engine_options: Vec<EngineOption>,
+    /// Slots of a sharded counter (method 10).
+    pub shards: u32,
 }
 
 impl OpenOptions {
@@ -82,6 +84,7 @@ impl OpenOptions {
             think: Duration::ZERO,
             durability: Durability::Durable,
             engine_options: Vec::new(),
+            shards: crate::methods::DEFAULT_SHARDS,
         }
     }
 }

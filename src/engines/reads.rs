@@ -1,33 +1,45 @@
 //! The API's reads and resets, written once for every engine's pool: only the placeholder
-//! style of their SQL and the engine's error table differ.
+//! style of their SQL and the engine's error table differ. A counter lives in one of three
+//! tables: `counter` (one row each), `counter_shard` (method 10: the sum of its slots) or
+//! `counter_ledger` (method 11: the number of its entries); reads add them up, resets clear
+//! all three.
 
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 use super::errors::ErrorTable;
 use crate::model::DbFailure;
 
-/// An engine's SQL for the statements that take the row id.
+/// An engine's SQL for the reads (its placeholders, and how it sums into a BIGINT).
 pub struct ReadSql {
-    /// `SELECT id, count FROM counter WHERE id = <placeholder>`
+    /// Every counter, `(id, count)`, by id.
+    pub list: &'static str,
+    /// One counter: the same, `WHERE id = <placeholder>`.
     pub get: &'static str,
-    /// `DELETE FROM counter WHERE id = <placeholder> RETURNING id`
-    pub delete_one: &'static str,
+    /// `DELETE FROM <table> WHERE id = <placeholder> RETURNING id`, for the three tables.
+    pub delete_one: [&'static str; 3],
 }
 
-const LIST: &str = "SELECT id, count FROM counter ORDER BY id";
 /// Deletes return the ids they deleted: every engine here has `RETURNING` on `DELETE`, and
 /// sqlx has no engine-neutral "rows affected".
-const DELETE_ALL: &str = "DELETE FROM counter RETURNING id";
+const DELETE_ALL: [&str; 3] = [
+    "DELETE FROM counter RETURNING id",
+    "DELETE FROM counter_shard RETURNING id",
+    "DELETE FROM counter_ledger RETURNING id",
+];
 
-/// Every row, by id.
-pub async fn list<DB>(pool: &Pool<DB>, table: &ErrorTable) -> Result<Vec<(i64, i64)>, DbFailure>
+/// Every counter, by id.
+pub async fn list<DB>(
+    pool: &Pool<DB>,
+    table: &ErrorTable,
+    sql: &ReadSql,
+) -> Result<Vec<(i64, i64)>, DbFailure>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> (i64, i64): FromRow<'r, DB::Row>,
     DB::Arguments: IntoArguments<DB>,
 {
-    let rows = sqlx::query_as(LIST).fetch_all(pool).await;
+    let rows = sqlx::query_as(sql.list).fetch_all(pool).await;
     rows.map_err(|err| table.classify(&err))
 }
 
@@ -49,7 +61,8 @@ where
     row.map_err(|err| table.classify(&err))
 }
 
-/// Deletes one row, or all of them; returns how many went.
+/// Deletes one counter, or all of them, from every table at once; returns how many counters
+/// went.
 pub async fn delete<DB>(
     pool: &Pool<DB>,
     table: &ErrorTable,
@@ -63,18 +76,20 @@ where
     DB::Arguments: IntoArguments<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
 {
-    let deleted: Result<Vec<(i64,)>, _> = match id {
-        Some(id) => {
-            sqlx::query_as(sql.delete_one)
-                .bind(id)
-                .fetch_all(pool)
-                .await
+    let deleted = async {
+        let mut tx = pool.begin().await?;
+        let mut ids = std::collections::BTreeSet::new();
+        for (one, all) in sql.delete_one.into_iter().zip(DELETE_ALL) {
+            let gone: Vec<(i64,)> = match id {
+                Some(id) => sqlx::query_as(one).bind(id).fetch_all(&mut *tx).await?,
+                None => sqlx::query_as(all).fetch_all(&mut *tx).await?,
+            };
+            ids.extend(gone.into_iter().map(|(id,)| id));
         }
-        None => sqlx::query_as(DELETE_ALL).fetch_all(pool).await,
+        tx.commit().await?;
+        Ok::<u64, sqlx::Error>(ids.len() as u64)
     };
-    deleted
-        .map(|ids| ids.len() as u64)
-        .map_err(|err| table.classify(&err))
+    deleted.await.map_err(|err| table.classify(&err))
 }
 
 /// Whether the database answers.

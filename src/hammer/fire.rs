@@ -104,6 +104,8 @@ pub(super) async fn fire(config: &HammerConfig, before: i64, control: Arc<Contro
 #[derive(Deserialize)]
 struct Answer {
     count: Option<i64>,
+    /// Set when `count` is not the counter after the increment (a slot's, or none).
+    count_is: Option<String>,
     db_started_us: Option<u64>,
     db_finished_us: Option<u64>,
     sqlstate: Option<String>,
@@ -141,10 +143,12 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
                 finished_us,
             })
         });
-        return RequestEnd::Acknowledged {
-            written: answer.and_then(|a| a.count),
-            interval,
-        };
+        // Only the counter's own values tell lost updates apart: a slot's count repeats
+        // across slots.
+        let written = answer
+            .filter(|a| a.count_is.is_none())
+            .and_then(|a| a.count);
+        return RequestEnd::Acknowledged { written, interval };
     }
     let error = answer.as_ref().and_then(|a| a.error.as_deref());
     // A shed request was never started: as definite a "not applied" as a 4xx.

@@ -32,6 +32,8 @@ pub struct MatrixConfig {
     /// How the throwaway databases commit (`--no-fsync`).
     pub durability: Durability,
     pub engine_options: Vec<EngineOption>,
+    /// Slots of a sharded counter (method 10).
+    pub shards: u32,
     pub engine: Engine,
 }
 
@@ -64,6 +66,7 @@ impl MatrixConfig {
             think: Duration::from_millis(self.think_ms),
             durability: self.durability,
             engine_options: self.engine_options.clone(),
+            shards: self.shards,
         }
     }
 

@@ -18,7 +18,7 @@ pub async fn increment<S: Session>(
 ) -> Result<i64, IncrementError> {
     get_or_create(session, id, Read::Plain).await?;
     span.begin();
-    let written = session.add_one(id).await?;
+    let written = session.add(id, 1).await?;
     // None: the row vanished between get-or-create and the update (a reset ran in between);
     // nothing was applied, and the request says so instead of acknowledging.
     written.ok_or(IncrementError::RowGone(id))

@@ -8,24 +8,27 @@
 
 mod advisory_lock;
 mod atomic_update;
+pub mod coalesced;
 mod compare_and_swap;
 mod get_or_create;
 mod in_process_lock;
+mod ledger;
 mod read_modify_write;
 mod read_then_write;
 pub mod retry;
 mod row_lock;
 mod session;
+mod sharded;
 mod span;
 mod table_lock;
 mod upsert;
 
 use crate::model::{IncrementError, MethodId};
-pub use session::{Guard, Inserted, MethodContext, Read, Session};
+pub use session::{DEFAULT_SHARDS, Guard, Inserted, MethodContext, Read, Session};
 pub use span::Span;
 
 /// One increment of `method`'s row, one attempt, on `session`; returns the count this request
-/// wrote. `span` is stretched over the database work that decides the increment, lock waits
+/// wrote, when the method knows it (see [`MethodId::count_is`]). `span` is stretched over the database work that decides the increment, lock waits
 /// included: the whole transaction of a transactional method; for the autocommit methods
 /// the statements after get-or-create (which commits on its own and decides nothing).
 pub async fn increment<S: Session>(
@@ -33,7 +36,7 @@ pub async fn increment<S: Session>(
     session: &mut S,
     ctx: &MethodContext,
     span: &Span,
-) -> Result<i64, IncrementError> {
+) -> Result<Option<i64>, IncrementError> {
     let result = run(method, session, ctx, span).await;
     span.end();
     result
@@ -44,12 +47,16 @@ async fn run<S: Session>(
     session: &mut S,
     ctx: &MethodContext,
     span: &Span,
-) -> Result<i64, IncrementError> {
+) -> Result<Option<i64>, IncrementError> {
     let id = method.row_id();
-    if !matches!(method, MethodId::AtomicUpdate | MethodId::CompareAndSwap) {
+    let get_or_create_first = matches!(
+        method,
+        MethodId::AtomicUpdate | MethodId::CompareAndSwap | MethodId::Coalesced
+    );
+    if !get_or_create_first {
         span.begin();
     }
-    match method {
+    let written = match method {
         MethodId::TableLock => table_lock::increment(session, ctx, id).await,
         MethodId::RowLock => row_lock::increment(session, ctx, id).await,
         MethodId::AtomicUpdate => atomic_update::increment(session, id, span).await,
@@ -58,7 +65,12 @@ async fn run<S: Session>(
         MethodId::AdvisoryLock => advisory_lock::increment(session, ctx, id).await,
         MethodId::CompareAndSwap => compare_and_swap::increment(session, ctx, id, span).await,
         MethodId::InProcessLock => in_process_lock::increment(session, ctx, id).await,
-    }
+        // Alone, a batch of one; the engine layer batches concurrent requests.
+        MethodId::Coalesced => coalesced::apply(session, id, 1, span).await,
+        MethodId::Sharded => sharded::increment(session, ctx, id).await,
+        MethodId::Ledger => return ledger::increment(session, id).await.map(|()| None),
+    };
+    written.map(Some)
 }
 
 /// What `method` does, in words (on PostgreSQL; an engine that does it differently says so).
@@ -72,6 +84,9 @@ pub fn summary(method: MethodId) -> &'static str {
         MethodId::AdvisoryLock => advisory_lock::SUMMARY,
         MethodId::CompareAndSwap => compare_and_swap::SUMMARY,
         MethodId::InProcessLock => in_process_lock::SUMMARY,
+        MethodId::Coalesced => coalesced::SUMMARY,
+        MethodId::Sharded => sharded::SUMMARY,
+        MethodId::Ledger => ledger::SUMMARY,
     }
 }
 

@@ -40,7 +40,8 @@ impl Default for RetryPolicy {
 /// An increment's result and how many attempts it took.
 #[derive(Debug)]
 pub struct Attempted {
-    pub result: Result<i64, IncrementError>,
+    /// The count written, when the method knows it.
+    pub result: Result<Option<i64>, IncrementError>,
     pub attempts: u32,
     /// When the database work ran, from the first attempt's first statement to the last
     /// attempt's end (None when nothing reached the database).
@@ -52,7 +53,7 @@ pub struct Attempted {
 pub async fn with_retry<F, Fut>(policy: RetryPolicy, mut attempt: F) -> Attempted
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<i64, IncrementError>>,
+    Fut: Future<Output = Result<Option<i64>, IncrementError>>,
 {
     let started = Instant::now();
     let jitter = RandomState::new();

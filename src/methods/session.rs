@@ -70,8 +70,20 @@ pub trait Session: Send {
         old: i64,
         new: i64,
     ) -> impl Future<Output = Result<u64, DbFailure>> + Send;
-    /// `count = count + 1` in one statement; the count written, None when there is no row.
-    fn add_one(&mut self, id: i64) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
+    /// `count = count + by` in one statement; the count written, None when there is no row.
+    fn add(
+        &mut self,
+        id: i64,
+        by: i64,
+    ) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
+    /// Adds 1 to slot `slot` of counter `id` (creating the slot at 1); the slot's count.
+    fn add_to_slot(
+        &mut self,
+        id: i64,
+        slot: i64,
+    ) -> impl Future<Output = Result<i64, DbFailure>> + Send;
+    /// Appends one entry for counter `id` to the ledger.
+    fn append(&mut self, id: i64) -> impl Future<Output = Result<(), DbFailure>> + Send;
     /// Creates the row with count 1 or adds 1, in one statement; the count written.
     fn upsert(&mut self, id: i64) -> impl Future<Output = Result<i64, DbFailure>> + Send;
 }
@@ -84,13 +96,19 @@ pub struct MethodContext {
     /// races show up reliably on small machines.
     pub think: Duration,
     pub local_lock: Arc<tokio::sync::Mutex<()>>,
+    /// How many slots a sharded counter has (`--shards`).
+    pub shards: u32,
 }
+
+/// Slots of a sharded counter unless `--shards` says otherwise.
+pub const DEFAULT_SHARDS: u32 = 16;
 
 impl MethodContext {
     pub fn new(think: Duration) -> MethodContext {
         MethodContext {
             think,
             local_lock: Arc::default(),
+            shards: DEFAULT_SHARDS,
         }
     }
 

@@ -15,10 +15,13 @@ pub enum MethodId {
     AdvisoryLock = 6,
     CompareAndSwap = 7,
     InProcessLock = 8,
+    Coalesced = 9,
+    Sharded = 10,
+    Ledger = 11,
 }
 
 /// Every method, in number order.
-pub const REGISTRY: [MethodId; 8] = [
+pub const REGISTRY: [MethodId; 11] = [
     MethodId::TableLock,
     MethodId::RowLock,
     MethodId::AtomicUpdate,
@@ -27,6 +30,9 @@ pub const REGISTRY: [MethodId; 8] = [
     MethodId::AdvisoryLock,
     MethodId::CompareAndSwap,
     MethodId::InProcessLock,
+    MethodId::Coalesced,
+    MethodId::Sharded,
+    MethodId::Ledger,
 ];
 
 /// The methods of the original study, run by default by `counter matrix`.
@@ -57,6 +63,9 @@ impl MethodId {
             MethodId::AdvisoryLock => "advisory-lock",
             MethodId::CompareAndSwap => "compare-and-swap",
             MethodId::InProcessLock => "in-process-lock",
+            MethodId::Coalesced => "coalesced",
+            MethodId::Sharded => "sharded",
+            MethodId::Ledger => "ledger",
         }
     }
 
@@ -71,6 +80,22 @@ impl MethodId {
             MethodId::AdvisoryLock => "advisory lock",
             MethodId::CompareAndSwap => "compare-and-swap",
             MethodId::InProcessLock => "in-process lock",
+            MethodId::Coalesced => "coalesced",
+            MethodId::Sharded => "sharded",
+            MethodId::Ledger => "ledger",
+        }
+    }
+
+    /// What the `count` of this method's answer is: the counter after the increment (None),
+    /// or, for the methods that do not know it, what they report instead.
+    pub fn count_is(self) -> Option<&'static str> {
+        match self {
+            // The value of the one slot it added to; the counter is the slots' sum.
+            MethodId::Sharded => Some("slot"),
+            // Nothing: the counter is the number of entries, and counting them per increment
+            // would cost what the method saves.
+            MethodId::Ledger => Some("unknown"),
+            _ => None,
         }
     }
 

@@ -114,6 +114,7 @@ pub async fn increment(
     Ok(Json(IncrementResponse {
         id: method.row_id(),
         count,
+        count_is: method.count_is().map(str::to_string),
         method: method.number(),
         method_slug: method.slug().to_string(),
         attempts,

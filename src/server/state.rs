@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::engines::Backend;
 use crate::engines::postgres::PgDatabase;
 use crate::methods::retry::RetryPolicy;
+use crate::model::method::REGISTRY;
 
 /// Default bound of increments in progress; past it the server sheds load with an immediate
 /// 503 instead of queueing without limit.
@@ -27,11 +28,11 @@ pub struct AppState {
     pub rows_in_flight: Arc<RowsInFlight>,
 }
 
-/// Increments in progress, counted by row id (the method rows 1-8; other ids are not
+/// Increments in progress, counted by row id (the method rows; other ids are not
 /// incremented).
 #[derive(Debug, Default)]
 pub struct RowsInFlight {
-    counts: [AtomicU64; 9],
+    counts: [AtomicU64; REGISTRY.len() + 1],
 }
 
 /// One increment of a row in progress; counted until dropped.

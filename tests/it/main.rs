@@ -5,6 +5,7 @@ mod config;
 mod faults;
 mod hammer;
 mod hostile;
+mod hot;
 mod mariadb;
 mod matrix;
 mod methods;

@@ -116,7 +116,7 @@ async fn bad_matrix_options_exit_2_with_one_line() {
     let _cpu = crate::support::busy().await;
     for args in [
         &["matrix", "--levels", "snapshot"][..],
-        &["matrix", "--methods", "9"][..],
+        &["matrix", "--methods", "12"][..],
         &["matrix", "--methods", "row-locks"][..],
         &["matrix", "--trials", "0"][..],
         &["matrix", "--requests", "0"][..],

@@ -117,7 +117,7 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
     let cases: Vec<(Method, String, StatusCode, &str)> = vec![
         (
             Method::POST,
-            "/api/v1/endpoint/counter/9/".into(),
+            "/api/v1/endpoint/counter/12/".into(),
             StatusCode::NOT_FOUND,
             "unknown_method",
         ),

@@ -185,13 +185,15 @@ impl HttpServer {
 }
 
 impl TestServer {
-    /// The row's count straight from the database (None when the row does not exist).
+    /// The counter's value straight from the database, wherever its method keeps it (a row,
+    /// slots, ledger entries); None when there is no such counter.
     pub async fn count(&self, id: i64) -> Option<i64> {
-        sqlx::query_scalar("SELECT count FROM counter WHERE id = $1")
+        let row: Option<(i64, i64)> = sqlx::query_as(postgres::READS.get)
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await
-            .unwrap()
+            .unwrap();
+        row.map(|(_, count)| count)
     }
 
     pub async fn stop(self) {

@@ -20,9 +20,27 @@ use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope,
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
 
+/// Every counter: one row each, the sharded ones' sums, the ledgers' entries.
+macro_rules! counters {
+    () => {
+        "SELECT id, count FROM counter \
+     UNION ALL SELECT id, CAST(SUM(count) AS SIGNED) FROM counter_shard GROUP BY id \
+     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id"
+    };
+}
+
 pub const READS: ReadSql = ReadSql {
-    get: "SELECT id, count FROM counter WHERE id = ?",
-    delete_one: "DELETE FROM counter WHERE id = ? RETURNING id",
+    list: concat!(counters!(), " ORDER BY id"),
+    get: concat!(
+        "SELECT id, count FROM (",
+        counters!(),
+        ") AS counters WHERE id = ?"
+    ),
+    delete_one: [
+        "DELETE FROM counter WHERE id = ? RETURNING id",
+        "DELETE FROM counter_shard WHERE id = ? RETURNING id",
+        "DELETE FROM counter_ledger WHERE id = ? RETURNING id",
+    ],
 };
 
 /// A pool on MariaDB at one isolation level, and what the server says about it.
@@ -181,7 +199,7 @@ impl MariaDatabase {
         method: MethodId,
         ctx: &MethodContext,
         span: &Span,
-    ) -> Result<i64, IncrementError> {
+    ) -> Result<Option<i64>, IncrementError> {
         let conn = self
             .pool
             .acquire()
@@ -189,6 +207,19 @@ impl MariaDatabase {
             .map_err(|err| errors::classify(&err))?;
         let mut session = MariaSession::new(conn, self.next_transaction);
         methods::increment(method, &mut session, ctx, span).await
+    }
+
+    /// One attempt of a batch of `k` increments of row `id` (method 9).
+    pub async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|err| errors::classify(&err))?;
+        let mut session = MariaSession::new(conn, self.next_transaction);
+        let applied = methods::coalesced::apply(&mut session, id, k, span).await;
+        span.end();
+        applied
     }
 
     /// Sessions sleeping inside an open InnoDB transaction after `patience`: MariaDB's "idle

@@ -20,7 +20,10 @@ const SELECT_FOR_UPDATE: &str = "SELECT count FROM counter WHERE id = ? FOR UPDA
 const INSERT: &str = "INSERT INTO counter (id, count) VALUES (?, 0)";
 const WRITE: &str = "UPDATE counter SET count = ? WHERE id = ?";
 const SWAP: &str = "UPDATE counter SET count = ? WHERE id = ? AND count = ?";
-const ADD_ONE: &str = "UPDATE counter SET count = LAST_INSERT_ID(count + 1) WHERE id = ?";
+const ADD: &str = "UPDATE counter SET count = LAST_INSERT_ID(count + ?) WHERE id = ?";
+const ADD_TO_SLOT: &str = "INSERT INTO counter_shard (id, slot, count) VALUES (?, ?, 1) \
+     ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)";
+const APPEND: &str = "INSERT INTO counter_ledger (id) VALUES (?)";
 const UPSERT: &str = "INSERT INTO counter (id, count) VALUES (?, 1) \
      ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)";
 const WRITTEN: &str = "SELECT LAST_INSERT_ID()";
@@ -103,6 +106,19 @@ impl MariaSession {
         value
             .map(|v| i64::try_from(v).unwrap_or(i64::MAX))
             .map_err(|err| errors::classify(&err))
+    }
+
+    /// The count an `INSERT ... ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)`
+    /// wrote: 1 row affected means inserted with count 1; 2, updated, and the count is the id.
+    async fn upserted(
+        &mut self,
+        query: sqlx::query::Query<'_, MySql, sqlx::mysql::MySqlArguments>,
+    ) -> Result<i64, DbFailure> {
+        if self.rows(query).await? == 1 {
+            Ok(1)
+        } else {
+            self.last_insert_id().await
+        }
     }
 
     async fn rows(
@@ -196,21 +212,25 @@ impl Session for MariaSession {
             .await
     }
 
-    async fn add_one(&mut self, id: i64) -> Result<Option<i64>, DbFailure> {
+    async fn add(&mut self, id: i64, by: i64) -> Result<Option<i64>, DbFailure> {
         // LAST_INSERT_ID() keeps its old value when nothing matched: check first.
-        if self.rows(sqlx::query(ADD_ONE).bind(id)).await? == 0 {
+        if self.rows(sqlx::query(ADD).bind(by).bind(id)).await? == 0 {
             return Ok(None);
         }
         self.last_insert_id().await.map(Some)
     }
 
+    async fn add_to_slot(&mut self, id: i64, slot: i64) -> Result<i64, DbFailure> {
+        self.upserted(sqlx::query(ADD_TO_SLOT).bind(id).bind(slot))
+            .await
+    }
+
+    async fn append(&mut self, id: i64) -> Result<(), DbFailure> {
+        self.rows(sqlx::query(APPEND).bind(id)).await.map(|_| ())
+    }
+
     async fn upsert(&mut self, id: i64) -> Result<i64, DbFailure> {
-        // 1 row affected: inserted with count 1; 2: updated, and the new count is the id.
-        if self.rows(sqlx::query(UPSERT).bind(id)).await? == 1 {
-            Ok(1)
-        } else {
-            self.last_insert_id().await
-        }
+        self.upserted(sqlx::query(UPSERT).bind(id)).await
     }
 }
 

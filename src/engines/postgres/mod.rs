@@ -29,9 +29,27 @@ use session::PgSession;
 /// checks, migrations) may open.
 const SIDE_POOL_SIZE: u32 = 2;
 
+/// Every counter: one row each, the sharded ones' sums, the ledgers' entries.
+macro_rules! counters {
+    () => {
+        "SELECT id, count FROM counter \
+     UNION ALL SELECT id, SUM(count)::BIGINT FROM counter_shard GROUP BY id \
+     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id"
+    };
+}
+
 pub const READS: ReadSql = ReadSql {
-    get: "SELECT id, count FROM counter WHERE id = $1",
-    delete_one: "DELETE FROM counter WHERE id = $1 RETURNING id",
+    list: concat!(counters!(), " ORDER BY id"),
+    get: concat!(
+        "SELECT id, count FROM (",
+        counters!(),
+        ") AS counters WHERE id = $1"
+    ),
+    delete_one: [
+        "DELETE FROM counter WHERE id = $1 RETURNING id",
+        "DELETE FROM counter_shard WHERE id = $1 RETURNING id",
+        "DELETE FROM counter_ledger WHERE id = $1 RETURNING id",
+    ],
 };
 
 /// Connections at one isolation level, and what the database says about it.
@@ -195,7 +213,7 @@ impl PgDatabase {
         method: MethodId,
         ctx: &MethodContext,
         span: &Span,
-    ) -> Result<i64, IncrementError> {
+    ) -> Result<Option<i64>, IncrementError> {
         let mut lease = self
             .connections
             .acquire()
@@ -203,6 +221,19 @@ impl PgDatabase {
             .map_err(|err| errors::classify(&err))?;
         let mut session = PgSession::new(&mut lease, self.begin);
         methods::increment(method, &mut session, ctx, span).await
+    }
+
+    /// One attempt of a batch of `k` increments of row `id` (method 9).
+    pub async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
+        let mut lease = self
+            .connections
+            .acquire()
+            .await
+            .map_err(|err| errors::classify(&err))?;
+        let mut session = PgSession::new(&mut lease, self.begin);
+        let applied = methods::coalesced::apply(&mut session, id, k, span).await;
+        span.end();
+        applied
     }
 
     /// Why this database cannot run `method`, according to the connect-time probes.

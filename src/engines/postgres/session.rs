@@ -18,7 +18,10 @@ const SELECT_FOR_UPDATE: &str = "SELECT count FROM counter WHERE id = $1 FOR UPD
 const INSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 0)";
 const WRITE: &str = "UPDATE counter SET count = $2 WHERE id = $1";
 const SWAP: &str = "UPDATE counter SET count = $3 WHERE id = $1 AND count = $2";
-const ADD_ONE: &str = "UPDATE counter SET count = count + 1 WHERE id = $1 RETURNING count";
+const ADD: &str = "UPDATE counter SET count = count + $2 WHERE id = $1 RETURNING count";
+const ADD_TO_SLOT: &str = "INSERT INTO counter_shard (id, slot, count) VALUES ($1, $2, 1) \
+     ON CONFLICT (id, slot) DO UPDATE SET count = counter_shard.count + 1 RETURNING count";
+const APPEND: &str = "INSERT INTO counter_ledger (id) VALUES ($1)";
 const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
      ON CONFLICT (id) DO UPDATE SET count = counter.count + 1 RETURNING count";
 
@@ -148,12 +151,28 @@ impl Session for PgSession<'_> {
             .map_err(|err| self.fail(err))
     }
 
-    async fn add_one(&mut self, id: i64) -> Result<Option<i64>, DbFailure> {
-        let written = sqlx::query_scalar(ADD_ONE)
+    async fn add(&mut self, id: i64, by: i64) -> Result<Option<i64>, DbFailure> {
+        let written = sqlx::query_scalar(ADD)
             .bind(id)
+            .bind(by)
             .fetch_optional(self.conn())
             .await;
         written.map_err(|err| self.fail(err))
+    }
+
+    async fn add_to_slot(&mut self, id: i64, slot: i64) -> Result<i64, DbFailure> {
+        let slot = i32::try_from(slot).unwrap_or(0);
+        let written = sqlx::query_scalar(ADD_TO_SLOT)
+            .bind(id)
+            .bind(slot)
+            .fetch_one(self.conn())
+            .await;
+        written.map_err(|err| self.fail(err))
+    }
+
+    async fn append(&mut self, id: i64) -> Result<(), DbFailure> {
+        let done = sqlx::query(APPEND).bind(id).execute(self.conn()).await;
+        done.map(|_| ()).map_err(|err| self.fail(err))
     }
 
     async fn upsert(&mut self, id: i64) -> Result<i64, DbFailure> {

@@ -25,9 +25,27 @@ use session::SqliteSession;
 /// How long a writer waits for SQLite's lock before the database answers BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Every counter: one row each, the sharded ones' sums, the ledgers' entries.
+macro_rules! counters {
+    () => {
+        "SELECT id, count FROM counter \
+     UNION ALL SELECT id, SUM(count) FROM counter_shard GROUP BY id \
+     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id"
+    };
+}
+
 pub const READS: ReadSql = ReadSql {
-    get: "SELECT id, count FROM counter WHERE id = ?1",
-    delete_one: "DELETE FROM counter WHERE id = ?1 RETURNING id",
+    list: concat!(counters!(), " ORDER BY id"),
+    get: concat!(
+        "SELECT id, count FROM (",
+        counters!(),
+        ") AS counters WHERE id = ?1"
+    ),
+    delete_one: [
+        "DELETE FROM counter WHERE id = ?1 RETURNING id",
+        "DELETE FROM counter_shard WHERE id = ?1 RETURNING id",
+        "DELETE FROM counter_ledger WHERE id = ?1 RETURNING id",
+    ],
 };
 
 /// A directory holding one SQLite database, private to the invoking user; removed when
@@ -131,7 +149,7 @@ impl SqliteDatabase {
         method: MethodId,
         ctx: &MethodContext,
         span: &Span,
-    ) -> Result<i64, IncrementError> {
+    ) -> Result<Option<i64>, IncrementError> {
         let conn = self
             .pool
             .acquire()
@@ -139,5 +157,18 @@ impl SqliteDatabase {
             .map_err(|err| errors::classify(&err))?;
         let mut session = SqliteSession::new(conn);
         methods::increment(method, &mut session, ctx, span).await
+    }
+
+    /// One attempt of a batch of `k` increments of row `id` (method 9).
+    pub async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|err| errors::classify(&err))?;
+        let mut session = SqliteSession::new(conn);
+        let applied = methods::coalesced::apply(&mut session, id, k, span).await;
+        span.end();
+        applied
     }
 }
