@@ -56,3 +56,41 @@ wrk_rps() {
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
+
+# serve_rps METHOD POOL: requests per second of a second serve (port 18413) on the same
+# database ($URL) with that pool, under wrk POSTing to METHOD's increment path. Needs $WORK
+# with post.lua in it.
+serve_rps() {
+    local out="$WORK/serve.$2"
+    RUST_LOG=warn "$COUNTER" serve --bind 127.0.0.1:18413 --database-url "$URL" \
+        --pool-size "$2" > "$out" 2>/dev/null &
+    local pid=$!
+    for _ in $(seq 100); do grep -q '^listening:' "$out" && break; sleep 0.1; done
+    wrk_rps "http://127.0.0.1:18413/api/v1/endpoint/counter/$1/" "$WORK/post.lua"
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+# pgbench_best SCRIPT: the best TPS of pgbench running SCRIPT against $DB_PORT with 10, 20,
+# 50 and 100 clients; sets BEST_TPS and BEST_CLIENTS.
+pgbench_best() {
+    BEST_TPS=0; BEST_CLIENTS=0
+    for clients in 10 20 50 100; do
+        local tps
+        tps=$(pgbench -n -M prepared -f "$1" -c "$clients" -j 2 -T "$DURATION" \
+            -h 127.0.0.1 -p "$DB_PORT" -U postgres counter 2>/dev/null | awk '/^tps/ {print $3}')
+        if awk -v a="$tps" -v b="$BEST_TPS" 'BEGIN { exit !(a > b) }'; then BEST_TPS=$tps; BEST_CLIENTS=$clients; fi
+    done
+}
+
+# serve_best METHOD POOLS...: the best serve_rps over the pool sizes; sets BEST_RPS, BEST_POOL
+# and SWEEP (every figure).
+serve_best() {
+    local method="$1"; shift
+    BEST_RPS=0; BEST_POOL=0; SWEEP=""
+    for pool in "$@"; do
+        local rps
+        rps=$(serve_rps "$method" "$pool")
+        SWEEP="$SWEEP $pool:$rps"
+        if awk -v a="$rps" -v b="$BEST_RPS" 'BEGIN { exit !(a > b) }'; then BEST_RPS=$rps; BEST_POOL=$pool; fi
+    done
+}

@@ -29,17 +29,19 @@ write postgresql-15.md "counter matrix on PostgreSQL 15" \
     --csv results/postgresql-15.csv --svg results/original-methods.svg
 write postgresql-15-trials.md "counter matrix on PostgreSQL 15, ten trials per cell" \
     --trials 10 --csv results/postgresql-15-trials.csv
-write postgresql-15-extended.md "counter matrix on PostgreSQL 15: methods 1-8, without and with --retry 10" \
-    --methods 1,2,3,4,5,6,7,8 --retry 10 --csv results/postgresql-15-extended.csv \
+write postgresql-15-extended.md "counter matrix on PostgreSQL 15: methods 1-11, without and with --retry 10" \
+    --methods all --retry 10 --csv results/postgresql-15-extended.csv \
     --svg results/matrix.svg --html results/report.html
-write postgresql-15-replicas.md "counter matrix on PostgreSQL 15: methods 1-8 with two servers per level (--replicas 2)" \
-    --methods 1,2,3,4,5,6,7,8 --replicas 2 --csv results/postgresql-15-replicas.csv
+write postgresql-15-replicas.md "counter matrix on PostgreSQL 15: methods 1-11 with two servers per level (--replicas 2)" \
+    --methods all --replicas 2 --csv results/postgresql-15-replicas.csv
 write postgresql-15-scope-transaction.md "counter matrix on PostgreSQL 15 with --isolation-scope transaction (what a Django application's OPTIONS level gives)" \
-    --isolation-scope transaction --methods 1,2,3,4,5,6,7,8 --csv results/postgresql-15-scope-transaction.csv
-write engines.md "counter matrix on PostgreSQL 15, MariaDB 10.11 and SQLite, methods 1-8" \
-    --engine all --methods 1,2,3,4,5,6,7,8 --csv results/engines.csv --html results/engines.html
+    --isolation-scope transaction --methods all --csv results/postgresql-15-scope-transaction.csv
+write engines.md "counter matrix on PostgreSQL 15, MariaDB 10.11 and SQLite, methods 1-11" \
+    --engine all --methods all --csv results/engines.csv --html results/engines.html
 write mariadb-snapshot-isolation-off.md "counter matrix on MariaDB 10.11, innodb_snapshot_isolation off (its default in 10.11)" \
-    --engine mariadb --methods 1,2,3,4,5,6,7,8 --csv results/mariadb-snapshot-isolation-off.csv
+    --engine mariadb --methods all --csv results/mariadb-snapshot-isolation-off.csv
 write mariadb-snapshot-isolation-on.md "counter matrix on MariaDB 10.11 with --engine-option innodb_snapshot_isolation=on" \
-    --engine mariadb --engine-option innodb_snapshot_isolation=on --methods 1,2,3,4,5,6,7,8 \
+    --engine mariadb --engine-option innodb_snapshot_isolation=on --methods all \
     --csv results/mariadb-snapshot-isolation-on.csv
+write hot-counters.md "counter matrix on PostgreSQL 15: the hot-counter designs (methods 9-11), three trials, without and with --retry 10" \
+    --methods 9,10,11 --trials 3 --retry 10 --csv results/hot-counters.csv

@@ -3,11 +3,15 @@
 # pgbench's TPS for the same SQL on the same cluster (-M prepared, one hot row), each at its
 # best concurrency: pgbench's client count among 10, 20, 50, 100, and serve's --pool-size
 # among 2, 4, 10, 20 (every figure is printed). Methods 3 (autocommit), 1 and 2
-# (transactions), at read committed. Goal: >= 1.0.
+# (transactions), at read committed. Goal: >= 1.0. SETTING=durable (the default) or no-fsync.
 source "$(dirname "$0")/common.sh"
 need wrk pgbench
 build
-start_serve 18412
+SETTING="${SETTING:-durable}"
+flags=()
+[ "$SETTING" = no-fsync ] && flags+=(--no-fsync)
+start_serve 18412 "${flags[@]}"
+echo "== $SETTING throwaway cluster"
 URL="postgres://postgres@127.0.0.1:$DB_PORT/counter"
 WORK="$(mktemp -d)"
 trap 'stop_serve; rm -rf "$WORK" "$SERVE_OUT"' EXIT
@@ -37,31 +41,13 @@ SQL
 # methods, where fewer waiters make each transaction cheaper for PostgreSQL.
 http_only=$(wrk_rps "$BASE/api/v1/info")
 echo "HTTP path alone (GET /api/v1/info, wrk -c100): $http_only req/s"
-# serve_rps METHOD POOL: a second serve on the same database with that pool, under wrk.
-serve_rps() {
-    local out="$WORK/serve.$2"
-    RUST_LOG=warn "$COUNTER" serve --bind 127.0.0.1:18413 --database-url "$URL" \
-        --pool-size "$2" > "$out" 2>/dev/null &
-    local pid=$!
-    for _ in $(seq 100); do grep -q '^listening:' "$out" && break; sleep 0.1; done
-    wrk_rps "http://127.0.0.1:18413/api/v1/endpoint/counter/$1/" "$WORK/post.lua"
-    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-}
 for method in 3 1 2; do
     curl -s -X POST "$BASE/api/v1/endpoint/counter/$method/" > /dev/null   # create the row
-    best=0; best_clients=0
-    for clients in 10 20 50 100; do
-        tps=$(pgbench -n -M prepared -f "$WORK/$method.sql" -c "$clients" -j 2 -T "$DURATION" \
-            -h 127.0.0.1 -p "$DB_PORT" -U postgres counter 2>/dev/null | awk '/^tps/ {print $3}')
-        if awk -v a="$tps" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$tps; best_clients=$clients; fi
-    done
-    http=0; best_pool=0; sweep=""
-    for pool in 2 4 10 20; do
-        rps=$(serve_rps "$method" "$pool")
-        sweep="$sweep $pool:$rps"
-        if awk -v a="$rps" -v b="$http" 'BEGIN { exit !(a > b) }'; then http=$rps; best_pool=$pool; fi
-    done
-    echo "method $method: serve req/s by pool size:$sweep"
+    pgbench_best "$WORK/$method.sql"
+    best=$BEST_TPS; best_clients=$BEST_CLIENTS
+    serve_best "$method" 2 4 10 20
+    http=$BEST_RPS; best_pool=$BEST_POOL
+    echo "method $method: serve req/s by pool size:$SWEEP"
     ceiling=$(awk -v h="$http_only" -v p="$best" 'BEGIN { printf "%.2f", (1 / (1 / h + 1 / p)) / p }')
     echo "method $method: serve $http req/s (wrk -c100, --pool-size $best_pool), pgbench $best tps (-c$best_clients): serve / pgbench = $(ratio "$http" "$best") (HTTP-path bound at pgbench's cost per transaction: $ceiling)"
 done

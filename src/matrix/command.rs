@@ -157,6 +157,9 @@ fn write_outputs(args: &Outputs, results: &[MatrixResult]) -> anyhow::Result<()>
                     path.with_extension(format!("{suffix}svg"))
                 };
                 write(&target, svg::verdict_table(result, retry, &title))?;
+                // Beside it, the cost of correctness: throughput against outcome.
+                let cost = target.with_extension("cost.svg");
+                write(&cost, crate::report::cost::chart(result, retry, &title))?;
             }
         }
     }

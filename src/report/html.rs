@@ -138,7 +138,12 @@ fn charts(result: &MatrixResult, retry: u32) -> String {
         latency.push((label, cell.p99_ms(), outcome));
     }
     format!(
-        "<figure>{}</figure><figure>{}</figure>",
+        "<figure>{}</figure><figure>{}</figure><figure>{}</figure>",
+        super::cost::chart(
+            result,
+            retry,
+            "The cost of correctness: throughput and outcome"
+        ),
         svg::bar_chart("Throughput per cell", "req/s", &throughput),
         svg::bar_chart("p99 latency per cell", "ms", &latency)
     )

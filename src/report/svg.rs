@@ -11,7 +11,7 @@ const LABEL_WIDTH: usize = 170;
 const COLUMN_WIDTH: usize = 150;
 const HEADER_HEIGHT: usize = 44;
 const ROW_HEIGHT: usize = 56;
-const FONT: &str = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
+pub(super) const FONT: &str = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
 
 /// Fill and text colour of an exact cell that did not race ("?").
 pub const INCONCLUSIVE: (&str, &str) = ("#fff59d", "#5d4037");

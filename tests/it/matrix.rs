@@ -97,11 +97,17 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<svg") && html.contains("Throughput per cell"));
     assert!(
+        html.contains("The cost of correctness"),
+        "throughput against outcome"
+    );
+    assert!(
         !html.contains("<script") && !html.contains("https://"),
         "self-contained"
     );
     assert!(html.contains("class=\"exact\"") && html.contains("class=\"rejected\""));
     assert!(html.contains("40001="), "errors per cell");
+    let cost = std::fs::read_to_string(svg_path.with_extension("cost.svg")).unwrap();
+    assert!(cost.starts_with("<svg") && cost.contains("req/s"), "{cost}");
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
     assert!(
