@@ -57,10 +57,17 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
+# Every run starts from a vacuumed table: thousands of updates of one row leave dead versions
+# behind that slow the next run down, whichever client it is.
+vacuum() {
+    psql -h 127.0.0.1 -p "$DB_PORT" -U postgres -d counter -qc 'VACUUM counter' 2>/dev/null || true
+}
+
 # serve_rps METHOD POOL: requests per second of a second serve (port 18413) on the same
 # database ($URL) with that pool, under wrk POSTing to METHOD's increment path. Needs $WORK
 # with post.lua in it.
 serve_rps() {
+    vacuum
     local out="$WORK/serve.$2"
     RUST_LOG=warn "$COUNTER" serve --bind 127.0.0.1:18413 --database-url "$URL" \
         --pool-size "$2" > "$out" 2>/dev/null &
@@ -76,6 +83,7 @@ pgbench_best() {
     BEST_TPS=0; BEST_CLIENTS=0
     for clients in 10 20 50 100; do
         local tps
+        vacuum
         tps=$(pgbench -n -M prepared -f "$1" -c "$clients" -j 2 -T "$DURATION" \
             -h 127.0.0.1 -p "$DB_PORT" -U postgres counter 2>/dev/null | awk '/^tps/ {print $3}')
         if awk -v a="$tps" -v b="$BEST_TPS" 'BEGIN { exit !(a > b) }'; then BEST_TPS=$tps; BEST_CLIENTS=$clients; fi
