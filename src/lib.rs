@@ -34,6 +34,26 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Thousands of concurrent requests need thousands of sockets: lifts the soft limit on open
+/// files to the hard limit (what the administrator allows), as servers and load tools do, and
+/// returns the limit now in force.
+pub fn raise_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
+}
+
 /// Runs one command and returns the process exit code. Errors are printed here, once, as one
 /// line (plus the server log's tail where there is one).
 pub async fn run(cli: Cli) -> u8 {

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
     };
     counter::init_logging();
-    raise_open_file_limit();
+    counter::raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,21 +34,4 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(counter::run(cli));
     ExitCode::from(code)
-}
-
-/// Thousands of concurrent requests need thousands of sockets: lift the soft limit on open
-/// files to the hard limit (what the administrator allows), as servers and load tools do.
-fn raise_open_file_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

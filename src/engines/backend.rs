@@ -146,13 +146,17 @@ impl Backend {
         attempted
     }
 
-    /// One attempt of `method` on this engine.
+    /// One attempt of `method` on this engine, on a connection of its own.
     async fn attempt(&self, method: MethodId, span: &Span) -> Result<Option<i64>, IncrementError> {
         let ctx = &self.methods;
         match &self.db {
-            Db::Postgres(db) => db.increment(method, ctx, span).await,
-            Db::Mariadb(db) => db.increment(method, ctx, span).await,
-            Db::Sqlite(db) => db.increment(method, ctx, span).await,
+            Db::Postgres(db) => {
+                methods::increment(method, &mut db.session().await?, ctx, span).await
+            }
+            Db::Mariadb(db) => {
+                methods::increment(method, &mut db.session().await?, ctx, span).await
+            }
+            Db::Sqlite(db) => methods::increment(method, &mut db.session().await?, ctx, span).await,
         }
     }
 
@@ -190,13 +194,15 @@ impl Backend {
         }
     }
 
-    /// One attempt of a batch of `k` increments of row `id`.
+    /// One attempt of a batch of `k` increments of row `id`, on a connection of its own.
     async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
-        match &self.db {
-            Db::Postgres(db) => db.apply_batch(id, k, span).await,
-            Db::Mariadb(db) => db.apply_batch(id, k, span).await,
-            Db::Sqlite(db) => db.apply_batch(id, k, span).await,
-        }
+        let applied = match &self.db {
+            Db::Postgres(db) => coalesced::apply(&mut db.session().await?, id, k, span).await,
+            Db::Mariadb(db) => coalesced::apply(&mut db.session().await?, id, k, span).await,
+            Db::Sqlite(db) => coalesced::apply(&mut db.session().await?, id, k, span).await,
+        };
+        span.end();
+        applied
     }
 
     /// Every counter row, as (id, count).

@@ -337,15 +337,7 @@ async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
     // not after a guessed pause: then every one of them must be answered.
     let pool = sqlx::PgPool::connect_with(options.clone()).await.unwrap();
     let taken = wait_until_async(Duration::from_secs(20), || async {
-        let info: serde_json::Value = client
-            .get(format!("{}/api/v1/info", serve.base_url))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let in_flight = info["in_flight"]["2"].as_i64().unwrap_or(0);
+        let in_flight = in_flight(&client, &serve.base_url, 2).await?;
         let done: i64 = sqlx::query_scalar("SELECT count FROM counter WHERE id = 2")
             .fetch_optional(&pool)
             .await
@@ -380,6 +372,17 @@ async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(count, REQUESTS, "every acknowledged increment is there");
+}
+
+/// How many increments of row `id` the server at `base` has in progress, as its info says.
+async fn in_flight(client: &reqwest::Client, base: &str, id: i64) -> Option<i64> {
+    let response = client
+        .get(format!("{base}/api/v1/info"))
+        .send()
+        .await
+        .ok()?;
+    let info: serde_json::Value = response.json().await.ok()?;
+    Some(info["in_flight"][id.to_string()].as_i64().unwrap_or(0))
 }
 
 /// Polls `probe` every 20 ms until it answers, for at most `deadline`.
@@ -435,15 +438,7 @@ async fn hammer_keeps_its_summary_when_the_server_goes_away() {
     // Once the run is under way (increments in flight on the server), the server goes away.
     let client = crate::support::client();
     wait_until_async(Duration::from_secs(20), || async {
-        let info: serde_json::Value = client
-            .get(format!("{}/api/v1/info", serve.base_url))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (info["in_flight"]["1"].as_i64().unwrap_or(0) > 0).then_some(())
+        (in_flight(&client, &serve.base_url, 1).await? > 0).then_some(())
     })
     .await
     .expect("the hammer started");

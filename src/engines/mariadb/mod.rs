@@ -15,8 +15,7 @@ use sqlx::{Executor, MySqlPool};
 use super::options::{EngineOption, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
-use crate::methods::{self, MethodContext, Span};
-use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
+use crate::model::{DbFailure, Engine, Isolation, IsolationScope};
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
 
@@ -193,33 +192,11 @@ async fn settings(pool: &MySqlPool) -> BTreeMap<String, String> {
 }
 
 impl MariaDatabase {
-    /// One attempt of `method` on a pooled connection.
-    pub async fn increment(
-        &self,
-        method: MethodId,
-        ctx: &MethodContext,
-        span: &Span,
-    ) -> Result<Option<i64>, IncrementError> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|err| errors::classify(&err))?;
-        let mut session = MariaSession::new(conn, self.next_transaction);
-        methods::increment(method, &mut session, ctx, span).await
-    }
-
-    /// One attempt of a batch of `k` increments of row `id` (method 9).
-    pub async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|err| errors::classify(&err))?;
-        let mut session = MariaSession::new(conn, self.next_transaction);
-        let applied = methods::coalesced::apply(&mut session, id, k, span).await;
-        span.end();
-        applied
+    /// A session on a pooled connection, for one attempt of an increment.
+    pub async fn session(&self) -> Result<MariaSession, DbFailure> {
+        let conn = self.pool.acquire().await;
+        let conn = conn.map_err(|err| errors::classify(&err))?;
+        Ok(MariaSession::new(conn, self.next_transaction))
     }
 
     /// Sessions sleeping inside an open InnoDB transaction after `patience`: MariaDB's "idle

@@ -19,8 +19,7 @@ use sqlx::{ConnectOptions, Executor};
 use super::options::OpenOptions;
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
-use crate::methods::{self, MethodContext, Span};
-use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
+use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
 pub use cluster::LocalCluster;
 pub use connections::Connections;
 use session::PgSession;
@@ -207,33 +206,11 @@ async fn settings(pool: &PgPool) -> BTreeMap<String, String> {
 }
 
 impl PgDatabase {
-    /// One attempt of `method` on a leased connection.
-    pub async fn increment(
-        &self,
-        method: MethodId,
-        ctx: &MethodContext,
-        span: &Span,
-    ) -> Result<Option<i64>, IncrementError> {
-        let mut lease = self
-            .connections
-            .acquire()
-            .await
-            .map_err(|err| errors::classify(&err))?;
-        let mut session = PgSession::new(&mut lease, self.begin);
-        methods::increment(method, &mut session, ctx, span).await
-    }
-
-    /// One attempt of a batch of `k` increments of row `id` (method 9).
-    pub async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
-        let mut lease = self
-            .connections
-            .acquire()
-            .await
-            .map_err(|err| errors::classify(&err))?;
-        let mut session = PgSession::new(&mut lease, self.begin);
-        let applied = methods::coalesced::apply(&mut session, id, k, span).await;
-        span.end();
-        applied
+    /// A session on a leased connection, for one attempt of an increment.
+    pub async fn session(&self) -> Result<PgSession, DbFailure> {
+        let lease = self.connections.acquire().await;
+        let lease = lease.map_err(|err| errors::classify(&err))?;
+        Ok(PgSession::new(lease, self.begin))
     }
 
     /// Why this database cannot run `method`, according to the connect-time probes.

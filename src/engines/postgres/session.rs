@@ -26,15 +26,15 @@ const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
      ON CONFLICT (id) DO UPDATE SET count = counter.count + 1 RETURNING count";
 
 /// One increment's statements on one leased connection.
-pub struct PgSession<'a> {
-    lease: &'a mut Lease,
+pub struct PgSession {
+    lease: Lease,
     /// `BEGIN`, or `BEGIN ISOLATION LEVEL ...` (fixed text per level).
     begin: &'static str,
     in_transaction: bool,
 }
 
-impl<'a> PgSession<'a> {
-    pub fn new(lease: &'a mut Lease, begin: &'static str) -> PgSession<'a> {
+impl PgSession {
+    pub fn new(lease: Lease, begin: &'static str) -> PgSession {
         PgSession {
             lease,
             begin,
@@ -43,7 +43,7 @@ impl<'a> PgSession<'a> {
     }
 
     fn conn(&mut self) -> &mut PgConnection {
-        &mut *self.lease
+        &mut self.lease
     }
 
     /// Classifies `err`, and marks the connection for dropping when it failed as a whole.
@@ -58,7 +58,7 @@ impl<'a> PgSession<'a> {
     }
 }
 
-impl Session for PgSession<'_> {
+impl Session for PgSession {
     async fn begin(&mut self, guard: Guard, id: i64) -> Result<(), IncrementError> {
         self.simple(self.begin).await?;
         self.in_transaction = true;
@@ -184,7 +184,7 @@ impl Session for PgSession<'_> {
     }
 }
 
-impl Drop for PgSession<'_> {
+impl Drop for PgSession {
     /// A session dropped mid-transaction (its task was cancelled) leaves the connection inside
     /// that transaction: it is closed instead of lent again, and PostgreSQL rolls back.
     fn drop(&mut self) {

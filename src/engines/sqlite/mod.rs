@@ -17,8 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::options::{Durability, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator};
-use crate::methods::{self, MethodContext, Span};
-use crate::model::{Engine, IncrementError, MethodId};
+use crate::model::{DbFailure, Engine};
 pub use capabilities::not_applicable;
 use session::SqliteSession;
 
@@ -143,32 +142,10 @@ async fn settings(pool: &SqlitePool) -> Result<BTreeMap<String, String>, sqlx::E
 }
 
 impl SqliteDatabase {
-    /// One attempt of `method` on a pooled connection.
-    pub async fn increment(
-        &self,
-        method: MethodId,
-        ctx: &MethodContext,
-        span: &Span,
-    ) -> Result<Option<i64>, IncrementError> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|err| errors::classify(&err))?;
-        let mut session = SqliteSession::new(conn);
-        methods::increment(method, &mut session, ctx, span).await
-    }
-
-    /// One attempt of a batch of `k` increments of row `id` (method 9).
-    pub async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|err| errors::classify(&err))?;
-        let mut session = SqliteSession::new(conn);
-        let applied = methods::coalesced::apply(&mut session, id, k, span).await;
-        span.end();
-        applied
+    /// A session on a pooled connection, for one attempt of an increment.
+    pub async fn session(&self) -> Result<SqliteSession, DbFailure> {
+        let conn = self.pool.acquire().await;
+        let conn = conn.map_err(|err| errors::classify(&err))?;
+        Ok(SqliteSession::new(conn))
     }
 }
