@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::matrix::{Cell, cells};
+use super::cell::{Cell, cells};
 use super::svg::{FONT, INCONCLUSIVE, colours, escape, worst};
 use crate::model::results::MatrixResult;
 use crate::model::{Isolation, MethodId, Verdict};

@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::matrix::{LEGEND, cells, inconclusive_hint, retry_title, settings_text};
+use super::cell::cells;
+use super::matrix::{LEGEND, inconclusive_hint, retry_title};
+use super::settings_text;
 use super::svg::{self, escape, worst};
 use crate::model::results::{MatrixResult, RunRecord};
 

@@ -1,6 +1,7 @@
 //! Renderers only: the results model (`model::results`) as terminal and Markdown tables, CSV,
 //! HTML and SVG. JSON is the model itself, serialized.
 
+pub mod cell;
 pub mod cost;
 pub mod csv;
 pub mod html;
@@ -14,4 +15,15 @@ pub const UNKNOWN: &str = "-";
 /// `value` as text, or [`UNKNOWN`].
 pub fn or_unknown<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| UNKNOWN.to_string(), |v| v.to_string())
+}
+
+/// "fsync on, synchronous_commit on", or "settings unknown".
+pub fn settings_text(settings: &std::collections::BTreeMap<String, String>) -> String {
+    if settings.is_empty() {
+        return "settings unknown".to_string();
+    }
+    let pairs = settings
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"));
+    pairs.collect::<Vec<_>>().join(", ")
 }

@@ -58,7 +58,7 @@ pub fn hammer_summary(r: &RunRecord) -> String {
             if r.settings.is_empty() {
                 "settings unknown".to_string()
             } else {
-                super::matrix::settings_text(&r.settings)
+                super::settings_text(&r.settings)
             },
         ),
         (
