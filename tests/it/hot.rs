@@ -59,8 +59,7 @@ async fn each_design_counts_100_concurrent_increments_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_matrix_finds_them_exact_at_every_level_with_retry() {
     let _cpu = crate::support::racing().await;
-    let dir = std::env::temp_dir().join(format!("counter-hot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::TempDir::new("hot");
     let csv = dir.join("hot.csv");
     let out = run_counter(
         [
@@ -95,7 +94,6 @@ async fn the_matrix_finds_them_exact_at_every_level_with_retry() {
         }
         assert_eq!(row[col("duplicate_writes")], "0", "{line}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

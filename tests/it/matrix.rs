@@ -9,8 +9,7 @@ async fn run_cli(args: &[&str]) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
     let _cpu = crate::support::racing().await;
-    let dir = std::env::temp_dir().join(format!("counter-matrix-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::TempDir::new("matrix-test");
     let csv_path = dir.join("results.csv");
     let json_path = dir.join("results.json");
     let html_path = dir.join("report.html");
@@ -114,7 +113,6 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
         svg.contains("#c8e6c9") && svg.contains("#ffe0b2"),
         "exact and rejected colours"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

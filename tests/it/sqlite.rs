@@ -136,8 +136,7 @@ async fn sqlite_serializes_writers_and_refuses_stale_read_modify_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_matrix_on_sqlite_marks_what_sqlite_cannot_do() {
     let _cpu = crate::support::racing().await;
-    let dir = std::env::temp_dir().join(format!("counter-sqlite-matrix-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::TempDir::new("sqlite-matrix");
     let csv = dir.join("sqlite.csv");
     let csv_arg = csv.to_str().unwrap();
     let out = crate::support::run_counter(
@@ -170,7 +169,6 @@ async fn the_matrix_on_sqlite_marks_what_sqlite_cannot_do() {
     let rows: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "only the runnable cells have rows: {text}");
     assert!(rows.iter().all(|r| r.starts_with("sqlite,")), "{text}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -273,3 +273,25 @@ pub fn note(line: &str) {
 pub fn raise_open_file_limit() -> u64 {
     counter::raise_open_file_limit()
 }
+
+/// A directory of the test's own under the system temp dir, removed when dropped (also when
+/// the test fails): tests leave nothing behind.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("counter-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn join(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -35,8 +35,7 @@ async fn distributed_engines_ask_for_a_url_instead_of_starting_one() {
 async fn a_postgres_protocol_engine_runs_the_shared_methods_under_its_own_name() {
     let _cpu = crate::support::busy().await;
     let url = url_of(&fresh_database().await);
-    let dir = std::env::temp_dir().join(format!("counter-variants-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::TempDir::new("variants");
     let csv = dir.join("yugabyte.csv");
     let out = run_counter(
         [

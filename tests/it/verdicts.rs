@@ -11,12 +11,6 @@ use counter::server::AppState;
 
 use crate::support::{fresh_database, run_counter, start_server_with, stdout_of_success};
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("counter-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// The CSV's rows as maps from column to field.
 fn csv_rows(text: &str) -> Vec<std::collections::HashMap<&'static str, String>> {
     let mut lines = text.lines();
@@ -37,7 +31,7 @@ fn csv_rows(text: &str) -> Vec<std::collections::HashMap<&'static str, String>> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_could_not_race_is_inconclusive_not_a_plus() {
     let _cpu = crate::support::busy().await;
-    let dir = temp_dir("inconclusive");
+    let dir = crate::support::TempDir::new("inconclusive");
     let csv = dir.join("cells.csv");
     // One request at a time, and commits that skip the flush: nothing can overlap.
     let out = run_counter(
@@ -83,15 +77,14 @@ async fn a_run_that_could_not_race_is_inconclusive_not_a_plus() {
         assert_eq!(row["overlap"], "0", "{row:?}");
         assert!(row["settings"].contains("fsync=off"), "{row:?}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_isolation_scope_decides_what_autocommit_statements_get() {
     let _cpu = crate::support::racing().await;
-    let dir = temp_dir("scope");
+    let dir = crate::support::TempDir::new("scope");
     for (scope, expected) in [("transaction", "exact"), ("session", "rejected")] {
-        let csv = dir.join(format!("{scope}.csv"));
+        let csv = dir.join(&format!("{scope}.csv"));
         let out = run_counter(
             [
                 "matrix",
@@ -122,7 +115,6 @@ async fn the_isolation_scope_decides_what_autocommit_statements_get() {
             }
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
