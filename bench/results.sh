@@ -45,3 +45,17 @@ write mariadb-snapshot-isolation-on.md "counter matrix on MariaDB 10.11 with --e
     --csv results/mariadb-snapshot-isolation-on.csv
 write hot-counters.md "counter matrix on PostgreSQL 15: the hot-counter designs (methods 9-11), three trials, without and with --retry 10" \
     --methods 9,10,11 --trials 3 --retry 10 --csv results/hot-counters.csv
+
+# The example method scripts (examples/*.sql) beside the built-in method each one mirrors, on
+# every engine this machine can start; a think time inside each transaction makes the races
+# certain.
+write scripts-read-modify-write.md "examples/read-modify-write.sql beside method 4, every engine" \
+    --method-file examples/read-modify-write.sql --methods 4,custom --engine all --think-ms 5 --trials 3
+write scripts-django-select-for-update.md "examples/django-select-for-update.sql beside method 2, every engine" \
+    --method-file examples/django-select-for-update.sql --methods 2,custom --engine all --think-ms 5 --trials 3
+write scripts-django-f-expression.md "examples/django-f-expression.sql beside method 3, every engine" \
+    --method-file examples/django-f-expression.sql --methods 3,custom --engine all --think-ms 5 --trials 3
+write scripts-optimistic-version.md "examples/optimistic-version.sql beside method 7, every engine, without and with --retry 100" \
+    --method-file examples/optimistic-version.sql --methods 7,custom --engine all --think-ms 5 --trials 3 --retry 100
+write scripts-ledger-numbered.md "examples/ledger-numbered.sql beside method 11, every engine" \
+    --method-file examples/ledger-numbered.sql --methods 11,custom --engine all --think-ms 5 --trials 3

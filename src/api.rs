@@ -48,6 +48,11 @@ pub mod codes {
     pub const LOCK_TIMEOUT: &str = "lock_timeout";
     /// The row was deleted while the increment ran: nothing was applied.
     pub const ROW_GONE: &str = "row_gone";
+    /// A custom method's script refused the attempt (`\refuse-if-zero-rows`).
+    pub const REFUSED_BY_SCRIPT: &str = "refused_by_script";
+    /// A custom method's script could not go on (a `\gset` without its one row, ...); its
+    /// transaction was rolled back.
+    pub const SCRIPT_FAILED: &str = "script_failed";
     pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
     pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
     /// Too many increments in progress: this one was not started.

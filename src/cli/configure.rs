@@ -1,6 +1,7 @@
 //! The flags turned into each verb's typed configuration: defaults filled in, repeats dropped,
 //! the database located. Clap has already checked every number's range.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env};
@@ -9,8 +10,9 @@ use crate::hammer::command::HammerCommand;
 use crate::hammer::{HammerConfig, HammerError, Target};
 use crate::matrix::MatrixConfig;
 use crate::matrix::command::{MatrixCommand, Outputs};
+use crate::methods::script::Script;
 use crate::model::method::{ORIGINAL, REGISTRY};
-use crate::model::{Engine, Isolation};
+use crate::model::{Engine, Isolation, MethodId};
 use crate::server::command::ServeConfig;
 
 impl ServeArgs {
@@ -31,6 +33,7 @@ impl ServeArgs {
                 durability: behaviour.durability(),
                 engine_options: behaviour.engine_options.clone(),
                 shards: behaviour.shards,
+                script: behaviour.script()?,
             },
             max_in_flight: self.max_in_flight,
             retry: behaviour.retry,
@@ -39,6 +42,15 @@ impl ServeArgs {
 }
 
 impl BehaviourArgs {
+    /// The custom method's script, read and parsed: a bad one stops the run here, before any
+    /// database is started (one line: file, line, why).
+    fn script(&self) -> anyhow::Result<Option<Arc<Script>>> {
+        let Some(path) = &self.method_file else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(Script::load(path)?)))
+    }
+
     fn durability(&self) -> Durability {
         if self.no_fsync {
             Durability::NoFsync
@@ -114,13 +126,23 @@ impl MatrixArgs {
             true => Isolation::ALL.to_vec(),
             false => distinct(self.levels.iter().copied()),
         };
-        let methods = match self.methods.is_empty() {
-            true => ORIGINAL.to_vec(),
-            false => distinct(self.methods.iter().flat_map(|choice| match choice {
+        let script = self.behaviour.script()?;
+        let mut methods = match (self.methods.is_empty(), &script) {
+            // A script alone: its row only.
+            (true, Some(_)) => vec![MethodId::Custom],
+            (true, None) => ORIGINAL.to_vec(),
+            (false, _) => distinct(self.methods.iter().flat_map(|choice| match choice {
                 MethodChoice::One(method) => vec![*method],
                 MethodChoice::All => REGISTRY.to_vec(),
             })),
         };
+        let all = self.methods.contains(&MethodChoice::All);
+        if all && script.is_some() && !methods.contains(&MethodId::Custom) {
+            methods.push(MethodId::Custom);
+        }
+        if methods.contains(&MethodId::Custom) && script.is_none() {
+            anyhow::bail!("method 12 (custom) runs the script given with --method-file FILE");
+        }
         let engines = self.engines()?;
         let configured: Vec<(Engine, bool)> = engines
             .iter()
@@ -141,6 +163,8 @@ impl MatrixArgs {
             durability: self.behaviour.durability(),
             engine_options: self.behaviour.engine_options.clone(),
             shards: self.behaviour.shards,
+            script,
+            script_may_be_refused: engines.len() > 1,
             engine: Engine::Postgres,
         };
         Ok(MatrixCommand {

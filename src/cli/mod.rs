@@ -129,6 +129,11 @@ pub struct BehaviourArgs {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub shards: u32,
 
+    /// A script of your own as method 12 (custom): SQL statements ending with `;`, :id for the
+    /// counter's id, \gset, \sleep N ms, \refuse-if-zero-rows (see docs/method-scripts.md).
+    #[arg(long, env = "COUNTER_METHOD_FILE")]
+    pub method_file: Option<PathBuf>,
+
     /// An engine setting for every session, as name=value (repeatable):
     /// innodb_snapshot_isolation=on|off (mariadb).
     #[arg(long = "engine-option", value_parser = parse_engine_option)]

@@ -16,7 +16,9 @@ use super::shared::DbError;
 use super::sqlite::{self, SqliteDatabase};
 use crate::methods::coalesced::{self, Coalescer};
 use crate::methods::retry::{self, Attempted, RetryPolicy};
+use crate::methods::script::{self, ScriptError};
 use crate::methods::{self, MethodContext, Span};
+use crate::model::method::ALL;
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
 
 /// One server run's connections to its database at one isolation level.
@@ -31,6 +33,8 @@ pub struct Backend {
     methods: MethodContext,
     /// The queues of method 9's batches (this server's own, as a separate process's would be).
     coalescer: Coalescer,
+    /// Why this database cannot run the custom method's script, when it cannot.
+    script_refused: Option<ScriptError>,
 }
 
 #[derive(Debug)]
@@ -63,6 +67,7 @@ impl Backend {
             db: Db::Postgres(db),
             methods: MethodContext::new(think),
             coalescer: Coalescer::default(),
+            script_refused: None,
         }
     }
 
@@ -79,13 +84,45 @@ impl Backend {
         };
         let mut methods = MethodContext::new(open.think);
         methods.shards = open.shards;
-        Ok(Backend {
+        methods.script = open.script.clone();
+        let mut backend = Backend {
             db,
             isolation: open.isolation,
             scope: open.scope,
             methods,
             coalescer: Coalescer::default(),
+            script_refused: None,
+        };
+        backend.script_refused = backend.check_script().await?.err();
+        Ok(backend)
+    }
+
+    /// Has the database prepare the custom method's script, if there is one, before any
+    /// request runs (see `methods/script/check.rs`); the outer error is the connection's.
+    async fn check_script(&self) -> Result<Result<(), ScriptError>, DbError> {
+        let Some(script) = &self.methods.script else {
+            return Ok(Ok(()));
+        };
+        Ok(match &self.db {
+            Db::Postgres(db) => script::check(&mut db.session().await?, script).await,
+            Db::Mariadb(db) => script::check(&mut db.session().await?, script).await,
+            Db::Sqlite(db) => script::check(&mut db.session().await?, script).await,
         })
+    }
+
+    /// Why this database cannot run the custom method's script (a statement it refuses to
+    /// prepare, a variable used before it is set), if it cannot. `serve` stops on it; the
+    /// matrix stops on it too unless other engines may run the script.
+    pub fn script_refused(&self) -> Option<&ScriptError> {
+        self.script_refused.as_ref()
+    }
+
+    /// The methods this server knows: the built-in ones, and the custom one when it has a
+    /// script.
+    pub fn methods(&self) -> impl Iterator<Item = MethodId> + '_ {
+        let custom = self.methods.script.is_some();
+        ALL.into_iter()
+            .filter(move |&method| method != MethodId::Custom || custom)
     }
 
     pub fn engine(&self) -> Engine {
@@ -104,6 +141,14 @@ impl Backend {
     /// known gaps, and on the PostgreSQL-protocol engines what the connect-time probes found.
     /// The one answer the server, its info page and the matrix all use.
     pub fn not_applicable(&self, method: MethodId) -> Option<String> {
+        if method == MethodId::Custom {
+            if self.methods.script.is_none() {
+                return Some(methods::NO_SCRIPT.to_string());
+            }
+            if let Some(refused) = &self.script_refused {
+                return Some(format!("{}{refused}", script::REFUSED));
+            }
+        }
         if let Some(reason) =
             capabilities::not_applicable(self.engine(), self.isolation, Some(method))
         {

@@ -16,6 +16,7 @@ mod options;
 pub mod postgres;
 mod provision;
 mod reads;
+mod scripts;
 mod shared;
 pub mod sqlite;
 pub mod supervise;

@@ -1,8 +1,10 @@
 //! How a server run uses its database: the isolation level and what it reaches, the
 //! connections, the think time, durability, and the engine-specific options a user may set.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::methods::script::Script;
 use crate::model::{Engine, Isolation, IsolationScope};
 
 /// Whether a throwaway database makes commits durable before acknowledging them.
@@ -72,6 +74,8 @@ pub struct OpenOptions {
     pub engine_options: Vec<EngineOption>,
     /// Slots of a sharded counter (method 10).
     pub shards: u32,
+    /// The custom method's script (`--method-file`).
+    pub script: Option<Arc<Script>>,
 }
 
 impl OpenOptions {
@@ -85,6 +89,7 @@ impl OpenOptions {
             durability: Durability::Durable,
             engine_options: Vec::new(),
             shards: crate::methods::DEFAULT_SHARDS,
+            script: None,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The API's reads and resets, written once for every engine's pool: only the placeholder
-//! style of their SQL and the engine's error table differ. A counter lives in one of three
-//! tables: `counter` (one row each), `counter_shard` (method 10: the sum of its slots) or
-//! `counter_ledger` (method 11: the number of its entries); reads add them up, resets clear
-//! all three.
+//! style of their SQL and the engine's error table differ. A counter is kept in up to three
+//! tables: `counter` (one row each), `counter_shard` (method 10: the sum of its slots) and
+//! `counter_ledger` (method 11: the number of its entries; a custom script may use several);
+//! reads add them up, resets clear all three.
 
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 

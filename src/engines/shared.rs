@@ -22,6 +22,9 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     #[error("the throwaway server's startup task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// A failure classified by an engine (a connection for the script's check).
+    #[error("{0}")]
+    Failure(#[from] crate::model::DbFailure),
     #[error("SQLite: {0}")]
     Sqlite(String),
     #[error(

@@ -11,8 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MatrixConfig;
 use crate::engines::{self, Location};
-use crate::model::Engine;
+use crate::methods::script;
 use crate::model::results::MatrixResult;
+use crate::model::{Engine, MethodId};
 use crate::report::{csv, html, matrix, svg};
 
 /// A matrix run as the command line asked for it.
@@ -72,6 +73,9 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         result.meta.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         results.push(result);
     }
+    if let Some(refused) = refused_everywhere(&config, &results) {
+        anyhow::bail!("{refused}");
+    }
     let outputs = &command.outputs;
     write_outputs(outputs, &results)?;
     for result in &results {
@@ -87,6 +91,22 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         );
     }
     Ok(results.iter().map(report_violations).max().unwrap_or(0))
+}
+
+/// The reason the first engine gave, when every engine refused the custom method's script:
+/// then the script, not an engine, is what is wrong.
+fn refused_everywhere(config: &MatrixConfig, results: &[MatrixResult]) -> Option<String> {
+    config.script.as_ref()?;
+    let refusal = |result: &MatrixResult| {
+        let gaps = result.not_applicable.iter();
+        gaps.filter(|gap| gap.method == Some(MethodId::Custom.number()))
+            .find_map(|gap| gap.reason.strip_prefix(script::REFUSED).map(str::to_string))
+    };
+    let refusals: Vec<Option<String>> = results.iter().map(refusal).collect();
+    if refusals.iter().all(Option::is_some) {
+        return refusals.into_iter().flatten().next();
+    }
+    None
 }
 
 /// Says on stderr where acknowledged increments vanished or were counted twice (loudly where

@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::{self, Control, HammerConfig, Target};
-use crate::model::results::{MatrixMeta, MatrixResult, NotApplicable, RunRecord};
+use crate::methods::script::{Script, ScriptError};
+use crate::model::results::{MatrixMeta, MatrixResult, MethodScript, NotApplicable, RunRecord};
 use crate::model::{Engine, Isolation, IsolationScope, MethodId};
 use crate::server::{self, AppState};
 
@@ -34,6 +35,11 @@ pub struct MatrixConfig {
     pub engine_options: Vec<EngineOption>,
     /// Slots of a sharded counter (method 10).
     pub shards: u32,
+    /// The custom method's script (`--method-file`), method 12.
+    pub script: Option<Arc<Script>>,
+    /// Whether an engine that refuses the script makes method 12 n/a there (several engines)
+    /// instead of stopping the run (one engine: the script is wrong).
+    pub script_may_be_refused: bool,
     pub engine: Engine,
 }
 
@@ -43,6 +49,8 @@ pub enum MatrixError {
     Db(#[from] engines::DbError),
     #[error(transparent)]
     Hammer(#[from] hammer::HammerError),
+    #[error(transparent)]
+    Script(#[from] ScriptError),
     #[error("could not start a server: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -67,6 +75,7 @@ impl MatrixConfig {
             durability: self.durability,
             engine_options: self.engine_options.clone(),
             shards: self.shards,
+            script: self.script.clone(),
         }
     }
 
@@ -148,6 +157,13 @@ pub async fn run(
             let mut servers = Vec::new();
             for _ in 0..config.replicas {
                 let backend = Backend::open(location, &config.open_options(level)).await?;
+                if let Some(refused) = backend.script_refused()
+                    && !config.script_may_be_refused
+                {
+                    let refused = refused.clone();
+                    backend.close().await;
+                    return Err(MatrixError::Script(refused));
+                }
                 let about = backend.describe();
                 (server_version, settings) = (about.server_version, about.settings);
                 let state = AppState::with_backend(backend, retry);
@@ -204,6 +220,10 @@ pub async fn run(
             settings,
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
             machine: machine_description(),
+            method_script: config.script.as_ref().map(|script| MethodScript {
+                file: script.file.clone(),
+                text: script.text.clone(),
+            }),
         },
         runs,
         not_applicable,

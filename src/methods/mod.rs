@@ -17,6 +17,7 @@ mod read_modify_write;
 mod read_then_write;
 pub mod retry;
 mod row_lock;
+pub mod script;
 mod session;
 mod sharded;
 mod span;
@@ -24,7 +25,9 @@ mod table_lock;
 mod upsert;
 
 use crate::model::{IncrementError, MethodId};
-pub use session::{DEFAULT_SHARDS, Guard, Inserted, MethodContext, Read, Session};
+pub use session::{
+    DEFAULT_SHARDS, Guard, Inserted, MethodContext, Placeholders, Read, ScriptRows, Session,
+};
 pub use span::Span;
 
 /// One increment of `method`'s row, one attempt, on `session`; returns the count this request
@@ -51,7 +54,7 @@ async fn run<S: Session>(
     let id = method.row_id();
     let get_or_create_first = matches!(
         method,
-        MethodId::AtomicUpdate | MethodId::CompareAndSwap | MethodId::Coalesced
+        MethodId::AtomicUpdate | MethodId::CompareAndSwap | MethodId::Coalesced | MethodId::Custom
     );
     if !get_or_create_first {
         span.begin();
@@ -69,6 +72,12 @@ async fn run<S: Session>(
         MethodId::Coalesced => coalesced::apply(session, id, 1, span).await,
         MethodId::Sharded => sharded::increment(session, ctx, id).await,
         MethodId::Ledger => return ledger::increment(session, id).await.map(|()| None),
+        MethodId::Custom => {
+            let Some(script) = &ctx.script else {
+                return Err(IncrementError::NotApplicable(NO_SCRIPT.to_string()));
+            };
+            return script::increment(session, ctx, script, id, span).await;
+        }
     };
     written.map(Some)
 }
@@ -87,8 +96,12 @@ pub fn summary(method: MethodId) -> &'static str {
         MethodId::Coalesced => coalesced::SUMMARY,
         MethodId::Sharded => sharded::SUMMARY,
         MethodId::Ledger => ledger::SUMMARY,
+        MethodId::Custom => script::SUMMARY,
     }
 }
+
+/// Why a server cannot run the custom method.
+pub const NO_SCRIPT: &str = "this server was started without --method-file";
 
 /// How many lost races a compare-and-swap request tolerates before it gives up.
 pub use compare_and_swap::MAX_TRIES as CAS_MAX_TRIES;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::script::Script;
 use crate::model::{DbFailure, IncrementError};
 
 /// How a transaction is fenced off: the guard some methods take before anything is read.
@@ -32,6 +33,25 @@ pub enum Inserted {
     /// Someone else's row with that id was there first: the duplicate-key error, kept in
     /// case the row cannot be seen either (then the transaction must be refused with it).
     Exists(DbFailure),
+}
+
+/// How an engine writes bind parameters in SQL text (for the statements of a user's script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// `$1`, `$2`, ... (PostgreSQL).
+    Numbered,
+    /// `?` (MariaDB, SQLite).
+    Positional,
+}
+
+/// What a statement of a user's script answered.
+#[derive(Debug, Default)]
+pub struct ScriptRows {
+    /// Rows written, or for a statement that answers with rows, rows returned.
+    pub rows: u64,
+    /// The first row's columns: each name with its value as an integer, or the column's type
+    /// when it is not one.
+    pub first_row: Vec<(String, Result<Option<i64>, String>)>,
 }
 
 /// The statements of the methods, on one connection of one engine. Each engine writes them in
@@ -86,6 +106,25 @@ pub trait Session: Send {
     fn append(&mut self, id: i64) -> impl Future<Output = Result<(), DbFailure>> + Send;
     /// Creates the row with count 1 or adds 1, in one statement; the count written.
     fn upsert(&mut self, id: i64) -> impl Future<Output = Result<i64, DbFailure>> + Send;
+
+    /// How this engine writes bind parameters.
+    const PLACEHOLDERS: Placeholders;
+    /// Prepares a statement of a user's script without running it, its `params` parameters
+    /// typed as BIGINT; the names of the columns it answers with. Errors carry the
+    /// database's message.
+    fn prepare_script(
+        &mut self,
+        sql: &str,
+        params: usize,
+    ) -> impl Future<Output = Result<Vec<String>, DbFailure>> + Send;
+    /// Runs a statement of a user's script with `binds` in order; with `fetch`, reads the rows
+    /// it answers with instead of counting the rows it wrote.
+    fn run_script(
+        &mut self,
+        sql: &str,
+        binds: &[Option<i64>],
+        fetch: bool,
+    ) -> impl Future<Output = Result<ScriptRows, DbFailure>> + Send;
 }
 
 /// What a method needs besides its session: the pause between read and write, and this server
@@ -98,6 +137,8 @@ pub struct MethodContext {
     pub local_lock: Arc<tokio::sync::Mutex<()>>,
     /// How many slots a sharded counter has (`--shards`).
     pub shards: u32,
+    /// The custom method's script (`--method-file`), when there is one.
+    pub script: Option<Arc<Script>>,
 }
 
 /// Slots of a sharded counter unless `--shards` says otherwise.
@@ -109,6 +150,7 @@ impl MethodContext {
             think,
             local_lock: Arc::default(),
             shards: DEFAULT_SHARDS,
+            script: None,
         }
     }
 

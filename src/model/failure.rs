@@ -75,6 +75,20 @@ pub enum IncrementError {
     /// matched nothing, and the transaction was rolled back.
     #[error("counter {0} was deleted while the increment ran; nothing was applied")]
     RowGone(i64),
+    /// A custom method's script refused the attempt: the statement on `line` wrote no row
+    /// (`\refuse-if-zero-rows`, a lost optimistic race). A retry may succeed.
+    #[error("line {line} of the script wrote no row: refused, nothing was applied")]
+    ScriptRefused { line: usize },
+    /// A custom method's script could not go on at `line` before anything was applied (its
+    /// transaction, if any, was rolled back).
+    #[error("line {line} of the script: {message}; nothing was applied")]
+    ScriptFailed { line: usize, message: String },
+    /// A custom method's script failed at `line` after it had written in autocommit: the
+    /// increment may be half done, and nobody can say.
+    #[error(
+        "line {line} of the script failed after an earlier statement committed on its own: {cause}"
+    )]
+    ScriptPartlyApplied { line: usize, cause: String },
 }
 
 impl IncrementError {
@@ -82,10 +96,13 @@ impl IncrementError {
     pub fn is_retryable(&self) -> bool {
         match self {
             IncrementError::Database(failure) => failure.is_retryable(),
+            IncrementError::ScriptRefused { .. } => true,
             IncrementError::CasExhausted(_)
             | IncrementError::LockTimeout
             | IncrementError::NotApplicable(_)
-            | IncrementError::RowGone(_) => false,
+            | IncrementError::RowGone(_)
+            | IncrementError::ScriptFailed { .. }
+            | IncrementError::ScriptPartlyApplied { .. } => false,
         }
     }
 }

@@ -18,9 +18,12 @@ pub enum MethodId {
     Coalesced = 9,
     Sharded = 10,
     Ledger = 11,
+    /// The user's own transaction, from `--method-file` (see `methods/script/`).
+    Custom = 12,
 }
 
-/// Every method, in number order.
+/// Every built-in method, in number order (`--methods all` adds the custom one when a script
+/// was given).
 pub const REGISTRY: [MethodId; 11] = [
     MethodId::TableLock,
     MethodId::RowLock,
@@ -34,6 +37,17 @@ pub const REGISTRY: [MethodId; 11] = [
     MethodId::Sharded,
     MethodId::Ledger,
 ];
+
+/// Every method a server may know: the built-in ones and the custom one.
+pub const ALL: [MethodId; 12] = {
+    let mut all = [MethodId::Custom; 12];
+    let mut index = 0;
+    while index < REGISTRY.len() {
+        all[index] = REGISTRY[index];
+        index += 1;
+    }
+    all
+};
 
 /// The methods of the original study, run by default by `counter matrix`.
 pub const ORIGINAL: [MethodId; 3] = [
@@ -66,6 +80,7 @@ impl MethodId {
             MethodId::Coalesced => "coalesced",
             MethodId::Sharded => "sharded",
             MethodId::Ledger => "ledger",
+            MethodId::Custom => "custom",
         }
     }
 
@@ -83,6 +98,7 @@ impl MethodId {
             MethodId::Coalesced => "coalesced",
             MethodId::Sharded => "sharded",
             MethodId::Ledger => "ledger",
+            MethodId::Custom => "custom script",
         }
     }
 
@@ -105,9 +121,7 @@ impl MethodId {
     }
 
     pub fn from_number(number: u64) -> Option<MethodId> {
-        REGISTRY
-            .into_iter()
-            .find(|m| u64::from(m.number()) == number)
+        ALL.into_iter().find(|m| u64::from(m.number()) == number)
     }
 
     /// Whether losing acknowledged increments is this method's documented result with
@@ -115,7 +129,8 @@ impl MethodId {
     /// are several processes with a lock each. For the others it would be a bug.
     pub fn may_lose_updates(self, replicas: u32) -> bool {
         match self {
-            MethodId::ReadModifyWrite => true,
+            // A user's script: whether it loses updates is what the run finds out.
+            MethodId::ReadModifyWrite | MethodId::Custom => true,
             MethodId::InProcessLock => replicas > 1,
             _ => false,
         }
@@ -137,8 +152,7 @@ pub struct UnknownMethod {
 
 /// "1 (table-lock), 2 (row-lock), ..." for error messages.
 pub fn known_methods() -> String {
-    REGISTRY
-        .iter()
+    ALL.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
@@ -152,7 +166,7 @@ impl FromStr for MethodId {
         let text = text.trim();
         let found = match text.parse::<u64>() {
             Ok(number) => MethodId::from_number(number),
-            Err(_) => REGISTRY
+            Err(_) => ALL
                 .into_iter()
                 .find(|m| m.slug().eq_ignore_ascii_case(text)),
         };
@@ -168,7 +182,7 @@ mod tests {
 
     #[test]
     fn numbers_and_slugs_name_the_same_method() {
-        for method in REGISTRY {
+        for method in ALL {
             assert_eq!(method.number().to_string().parse(), Ok(method));
             assert_eq!(method.slug().parse(), Ok(method));
         }
@@ -180,7 +194,7 @@ mod tests {
 
     #[test]
     fn registry_is_in_number_order_without_gaps() {
-        for (index, method) in REGISTRY.iter().enumerate() {
+        for (index, method) in ALL.iter().enumerate() {
             assert_eq!(method.number() as usize, index + 1);
         }
     }

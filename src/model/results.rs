@@ -111,6 +111,16 @@ pub struct MatrixMeta {
     pub settings: BTreeMap<String, String>,
     pub wall_ms: f64,
     pub machine: String,
+    /// The custom method's script, when the run had one (method 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_script: Option<MethodScript>,
+}
+
+/// A custom method's script as it ran: its file's name and its whole text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MethodScript {
+    pub file: String,
+    pub text: String,
 }
 
 /// A cell the engine cannot run (a whole level when `method` is None), and why.

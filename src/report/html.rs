@@ -178,6 +178,15 @@ fn metadata(result: &MatrixResult) -> String {
     for (key, value) in rows {
         let _ = write!(html, "<tr><td>{key}</td><td>{}</td></tr>", escape(&value));
     }
-    html.push_str("</table><p class=\"note\">Outcomes: exact (change = requests), rejected (the database refused some requests; nothing acknowledged lost), failed (server errors or timeouts, none applied), lost (acknowledged increments vanished), extra (counted twice), ambiguous (some requests of unknown fate were applied).</p>");
+    html.push_str("</table>");
+    if let Some(script) = &meta.method_script {
+        let _ = write!(
+            html,
+            "<p>Method 12 (custom) ran the script {}:</p><pre>{}</pre>",
+            escape(&script.file),
+            escape(&script.text)
+        );
+    }
+    html.push_str("<p class=\"note\">Outcomes: exact (change = requests), rejected (the database refused some requests; nothing acknowledged lost), failed (server errors or timeouts, none applied), lost (acknowledged increments vanished), extra (counted twice), ambiguous (some requests of unknown fate were applied).</p>");
     html
 }

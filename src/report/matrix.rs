@@ -137,6 +137,9 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         meta.wall_ms / 1000.0,
         meta.machine
     ));
+    if let Some(script) = &meta.method_script {
+        out.push_str(&format!("method 12 (custom): the script {}\n", script.file));
+    }
     out
 }
 

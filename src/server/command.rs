@@ -70,6 +70,11 @@ async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let backend = Backend::open(&provisioned.location, &config.open).await?;
+    if let Some(refused) = backend.script_refused() {
+        let refused = refused.clone();
+        backend.close().await;
+        return Err(refused.into());
+    }
     let about = backend.describe();
     tracing::info!(
         engine = about.engine.name(),

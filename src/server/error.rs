@@ -72,6 +72,20 @@ impl ApiError {
             IncrementError::RowGone(_) => {
                 Self::new(StatusCode::CONFLICT, codes::ROW_GONE, err.to_string())
             }
+            IncrementError::ScriptRefused { .. } => Self::new(
+                StatusCode::CONFLICT,
+                codes::REFUSED_BY_SCRIPT,
+                err.to_string(),
+            ),
+            IncrementError::ScriptFailed { .. } => {
+                Self::new(StatusCode::CONFLICT, codes::SCRIPT_FAILED, err.to_string())
+            }
+            // Not a refusal: part of it may have been applied.
+            IncrementError::ScriptPartlyApplied { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::OUTCOME_UNKNOWN,
+                err.to_string(),
+            ),
             IncrementError::NotApplicable(reason) => Self::bad_request(
                 codes::NOT_APPLICABLE,
                 format!("this engine cannot run the method: {reason}"),

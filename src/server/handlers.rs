@@ -12,7 +12,7 @@ use super::state::AppState;
 use crate::api::{
     CountRow, Deleted, ErrorBody, Health, IncrementResponse, Info, MethodInfo, Unavailable, codes,
 };
-use crate::model::method::{REGISTRY, known_methods};
+use crate::model::method::known_methods;
 use crate::model::{DbInterval, MethodId};
 
 fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -193,7 +193,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let about = backend.describe();
     let mut methods = Vec::new();
     let mut unavailable = Vec::new();
-    for method in REGISTRY {
+    for method in backend.methods() {
         match backend.not_applicable(method) {
             Some(reason) => unavailable.push(Unavailable {
                 number: method.number(),

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use crate::engines::Backend;
 use crate::engines::postgres::PgDatabase;
 use crate::methods::retry::RetryPolicy;
-use crate::model::method::REGISTRY;
+use crate::model::method::ALL;
 
 /// Default bound of increments in progress; past it the server sheds load with an immediate
 /// 503 instead of queueing without limit.
@@ -32,7 +32,7 @@ pub struct AppState {
 /// incremented).
 #[derive(Debug, Default)]
 pub struct RowsInFlight {
-    counts: [AtomicU64; REGISTRY.len() + 1],
+    counts: [AtomicU64; ALL.len() + 1],
 }
 
 /// One increment of a row in progress; counted until dropped.

@@ -12,6 +12,7 @@ mod methods;
 mod original;
 mod process;
 mod properties;
+mod scripts;
 mod security;
 mod serve;
 mod sqlite;

@@ -121,6 +121,7 @@ async fn bad_matrix_options_exit_2_with_one_line() {
     for args in [
         &["matrix", "--levels", "snapshot"][..],
         &["matrix", "--methods", "12"][..],
+        &["matrix", "--methods", "13"][..],
         &["matrix", "--methods", "row-locks"][..],
         &["matrix", "--trials", "0"][..],
         &["matrix", "--requests", "0"][..],

@@ -117,9 +117,16 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
     let cases: Vec<(Method, String, StatusCode, &str)> = vec![
         (
             Method::POST,
-            "/api/v1/endpoint/counter/12/".into(),
+            "/api/v1/endpoint/counter/13/".into(),
             StatusCode::NOT_FOUND,
             "unknown_method",
+        ),
+        // The custom method, on a server started without a script.
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/custom".into(),
+            StatusCode::BAD_REQUEST,
+            "not_applicable",
         ),
         (
             Method::POST,

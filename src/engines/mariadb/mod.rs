@@ -19,12 +19,13 @@ use crate::model::{DbFailure, Engine, Isolation, IsolationScope};
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
 
-/// Every counter: one row each, the sharded ones' sums, the ledgers' entries.
+/// Every counter, summed over the tables it may live in: its row, its slots, its ledger
+/// entries (the built-in methods use one of them; a custom script may write to several).
 macro_rules! counters {
     () => {
-        "SELECT id, count FROM counter \
+        "SELECT id, CAST(SUM(count) AS SIGNED) AS count FROM (SELECT id, count FROM counter \
      UNION ALL SELECT id, CAST(SUM(count) AS SIGNED) FROM counter_shard GROUP BY id \
-     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id"
+     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id) AS parts GROUP BY id"
     };
 }
 

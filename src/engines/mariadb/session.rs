@@ -8,11 +8,13 @@
 //!   transaction, released after it.
 //! - a failed INSERT (duplicate key) aborts only its statement: no savepoint is needed.
 
+use sqlx::mysql::MySqlQueryResult;
 use sqlx::pool::PoolConnection;
 use sqlx::{Executor, MySql};
 
 use super::errors;
-use crate::methods::{Guard, Inserted, Read, Session};
+use crate::engines::scripts;
+use crate::methods::{Guard, Inserted, Placeholders, Read, ScriptRows, Session};
 use crate::model::{DbFailure, IncrementError};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?";
@@ -231,6 +233,24 @@ impl Session for MariaSession {
 
     async fn upsert(&mut self, id: i64) -> Result<i64, DbFailure> {
         self.upserted(sqlx::query(UPSERT).bind(id)).await
+    }
+
+    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+
+    async fn prepare_script(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
+        let prepared = scripts::prepare::<MySql>(&mut self.conn, sql, params).await;
+        prepared.map_err(|err| errors::classify(&err))
+    }
+
+    async fn run_script(
+        &mut self,
+        sql: &str,
+        binds: &[Option<i64>],
+        fetch: bool,
+    ) -> Result<ScriptRows, DbFailure> {
+        let rows_written = MySqlQueryResult::rows_affected;
+        let ran = scripts::run::<MySql>(&mut self.conn, sql, binds, fetch, rows_written).await;
+        ran.map_err(|err| errors::classify(&err))
     }
 }
 

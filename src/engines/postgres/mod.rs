@@ -28,12 +28,13 @@ use session::PgSession;
 /// checks, migrations) may open.
 const SIDE_POOL_SIZE: u32 = 2;
 
-/// Every counter: one row each, the sharded ones' sums, the ledgers' entries.
+/// Every counter, summed over the tables it may live in: its row, its slots, its ledger
+/// entries (the built-in methods use one of them; a custom script may write to several).
 macro_rules! counters {
     () => {
-        "SELECT id, count FROM counter \
+        "SELECT id, SUM(count)::BIGINT AS count FROM (SELECT id, count FROM counter \
      UNION ALL SELECT id, SUM(count)::BIGINT FROM counter_shard GROUP BY id \
-     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id"
+     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id) AS parts GROUP BY id"
     };
 }
 

@@ -1,11 +1,13 @@
 //! The methods' statements in PostgreSQL's SQL (also run by CockroachDB and YugabyteDB), on a
 //! leased connection.
 
-use sqlx::PgConnection;
+use sqlx::postgres::PgQueryResult;
+use sqlx::{PgConnection, Postgres};
 
 use super::connections::Lease;
 use super::errors::{self, UNIQUE_VIOLATION};
-use crate::methods::{Guard, Inserted, Read, Session};
+use crate::engines::scripts;
+use crate::methods::{Guard, Inserted, Placeholders, Read, ScriptRows, Session};
 use crate::model::{DbFailure, IncrementError};
 
 /// Method 1's guard, which the engine probes also try.
@@ -181,6 +183,24 @@ impl Session for PgSession {
             .fetch_one(self.conn())
             .await;
         written.map_err(|err| self.fail(err))
+    }
+
+    const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
+
+    async fn prepare_script(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
+        let prepared = scripts::prepare::<Postgres>(self.conn(), sql, params).await;
+        prepared.map_err(|err| self.fail(err))
+    }
+
+    async fn run_script(
+        &mut self,
+        sql: &str,
+        binds: &[Option<i64>],
+        fetch: bool,
+    ) -> Result<ScriptRows, DbFailure> {
+        let rows_written = PgQueryResult::rows_affected;
+        let ran = scripts::run::<Postgres>(self.conn(), sql, binds, fetch, rows_written).await;
+        ran.map_err(|err| self.fail(err))
     }
 }
 

@@ -24,12 +24,13 @@ use session::SqliteSession;
 /// How long a writer waits for SQLite's lock before the database answers BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Every counter: one row each, the sharded ones' sums, the ledgers' entries.
+/// Every counter, summed over the tables it may live in: its row, its slots, its ledger
+/// entries (the built-in methods use one of them; a custom script may write to several).
 macro_rules! counters {
     () => {
-        "SELECT id, count FROM counter \
+        "SELECT id, SUM(count) AS count FROM (SELECT id, count FROM counter \
      UNION ALL SELECT id, SUM(count) FROM counter_shard GROUP BY id \
-     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id"
+     UNION ALL SELECT id, COUNT(*) FROM counter_ledger GROUP BY id) AS parts GROUP BY id"
     };
 }
 

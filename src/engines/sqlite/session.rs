@@ -4,11 +4,13 @@
 //! methods that need the other two are not applicable (see `capabilities.rs`).
 
 use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteQueryResult;
 use sqlx::{Executor, Sqlite};
 
 use super::capabilities::{NO_ADVISORY_LOCKS, NO_ROW_LOCKS};
 use super::errors;
-use crate::methods::{Guard, Inserted, Read, Session};
+use crate::engines::scripts;
+use crate::methods::{Guard, Inserted, Placeholders, Read, ScriptRows, Session};
 use crate::model::{DbFailure, ErrorClass, IncrementError};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?1";
@@ -145,6 +147,24 @@ impl Session for SqliteSession {
             .fetch_one(&mut *self.conn)
             .await;
         written.map_err(|err| errors::classify(&err))
+    }
+
+    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+
+    async fn prepare_script(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
+        let prepared = scripts::prepare::<Sqlite>(&mut self.conn, sql, params).await;
+        prepared.map_err(|err| errors::classify(&err))
+    }
+
+    async fn run_script(
+        &mut self,
+        sql: &str,
+        binds: &[Option<i64>],
+        fetch: bool,
+    ) -> Result<ScriptRows, DbFailure> {
+        let rows_written = SqliteQueryResult::rows_affected;
+        let ran = scripts::run::<Sqlite>(&mut self.conn, sql, binds, fetch, rows_written).await;
+        ran.map_err(|err| errors::classify(&err))
     }
 }
 

@@ -1,0 +1,120 @@
+use super::*;
+use crate::methods::script::statement::Pause;
+use std::time::Duration;
+
+#[test]
+fn a_read_then_write_script_becomes_its_steps() {
+    let text = "-- written: next\nBEGIN;\nSELECT count AS c, count + 1 AS next\n  FROM counter WHERE id = :id \\gset\n\\sleep :think_ms ms\nUPDATE counter SET count = :next WHERE id = :id;\nCOMMIT;\n";
+    let script = Script::parse("rmw.sql", text).unwrap();
+    assert_eq!(script.written, Some((1, "next".to_string())));
+    assert!(matches!(script.steps[0], Step::Begin { line: 2 }));
+    let Step::Sql(select) = &script.steps[1] else {
+        panic!("{:?}", script.steps[1])
+    };
+    assert_eq!(select.line, 3);
+    assert_eq!(select.gset.as_deref(), Some(""));
+    assert_eq!(select.binds, ["id"]);
+    assert!(
+        select.numbered.ends_with("WHERE id = $1"),
+        "{}",
+        select.numbered
+    );
+    assert!(
+        select.positional.ends_with("WHERE id = ?"),
+        "{}",
+        select.positional
+    );
+    assert!(
+        matches!(&script.steps[2], Step::Sleep { line: 5, pause: Pause::Variable { name, .. } } if name == "think_ms")
+    );
+    let Step::Sql(update) = &script.steps[3] else {
+        panic!("{:?}", script.steps[3])
+    };
+    assert_eq!(
+        update.numbered,
+        "UPDATE counter SET count = $1 WHERE id = $2"
+    );
+    assert_eq!(update.binds, ["next", "id"]);
+    assert!(!update.returns_rows);
+    assert!(matches!(script.steps[4], Step::Commit { line: 7 }));
+}
+
+#[test]
+fn quotes_casts_and_comments_are_not_variables() {
+    let text = "UPDATE counter SET count = count + 1 -- :not_a_variable\n  WHERE id = :id::bigint AND ':x' <> 'a;b' RETURNING count;\n\\refuse-if-zero-rows\n";
+    let script = Script::parse("f.sql", text).unwrap();
+    let statement = script.statements().next().unwrap();
+    assert_eq!(statement.binds, ["id"]);
+    assert!(
+        statement.numbered.contains("$1::bigint AND ':x' <> 'a;b'"),
+        "{}",
+        statement.numbered
+    );
+    assert!(statement.returning && statement.returns_rows && statement.refuse_if_zero_rows);
+}
+
+#[test]
+fn sleeps_take_pgbench_units() {
+    let sleeps = [
+        ("\\sleep 5 ms", Pause::Fixed(Duration::from_millis(5))),
+        ("\\sleep 2", Pause::Fixed(Duration::from_secs(2))),
+        ("\\sleep 300 us", Pause::Fixed(Duration::from_micros(300))),
+    ];
+    for (line, pause) in sleeps {
+        let script = Script::parse("s.sql", &format!("SELECT 1;\n{line}\n")).unwrap();
+        assert!(
+            matches!(&script.steps[1], Step::Sleep { pause: p, .. } if *p == pause),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn bad_scripts_name_their_line() {
+    let cases: [(&str, usize, &str); 14] = [
+        ("", 0, "empty"),
+        ("  \n-- nothing\n", 0, "no SQL statement"),
+        ("-- only a comment\n\\sleep 1 ms\n", 0, "no SQL statement"),
+        ("SELECT 1;\n\\set x 1\n", 2, "unknown meta-command \\set"),
+        ("SELECT 1;\n\\sleep 5 minutes\n", 2, "unit"),
+        ("SELECT 1;\n\\sleep 61 s\n", 2, "up to 60 s"),
+        ("\\gset\nSELECT 1;\n", 1, "must follow a SQL statement"),
+        ("BEGIN;\nSELECT 1;\n", 1, "never committed"),
+        ("SELECT 1;\nCOMMIT;\n", 2, "without BEGIN"),
+        (
+            "BEGIN;\nBEGIN;\nCOMMIT;\n",
+            2,
+            "inside the transaction begun on line 1",
+        ),
+        (
+            "BEGIN ISOLATION LEVEL SERIALIZABLE;\nCOMMIT;\n",
+            1,
+            "write BEGIN alone",
+        ),
+        (
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n",
+            1,
+            "run's (--isolation)",
+        ),
+        (
+            "SELECT 1;\nUPDATE counter\n SET count = $1;\n",
+            2,
+            "write variables as :name",
+        ),
+        (
+            "SELECT 1;\nUPDATE counter SET count = 1\n",
+            2,
+            "no ending ;",
+        ),
+    ];
+    for (text, line, words) in cases {
+        let err = Script::parse("bad.sql", text).unwrap_err();
+        assert_eq!(err.line, line, "{text:?}: {err}");
+        assert!(err.to_string().contains(words), "{text:?}: {err}");
+        let place = match line {
+            0 => "bad.sql: ".to_string(),
+            line => format!("bad.sql:{line}: "),
+        };
+        assert!(err.to_string().starts_with(&place), "{err}");
+    }
+}

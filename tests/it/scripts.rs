@@ -1,0 +1,320 @@
+//! Custom methods (`--method-file`): a script that runs method 4's or method 2's statements
+//! gets their verdicts, run-time failures are classified like a built-in method's, and every
+//! bad script is refused before anything runs, with its file and line.
+
+use std::collections::BTreeMap;
+
+use crate::support::{TempDir, fresh_database, run_counter, url_of};
+use serde_json::Value;
+
+/// The examples shipped in `examples/`, by path from the crate's root.
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `counter matrix` on a fresh database of the shared cluster with `args`; each cell's
+/// (level, method) -> outcome. With `--retry`, the record with the retry wins.
+async fn matrix_outcomes(args: &[&str]) -> BTreeMap<(String, u64), String> {
+    let dir = TempDir::new("scripts-matrix");
+    let json = dir.join("results.json");
+    let url = url_of(&fresh_database().await);
+    let mut all = vec!["matrix", "-q", "--database-url", &url, "--json"];
+    all.push(json.to_str().unwrap());
+    all.extend_from_slice(args);
+    let out = run_counter(&all, &[]).await;
+    // Exit 1 says acknowledged increments were lost, which some of these runs must show.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = results["runs"].as_array().expect("runs").clone();
+    runs.iter()
+        .map(|run| {
+            let key = (
+                run["isolation"].as_str().unwrap().to_string(),
+                run["method"].as_u64().unwrap(),
+            );
+            (key, run["outcome"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// Each level's outcome for method `builtin` and for the script, side by side.
+fn pairs(
+    outcomes: &BTreeMap<(String, u64), String>,
+    builtin: u64,
+) -> Vec<(String, String, String)> {
+    let levels: Vec<&String> = outcomes.keys().map(|(level, _)| level).collect();
+    let mut rows = Vec::new();
+    for level in levels {
+        let of = |method| outcomes[&(level.clone(), method)].clone();
+        let row = (level.clone(), of(builtin), of(12));
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_of_method_4s_statements_loses_and_is_refused_as_method_4() {
+    let _cpu = crate::support::racing().await;
+    // The think time inside the transaction makes the race certain: ten transactions read
+    // the same count while each pauses before writing.
+    let outcomes = matrix_outcomes(&[
+        "--method-file",
+        &example("read-modify-write.sql"),
+        "--methods",
+        "4,custom",
+        "--levels",
+        "read-committed,repeatable-read,serializable",
+        "--think-ms",
+        "5",
+    ])
+    .await;
+    let rows = pairs(&outcomes, 4);
+    assert_eq!(rows.len(), 3, "{outcomes:?}");
+    for (level, builtin, script) in rows {
+        let expected = if level == "read committed" {
+            "lost"
+        } else {
+            "rejected"
+        };
+        assert_eq!(builtin, expected, "method 4 at {level}");
+        assert_eq!(script, expected, "the script at {level}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_of_method_2s_statements_matches_method_2() {
+    let _cpu = crate::support::racing().await;
+    let outcomes = matrix_outcomes(&[
+        "--method-file",
+        &example("django-select-for-update.sql"),
+        "--methods",
+        "row-lock,12",
+        "--levels",
+        "read-committed,repeatable-read",
+        "--think-ms",
+        "5",
+    ])
+    .await;
+    let rows = pairs(&outcomes, 2);
+    assert_eq!(rows.len(), 2, "{outcomes:?}");
+    for (level, builtin, script) in rows {
+        let expected = if level == "read committed" {
+            "exact"
+        } else {
+            "rejected"
+        };
+        assert_eq!(
+            (builtin.as_str(), script.as_str()),
+            (expected, expected),
+            "{level}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_script_is_retried_until_exact() {
+    let _cpu = crate::support::racing().await;
+    let base = [
+        "--method-file",
+        &example("optimistic-version.sql"),
+        "--levels",
+        "read-committed",
+        "--requests",
+        "40",
+        "--think-ms",
+        "2",
+    ];
+    let without = matrix_outcomes(&base).await;
+    assert_eq!(
+        without.values().collect::<Vec<_>>(),
+        ["rejected"],
+        "lost optimistic races are refusals, never losses"
+    );
+    let mut with_retry = base.to_vec();
+    with_retry.extend_from_slice(&["--retry", "1000"]);
+    let outcomes = matrix_outcomes(&with_retry).await;
+    // Two records per cell with --retry, without and then with it: the map keeps the second.
+    assert_eq!(
+        outcomes.values().collect::<Vec<_>>(),
+        ["exact"],
+        "{outcomes:?}"
+    );
+}
+
+/// A server of the CLI's own over `url` with `script`; what `hammer` then reports as JSON.
+async fn hammer_script(script: &str) -> Value {
+    let dir = TempDir::new("scripts-runtime");
+    let file = dir.join("runtime.sql");
+    std::fs::write(&file, script).unwrap();
+    let url = url_of(&fresh_database().await);
+    let port = portpicker();
+    let bind = format!("127.0.0.1:{port}");
+    let mut serve = crate::process::counter_command()
+        .args([
+            "serve",
+            "--bind",
+            &bind,
+            "--database-url",
+            &url,
+            "--method-file",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&bind).is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server did not start");
+    let out = run_counter(
+        [
+            "hammer",
+            "-d",
+            &bind,
+            "-n",
+            "custom",
+            "--requests",
+            "10",
+            "--format",
+            "json",
+            "-q",
+        ],
+        &[],
+    )
+    .await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn portpicker() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_time_failures_are_refusals_inside_a_transaction_and_unknown_after_a_commit() {
+    let _cpu = crate::support::busy().await;
+    // \gset finds no row: the transaction is rolled back, nothing applied: refused (409).
+    let refused = hammer_script(
+        "BEGIN;\nUPDATE counter SET count = count + 1 WHERE id = :id;\n\
+         SELECT count AS c FROM counter WHERE id = -1 \\gset\nCOMMIT;\n",
+    )
+    .await;
+    assert_eq!(refused["outcome"], "rejected", "{refused}");
+    assert_eq!(refused["acknowledged"], 0, "{refused}");
+    assert_eq!(refused["errors"]["script_failed"], 10, "{refused}");
+    assert_eq!(refused["change"], 0, "{refused}");
+    // The same failure after an autocommit UPDATE: the increment is applied, and the answer
+    // says the outcome is unknown, not refused.
+    let unknown = hammer_script(
+        "UPDATE counter SET count = count + 1 WHERE id = :id;\n\
+         SELECT count AS c FROM counter WHERE id = -1 \\gset\n",
+    )
+    .await;
+    assert_eq!(unknown["unknown"], 10, "{unknown}");
+    assert_eq!(unknown["rejected"], 0, "{unknown}");
+    assert_eq!(unknown["change"], 10, "{unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_scripts_stop_the_run_with_file_line_and_exit_2() {
+    let _cpu = crate::support::busy().await;
+    let dir = TempDir::new("scripts-bad");
+    let cases: [(&str, &str, &str); 6] = [
+        ("empty.sql", "", "empty.sql: the script is empty"),
+        (
+            "meta.sql",
+            "SELECT 1;\n\\setrandom x 1 10\n",
+            "meta.sql:2: unknown meta-command",
+        ),
+        (
+            "unset.sql",
+            "BEGIN;\nSELECT count AS c FROM counter WHERE id = :id \\gset\n\
+             UPDATE counter SET count = :n + 1 WHERE id = :id;\nCOMMIT;\n",
+            "unset.sql:3: variable :n is used before it is set",
+        ),
+        (
+            "rejected.sql",
+            "SELECT 1;\nUPDATE counters SET count = 1 WHERE id = :id;\n",
+            "rejected.sql:2: the database refuses it: relation \"counters\" does not exist",
+        ),
+        (
+            "written.sql",
+            "-- written: c\nUPDATE counter SET count = count + 1 WHERE id = :id;\n",
+            "written.sql:1: `-- written: c` names a variable no \\gset sets",
+        ),
+        (
+            "open.sql",
+            "BEGIN;\nUPDATE counter SET count = 1;\n",
+            "open.sql:1: the transaction",
+        ),
+    ];
+    // A counter row that must survive every refused run.
+    let options = fresh_database().await;
+    let url = url_of(&options);
+    let db =
+        counter::engines::postgres::connect(&options, counter::model::Isolation::ReadCommitted, 1)
+            .await
+            .unwrap();
+    sqlx::query("INSERT INTO counter (id, count) VALUES (12, 41)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    for (name, text, words) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        let runs = [
+            vec![
+                "matrix",
+                "-q",
+                "--database-url",
+                &url,
+                "--method-file",
+                path,
+            ],
+            vec![
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--database-url",
+                &url,
+                "--method-file",
+                path,
+            ],
+        ];
+        for args in runs {
+            let out = run_counter(&args, &[]).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            let last = stderr.trim_end().lines().last().unwrap_or("");
+            assert!(
+                last.starts_with("error: ") && last.contains(words),
+                "{args:?}: {stderr}"
+            );
+            assert!(
+                last.contains(&dir.join(name).display().to_string()),
+                "{stderr}"
+            );
+        }
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count FROM counter WHERE id = 12")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 41, "no request ran");
+    let missing = run_counter(&["matrix", "--methods", "custom"], &[]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--method-file"));
+}
