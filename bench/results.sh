@@ -59,3 +59,14 @@ write scripts-optimistic-version.md "examples/optimistic-version.sql beside meth
     --method-file examples/optimistic-version.sql --methods 7,custom --engine all --think-ms 5 --trials 3 --retry 100
 write scripts-ledger-numbered.md "examples/ledger-numbered.sql beside method 11, every engine" \
     --method-file examples/ledger-numbered.sql --methods 11,custom --engine all --think-ms 5 --trials 3
+
+# Through a throwaway PgBouncer: counter carrying the level in both pool modes, and an
+# application that does not know the traps.
+write pgbouncer-transaction.md "counter matrix through PgBouncer 1.18, transaction pooling, methods 1-11" \
+    --pooler pgbouncer-transaction --methods all --csv results/pgbouncer-transaction.csv
+write pgbouncer-session.md "counter matrix through PgBouncer 1.18, session pooling, methods 1-11" \
+    --pooler pgbouncer-session --methods all --csv results/pgbouncer-session.csv
+write pgbouncer-transaction-as-app.md "counter matrix through PgBouncer 1.18 in transaction pooling, connecting as an unaware application (--pooler-as-app)" \
+    --pooler pgbouncer-transaction --pooler-as-app --methods 1,2,3,4
+write pgbouncer-session-as-app.md "counter matrix through PgBouncer 1.18 in session pooling, connecting as an unaware application (--pooler-as-app)" \
+    --pooler pgbouncer-session --pooler-as-app --methods 1,2,3,4

@@ -4,8 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env};
-use crate::engines::{self, Durability, EngineOption, Location, OpenOptions};
+use super::{
+    BehaviourArgs, DatabaseArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env,
+};
+use crate::engines::{
+    self, Durability, EngineOption, Location, OpenOptions, Pooler, PoolerRequest,
+};
 use crate::hammer::command::HammerCommand;
 use crate::hammer::{HammerConfig, HammerError, Target};
 use crate::matrix::MatrixConfig;
@@ -18,7 +22,10 @@ use crate::server::command::ServeConfig;
 impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<ServeConfig> {
         let url = self.database.database_url.as_deref();
-        let location = env::location(self.engine, url)?;
+        let mut location = env::location(self.engine, url)?;
+        let pooler = self
+            .database
+            .pooler(&[self.engine], &mut location, self.pool_size)?;
         let behaviour = &self.behaviour;
         behaviour.check(&[(self.engine, location.is_some())])?;
         Ok(ServeConfig {
@@ -37,7 +44,68 @@ impl ServeArgs {
             },
             max_in_flight: self.max_in_flight,
             retry: behaviour.retry,
+            pooler,
         })
+    }
+}
+
+impl DatabaseArgs {
+    /// The pooler the run asked for: a throwaway PgBouncer to start (returned), or an
+    /// existing one at --pooler-url (set on the configured `location`). Only PostgreSQL.
+    fn pooler(
+        &self,
+        engines: &[Engine],
+        location: &mut Option<Location>,
+        pool_size: u32,
+    ) -> anyhow::Result<Option<PoolerRequest>> {
+        if self.pooler.is_none() && self.pooler_url.is_none() {
+            if self.pooler_mode.is_some() || self.pooler_as_app {
+                anyhow::bail!(
+                    "--pooler-mode and --pooler-as-app describe a pooler: give --pooler or --pooler-url"
+                );
+            }
+            return Ok(None);
+        }
+        if engines != [Engine::Postgres] {
+            anyhow::bail!("a pooler goes in front of PostgreSQL only (--engine postgres)");
+        }
+        match (self.pooler, &self.pooler_url, location.as_mut()) {
+            (Some(_), Some(_), _) => {
+                anyhow::bail!(
+                    "--pooler starts a PgBouncer; --pooler-url names one: give one of them"
+                )
+            }
+            (Some(choice), None, None) => Ok(Some(PoolerRequest {
+                mode: choice.mode(),
+                pool_size,
+                as_application: self.pooler_as_app,
+            })),
+            (Some(_), None, Some(_)) => anyhow::bail!(
+                "--pooler starts a PgBouncer in front of the throwaway cluster; in front of a \
+                 configured database, give your pooler with --pooler-url and --pooler-mode"
+            ),
+            (None, Some(_), None) => {
+                anyhow::bail!("--pooler-url needs the database behind it: give --database-url too")
+            }
+            (None, Some(url), Some(Location::Postgres { pooler, .. })) => {
+                let options = engines::postgres::parse_url(url)
+                    .ok_or_else(|| anyhow::anyhow!("--pooler-url is not a postgres:// URL"))?;
+                let mode = self.pooler_mode.ok_or_else(|| {
+                    anyhow::anyhow!("--pooler-url needs --pooler-mode session or transaction")
+                })?;
+                *pooler = Some(Box::new(Pooler {
+                    options,
+                    mode,
+                    level_entries: false,
+                    description: format!("the pooler at --pooler-url, {mode}"),
+                    as_application: self.pooler_as_app,
+                }));
+                Ok(None)
+            }
+            (None, Some(_), Some(_)) | (None, None, _) => {
+                anyhow::bail!("a pooler goes in front of PostgreSQL only")
+            }
+        }
     }
 }
 
@@ -143,7 +211,13 @@ impl MatrixArgs {
         if methods.contains(&MethodId::Custom) && script.is_none() {
             anyhow::bail!("method 12 (custom) runs the script given with --method-file FILE");
         }
-        let engines = self.engines()?;
+        let mut engines = self.engines()?;
+        let engine_list: Vec<Engine> = engines.iter().map(|(engine, _)| *engine).collect();
+        let pool_size = self.pool_size * self.replicas;
+        let pooler = match engines.as_mut_slice() {
+            [(_, location)] => self.database.pooler(&engine_list, location, pool_size)?,
+            _ => self.database.pooler(&engine_list, &mut None, pool_size)?,
+        };
         let configured: Vec<(Engine, bool)> = engines
             .iter()
             .map(|(engine, location)| (*engine, location.is_some()))
@@ -178,6 +252,7 @@ impl MatrixArgs {
                 markdown: self.markdown,
             },
             quiet: self.quiet,
+            pooler,
         })
     }
 

@@ -77,6 +77,7 @@ pub fn location(engine: Engine, url: Option<&str>) -> Result<Option<Location>, C
             Ok(options.map(|options| Location::Postgres {
                 options: Box::new(options),
                 engine,
+                pooler: None,
             }))
         }
     }

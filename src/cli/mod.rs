@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engines::EngineOption;
 use crate::hammer::command::Format;
 use crate::hammer::{HttpVerb, MAX_DEFAULT_CONCURRENCY};
-use crate::model::{Engine, Isolation, IsolationScope, MethodId};
+use crate::model::{Engine, Isolation, IsolationScope, MethodId, PoolMode};
 use crate::server::DEFAULT_MAX_IN_FLIGHT;
 pub use env::load_dotenv_files;
 pub use parse::{EngineChoice, MethodChoice};
@@ -59,6 +59,44 @@ pub struct DatabaseArgs {
     /// Overrides the POSTGRES_* keys.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Put a connection pooler between the increments and PostgreSQL: a throwaway PgBouncer
+    /// in front of the throwaway cluster, pooling sessions or transactions.
+    #[arg(long, env = "COUNTER_POOLER", value_enum)]
+    pub pooler: Option<PoolerChoice>,
+
+    /// An existing pooler in front of --database-url, as a postgres:// URL (for example
+    /// PgBouncer on port 6432); the increments go through it. Needs --pooler-mode.
+    #[arg(long, env = "COUNTER_POOLER_URL", hide_env_values = true)]
+    pub pooler_url: Option<String>,
+
+    /// How the pooler at --pooler-url lends its server connections.
+    #[arg(long, env = "COUNTER_POOLER_MODE", value_enum)]
+    pub pooler_mode: Option<PoolMode>,
+
+    /// Through the pooler, connect as an application that does not know its traps: the level
+    /// in the startup parameter `options` (which the throwaway PgBouncer is then told to
+    /// ignore), named prepared statements, autocommit statements sent as they are.
+    #[arg(long)]
+    pub pooler_as_app: bool,
+}
+
+/// Which throwaway pooler to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PoolerChoice {
+    /// PgBouncer with `pool_mode = session`.
+    PgbouncerSession,
+    /// PgBouncer with `pool_mode = transaction`.
+    PgbouncerTransaction,
+}
+
+impl PoolerChoice {
+    pub fn mode(self) -> PoolMode {
+        match self {
+            PoolerChoice::PgbouncerSession => PoolMode::Session,
+            PoolerChoice::PgbouncerTransaction => PoolMode::Transaction,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

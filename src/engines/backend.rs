@@ -76,8 +76,12 @@ impl Backend {
     /// recorded).
     pub async fn open(location: &Location, open: &OpenOptions) -> Result<Backend, DbError> {
         let db = match location {
-            Location::Postgres { options, engine } => {
-                Db::Postgres(postgres::connect_as(*engine, options, open).await?)
+            Location::Postgres {
+                options,
+                engine,
+                pooler,
+            } => {
+                Db::Postgres(postgres::connect_as(*engine, options, pooler.as_deref(), open).await?)
             }
             Location::Mariadb(options) => Db::Mariadb(mariadb::connect(options, open).await?),
             Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, open).await?),

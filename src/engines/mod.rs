@@ -13,6 +13,7 @@ mod capabilities;
 pub mod errors;
 pub mod mariadb;
 mod options;
+pub mod pgbouncer;
 pub mod postgres;
 mod provision;
 mod reads;
@@ -24,6 +25,8 @@ pub mod supervise;
 pub use backend::{Backend, Description};
 pub use capabilities::{can_start, not_applicable};
 pub use options::{Durability, EngineOption, OpenOptions};
-pub use provision::{DEFAULT_DATABASE, Location, Provisioned, Throwaway, provision};
+pub use provision::{
+    DEFAULT_DATABASE, Location, Pooler, PoolerRequest, Provisioned, Throwaway, provision,
+};
 pub use shared::DbError;
 pub use supervise::ThrowawayError;

@@ -6,9 +6,10 @@ use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use super::options::Durability;
+use super::pgbouncer::LocalPgBouncer;
 use super::shared::DbError;
 use super::{mariadb, postgres, sqlite};
-use crate::model::Engine;
+use crate::model::{Engine, PoolMode};
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
@@ -20,6 +21,8 @@ pub enum Location {
     Postgres {
         options: Box<PgConnectOptions>,
         engine: Engine,
+        /// The pooler the increments go through, if any (the rest connects directly).
+        pooler: Option<Box<Pooler>>,
     },
     Mariadb(Box<MySqlConnectOptions>),
     Sqlite(PathBuf),
@@ -29,11 +32,38 @@ impl Location {
     /// The URL to show humans: never the password.
     pub fn display_url(&self) -> String {
         match self {
+            Location::Postgres {
+                pooler: Some(pooler),
+                ..
+            } => format!(
+                "{} via {}",
+                postgres::redact_url(&pooler.options),
+                pooler.description
+            ),
             Location::Postgres { options, .. } => postgres::redact_url(options),
             Location::Sqlite(path) => format!("sqlite://{}", path.display()),
             Location::Mariadb(options) => mariadb::redact(options),
         }
     }
+}
+
+/// A connection pooler in front of a PostgreSQL database: where the increments, and the
+/// reading of the level they run at, connect. Migrations, resets and counts go to the
+/// database directly (a transaction pooler would break sqlx's migration lock).
+#[derive(Debug, Clone)]
+pub struct Pooler {
+    /// The pooler's address, user, password and database entry.
+    pub options: PgConnectOptions,
+    pub mode: PoolMode,
+    /// Whether the pooler has an entry per level (`<database>_<level>`, see
+    /// `engines/pgbouncer.rs`): the throwaway one does.
+    pub level_entries: bool,
+    /// For the results: "PgBouncer 1.18.0, transaction pooling".
+    pub description: String,
+    /// Connect as an application that does not know the pooler's traps (see
+    /// `postgres/pooled.rs`): the level in the startup packet, named prepared statements,
+    /// statements outside transactions sent as they are.
+    pub as_application: bool,
 }
 
 /// What is throwaway behind a location: stopped and deleted when dropped.
@@ -59,6 +89,8 @@ impl Throwaway {
 #[derive(Debug)]
 pub struct Provisioned {
     pub location: Location,
+    /// Declared before the database: dropped (stopped) first.
+    pub pooler: Option<LocalPgBouncer>,
     pub throwaway: Option<Throwaway>,
 }
 
@@ -71,21 +103,36 @@ impl Provisioned {
     /// Stops the throwaway server now (and deletes its directory), if there is one. Blocks
     /// for the duration of the server's shutdown: only call it on the way out.
     pub fn shutdown(&mut self) {
+        self.pooler = None;
         self.throwaway = None;
     }
 }
 
+/// What to put in front of a throwaway PostgreSQL cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolerRequest {
+    pub mode: PoolMode,
+    /// Server connections per database entry (the increments' pool and a few more).
+    pub pool_size: u32,
+    /// Let counter's increments connect as an unaware application would, through a PgBouncer
+    /// told to ignore the startup parameter `options` (the usual way past its refusal).
+    pub as_application: bool,
+}
+
 /// The configured database at `location`, or (with None) a throwaway one of `engine`: a
-/// PostgreSQL cluster or a MariaDB server with its `counter` database, or a SQLite file,
-/// with `durability` (a SQLite file gets it when opened).
+/// PostgreSQL cluster (behind a throwaway PgBouncer when `pooler` asks for one) or a MariaDB
+/// server with its `counter` database, or a SQLite file, with `durability` (a SQLite file
+/// gets it when opened).
 pub async fn provision(
     engine: Engine,
     location: Option<Location>,
     durability: Durability,
+    pooler: Option<PoolerRequest>,
 ) -> Result<Provisioned, DbError> {
     if let Some(location) = location {
         return Ok(Provisioned {
             location,
+            pooler: None,
             throwaway: None,
         });
     }
@@ -98,11 +145,26 @@ pub async fn provision(
             let cluster = tokio::task::spawn_blocking(start).await??;
             postgres::create_database(&cluster.connect_options("postgres"), DEFAULT_DATABASE)
                 .await?;
-            let options = Box::new(cluster.connect_options(DEFAULT_DATABASE));
-            (
-                Location::Postgres { options, engine },
-                Throwaway::Postgres(cluster),
-            )
+            let options = cluster.connect_options(DEFAULT_DATABASE);
+            let (pooler, local) = match pooler {
+                Some(request) => {
+                    // On an error the cluster is dropped, which stops it.
+                    let (pooler, local) =
+                        start_pooler(&options, cluster.password(), request).await?;
+                    (Some(Box::new(pooler)), Some(local))
+                }
+                None => (None, None),
+            };
+            let location = Location::Postgres {
+                options: Box::new(options),
+                engine,
+                pooler,
+            };
+            return Ok(Provisioned {
+                location,
+                pooler: local,
+                throwaway: Some(Throwaway::Postgres(cluster)),
+            });
         }
         Engine::Mariadb => {
             let start = move || mariadb::LocalMariaDb::start(durability);
@@ -119,6 +181,42 @@ pub async fn provision(
     };
     Ok(Provisioned {
         location,
+        pooler: None,
         throwaway: Some(throwaway),
     })
+}
+
+/// A throwaway PgBouncer in front of the cluster at `upstream`.
+async fn start_pooler(
+    upstream: &PgConnectOptions,
+    password: &str,
+    request: PoolerRequest,
+) -> Result<(Pooler, LocalPgBouncer), DbError> {
+    let (upstream, password) = (upstream.clone(), password.to_string());
+    let start_upstream = upstream.clone();
+    let local = tokio::task::spawn_blocking(move || {
+        LocalPgBouncer::start(
+            &start_upstream,
+            &password,
+            DEFAULT_DATABASE,
+            request.mode,
+            request.pool_size,
+            request.as_application,
+        )
+    })
+    .await??;
+    let pooler = Pooler {
+        options: upstream.host("127.0.0.1").port(local.port()),
+        mode: local.mode(),
+        level_entries: true,
+        description: match request.as_application {
+            true => format!(
+                "{}, ignoring the startup parameter options, counter connecting as an unaware application",
+                local.describe()
+            ),
+            false => local.describe(),
+        },
+        as_application: request.as_application,
+    };
+    Ok((pooler, local))
 }

@@ -8,6 +8,8 @@ use sqlx::{
     Row, SqlSafeStr, Statement, Type, TypeInfo,
 };
 
+use sqlx::database::HasStatementCache;
+
 use crate::methods::ScriptRows;
 
 /// Prepares `sql` with `params` BIGINT parameters; its columns' names. Refuses a statement
@@ -44,12 +46,13 @@ where
 
 /// Runs `sql` with `binds` in order. With `fetch`, reads the rows it answers with (and the
 /// first row's columns as integers where they are); otherwise counts the rows it wrote with
-/// the engine's `rows_written`.
+/// the engine's `rows_written`. `persistent`: whether the statement may be named and kept.
 pub async fn run<DB>(
     conn: &mut DB::Connection,
     sql: &str,
     binds: &[Option<i64>],
     fetch: bool,
+    persistent: bool,
     rows_written: fn(&DB::QueryResult) -> u64,
 ) -> Result<ScriptRows, sqlx::Error>
 where
@@ -62,8 +65,9 @@ where
     i64: Type<DB>,
     i32: Type<DB>,
     usize: ColumnIndex<DB::Row>,
+    DB: HasStatementCache,
 {
-    let mut query = sqlx::query::<DB>(AssertSqlSafe(sql.to_string()));
+    let mut query = sqlx::query::<DB>(AssertSqlSafe(sql.to_string())).persistent(persistent);
     for value in binds {
         query = query.bind(*value);
     }

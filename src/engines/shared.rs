@@ -25,6 +25,9 @@ pub enum DbError {
     /// A failure classified by an engine (a connection for the script's check).
     #[error("{0}")]
     Failure(#[from] crate::model::DbFailure),
+    /// The pooler cannot carry the run as configured.
+    #[error("{0}")]
+    Pooler(String),
     #[error("SQLite: {0}")]
     Sqlite(String),
     #[error(

@@ -10,7 +10,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MatrixConfig;
-use crate::engines::{self, Location};
+use crate::engines::{self, Location, PoolerRequest};
 use crate::methods::script;
 use crate::model::results::MatrixResult;
 use crate::model::{Engine, MethodId};
@@ -26,6 +26,8 @@ pub struct MatrixCommand {
     pub outputs: Outputs,
     /// No progress bar.
     pub quiet: bool,
+    /// A throwaway pooler to start in front of the throwaway cluster.
+    pub pooler: Option<PoolerRequest>,
 }
 
 /// Where the results go besides the printed tables.
@@ -47,7 +49,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         config.engine = engine;
         let started = Instant::now();
         let mut provisioned = tokio::select! {
-            provisioned = engines::provision(engine, location, config.durability) => provisioned?,
+            provisioned = engines::provision(engine, location, config.durability, command.pooler) => provisioned?,
             () = &mut shutdown => return Ok(130),
         };
         if provisioned.throwaway.is_some() {

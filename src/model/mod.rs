@@ -7,6 +7,7 @@ pub mod failure;
 pub mod isolation;
 pub mod method;
 pub mod outcome;
+pub mod pooler;
 pub mod results;
 
 pub use engine::Engine;
@@ -14,3 +15,4 @@ pub use failure::{DbFailure, ErrorClass, IncrementError};
 pub use isolation::{Isolation, IsolationScope};
 pub use method::{MethodId, UnknownMethod};
 pub use outcome::{Contention, DbInterval, Ends, Outcome, Verdict};
+pub use pooler::PoolMode;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use super::state::AppState;
 use super::{SHUTDOWN_GRACE, shutdown_signal, spawn};
-use crate::engines::{self, Backend, Location, OpenOptions, Provisioned, Throwaway};
+use crate::engines::{self, Backend, Location, OpenOptions, PoolerRequest, Provisioned, Throwaway};
 use crate::model::Engine;
 
 /// A serve run, as the command line and the environment configured it.
@@ -23,6 +23,8 @@ pub struct ServeConfig {
     pub open: OpenOptions,
     pub max_in_flight: usize,
     pub retry: u32,
+    /// A throwaway pooler to start in front of the throwaway cluster.
+    pub pooler: Option<PoolerRequest>,
 }
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
@@ -32,6 +34,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
         config.engine,
         config.location.clone(),
         config.open.durability,
+        config.pooler,
     );
     let mut provisioned = tokio::select! {
         provisioned = provision => provisioned?,

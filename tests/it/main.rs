@@ -10,6 +10,7 @@ mod mariadb;
 mod matrix;
 mod methods;
 mod original;
+mod poolers;
 mod process;
 mod properties;
 mod scripts;

@@ -130,6 +130,22 @@ async fn bad_matrix_options_exit_2_with_one_line() {
         &["matrix", "--engine-option", "innodb_snapshot_isolation=on"][..],
         &["matrix", "--engine-option", "fsync=off"][..],
         &["matrix", "--isolation-scope", "global"][..],
+        &["matrix", "--pooler", "pgbouncer-statement"][..],
+        &[
+            "matrix",
+            "--pooler",
+            "pgbouncer-session",
+            "--engine",
+            "mariadb",
+        ][..],
+        &[
+            "matrix",
+            "--pooler-url",
+            "postgres://u@127.0.0.1:1/x",
+            "--pooler-mode",
+            "session",
+        ][..],
+        &["matrix", "--pooler-mode", "transaction"][..],
         &["matrix", "--levels", "snapshot isolation"][..],
         &[
             "matrix",

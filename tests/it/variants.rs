@@ -77,6 +77,7 @@ async fn version_and_level_readouts_fall_back_to_what_postgresql_answers() {
         let location = Location::Postgres {
             options: Box::new(options.clone()),
             engine,
+            pooler: None,
         };
         let backend = Backend::open(&location, &OpenOptions::new(Isolation::RepeatableRead, 2))
             .await

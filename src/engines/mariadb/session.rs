@@ -249,7 +249,8 @@ impl Session for MariaSession {
         fetch: bool,
     ) -> Result<ScriptRows, DbFailure> {
         let rows_written = MySqlQueryResult::rows_affected;
-        let ran = scripts::run::<MySql>(&mut self.conn, sql, binds, fetch, rows_written).await;
+        let ran =
+            scripts::run::<MySql>(&mut self.conn, sql, binds, fetch, true, rows_written).await;
         ran.map_err(|err| errors::classify(&err))
     }
 }

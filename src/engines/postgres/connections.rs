@@ -31,6 +31,8 @@ pub struct Connections {
 struct Inner {
     size: u32,
     options: PgConnectOptions,
+    /// Sent once on each new connection (the level, through a session-pooling pooler).
+    after_connect: Option<&'static str>,
     /// One permit per connection that may exist; a lease holds one until its connection is
     /// back (or gone).
     permits: Arc<Semaphore>,
@@ -56,12 +58,27 @@ impl Connections {
             inner: Arc::new(Inner {
                 size,
                 options,
+                after_connect: None,
                 permits: Arc::new(Semaphore::new(size as usize)),
                 idle: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
                 acquire_timeout,
             }),
         }
+    }
+
+    /// The same, with `sql` sent once on each new connection.
+    pub fn with_after_connect(
+        options: PgConnectOptions,
+        size: u32,
+        acquire_timeout: Duration,
+        after_connect: Option<&'static str>,
+    ) -> Connections {
+        let mut connections = Connections::new(options, size, acquire_timeout);
+        if let Some(inner) = Arc::get_mut(&mut connections.inner) {
+            inner.after_connect = after_connect;
+        }
+        connections
     }
 
     /// How many connections may exist at once.
@@ -207,7 +224,12 @@ impl Inner {
         let mut backoff = Duration::from_millis(10);
         loop {
             match self.options.connect().await {
-                Ok(conn) => return Ok(conn),
+                Ok(mut conn) => {
+                    if let Some(sql) = self.after_connect {
+                        sqlx::raw_sql(sql).execute(&mut conn).await?;
+                    }
+                    return Ok(conn);
+                }
                 Err(err) if errors::classify(&err).class == ErrorClass::Unavailable => {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(500));

@@ -6,6 +6,7 @@ pub mod binaries;
 pub mod cluster;
 pub mod connections;
 pub mod errors;
+pub mod pooled;
 pub mod probes;
 pub mod session;
 
@@ -13,10 +14,11 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Executor};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor};
 
 use super::options::OpenOptions;
+use super::provision::Pooler;
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
 use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
@@ -70,8 +72,11 @@ pub struct PgDatabase {
     /// uncommitted as read committed; CockroachDB and YugabyteDB run some levels as others).
     pub effective_isolation: String,
     pub server_version: String,
-    /// The settings that change outcomes: `fsync`, `synchronous_commit`.
+    /// The settings that change outcomes: `fsync`, `synchronous_commit` (and the pooler).
     pub settings: BTreeMap<String, String>,
+    /// Whether the increments' statements may be named and kept (not through a transaction
+    /// pooler).
+    pub persistent: bool,
     /// Methods whose guard this database refuses or does not enforce (probed at connect).
     pub unsupported: Vec<probes::Unsupported>,
 }
@@ -111,6 +116,7 @@ pub async fn connect(
     connect_as(
         Engine::Postgres,
         options,
+        None,
         &OpenOptions::new(isolation, pool_size),
     )
     .await
@@ -123,33 +129,50 @@ pub async fn connect(
 pub async fn connect_as(
     engine: Engine,
     options: &PgConnectOptions,
+    pooler: Option<&Pooler>,
     open: &OpenOptions,
 ) -> Result<PgDatabase, DbError> {
-    let pooled = match open.scope {
-        IsolationScope::Session => options
-            .clone()
-            .options([("default_transaction_isolation", open.isolation.sql_name())]),
-        IsolationScope::Transaction => options.clone(),
-    };
+    let route = pooled::route(options, pooler, open)?;
+    let direct = pooled::with_level(options, open);
     let begin = begin_statement(open.scope, open.isolation);
     let pool = PgPoolOptions::new()
         .max_connections(SIDE_POOL_SIZE)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(pooled.clone())
+        .connect_with(direct.clone())
         .await
-        .map_err(|err| connect_error(&pooled, &err))?;
+        .map_err(|err| connect_error(&direct, &err))?;
     migrator(engine).run(&pool).await?;
-    let shown = first_answer(&pool, begin, effective_isolation_queries(engine)).await?;
-    let server_version = first_answer(&pool, "BEGIN", server_version_queries(engine)).await?;
+    let connections = Connections::with_after_connect(
+        route.options.clone(),
+        open.pool_size,
+        ACQUIRE_TIMEOUT,
+        route.after_connect,
+    );
+    // The level is read where the increments run: through the pooler, if there is one.
+    let shown = async {
+        let mut lease = connections.acquire().await?;
+        first_answer(&mut lease, begin, effective_isolation_queries(engine)).await
+    };
+    let shown = shown
+        .await
+        .map_err(|err| connect_error(&route.options, &err))?;
+    let mut conn = pool.acquire().await?;
+    let server_version = first_answer(&mut conn, "BEGIN", server_version_queries(engine)).await?;
+    drop(conn);
     // PostgreSQL has both guards in every supported release (advisory transaction locks since
     // 9.1); the engines that only speak its protocol are asked.
     let unsupported = match engine {
         Engine::Postgres => Vec::new(),
         _ => probes::probe(options).await?,
     };
+    let mut settings = settings(&pool).await;
+    if let Some(pooler) = pooler {
+        settings.insert("pooler".to_string(), pooler.description.clone());
+    }
     Ok(PgDatabase {
-        connections: Connections::new(pooled, open.pool_size, ACQUIRE_TIMEOUT),
-        settings: settings(&pool).await,
+        connections,
+        persistent: route.persistent,
+        settings,
         pool,
         engine,
         isolation: open.isolation,
@@ -211,7 +234,7 @@ impl PgDatabase {
     pub async fn session(&self) -> Result<PgSession, DbFailure> {
         let lease = self.connections.acquire().await;
         let lease = lease.map_err(|err| errors::classify(&err))?;
-        Ok(PgSession::new(lease, self.begin))
+        Ok(PgSession::new(lease, self.begin, self.persistent))
     }
 
     /// Why this database cannot run `method`, according to the connect-time probes.
@@ -261,14 +284,16 @@ fn server_version_queries(engine: Engine) -> &'static [&'static str] {
 /// begun with `begin` as the methods begin theirs (the level of a transaction, not of the
 /// session, is what an engine may upgrade); the last query's error if none does.
 async fn first_answer(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     begin: &'static str,
     queries: &[&'static str],
 ) -> Result<String, sqlx::Error> {
     let mut last_error = None;
     for &query in queries {
-        let mut tx = pool.begin_with(begin).await?;
+        let mut tx = conn.begin_with(begin).await?;
+        // Unnamed: the connection may lead through a transaction pooler.
         let answer = sqlx::query_scalar::<_, String>(query)
+            .persistent(false)
             .fetch_one(&mut *tx)
             .await;
         tx.rollback().await?;

@@ -163,7 +163,8 @@ impl Session for SqliteSession {
         fetch: bool,
     ) -> Result<ScriptRows, DbFailure> {
         let rows_written = SqliteQueryResult::rows_affected;
-        let ran = scripts::run::<Sqlite>(&mut self.conn, sql, binds, fetch, rows_written).await;
+        let ran =
+            scripts::run::<Sqlite>(&mut self.conn, sql, binds, fetch, true, rows_written).await;
         ran.map_err(|err| errors::classify(&err))
     }
 }
