@@ -61,6 +61,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
             Err(err) => tracing::warn!(%err, "no connection file for a second terminal"),
         }
     }
+    if let Some(pooler) = &provisioned.pooler {
+        tracing::info!(
+            "pooler: {} on 127.0.0.1:{}, directory {} (removed on exit)",
+            pooler.describe(),
+            pooler.port(),
+            pooler.dir().display()
+        );
+    }
     let result = serve(&config, &provisioned, connect_hint, shutdown).await;
     provisioned.shutdown();
     result.map(|()| 0)

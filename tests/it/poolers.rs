@@ -234,3 +234,42 @@ async fn an_existing_pooler_is_used_as_its_mode_allows() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_throwaway_pgbouncer_is_gone_even_after_sigkill_of_counter() {
+    if !pgbouncer_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let mut serve = tokio::task::spawn_blocking(|| {
+        crate::process::start_serve_process(&["--pooler", "pgbouncer-transaction"])
+    })
+    .await
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/endpoint/counter/3/", serve.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let printed = serve.output();
+    let dir = printed
+        .lines()
+        .find_map(|line| line.split("directory ").nth(1))
+        .and_then(|rest| rest.split(" (removed").next())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("serve names the pooler's directory: {printed}"));
+    let pid: i32 = std::fs::read_to_string(dir.join("pgbouncer.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(crate::process::process_exists(pid));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(serve.child.id() as i32, libc::SIGKILL) };
+    let _ = serve.child.wait();
+    let gone = crate::process::wait_until(std::time::Duration::from_secs(20), || {
+        !crate::process::process_exists(pid) && !dir.exists()
+    });
+    assert!(gone, "pgbouncer {pid} and {} removed", dir.display());
+}
