@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    BehaviourArgs, DatabaseArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env,
+    BehaviourArgs, DatabaseArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs,
+    Topology, env,
 };
 use crate::engines::{
     self, Durability, EngineOption, Location, OpenOptions, Pooler, PoolerRequest,
@@ -16,7 +17,7 @@ use crate::matrix::MatrixConfig;
 use crate::matrix::command::{MatrixCommand, Outputs};
 use crate::methods::script::Script;
 use crate::model::method::{ORIGINAL, REGISTRY};
-use crate::model::{Engine, Isolation, MethodId};
+use crate::model::{Engine, Isolation, MethodId, Replication};
 use crate::server::command::ServeConfig;
 
 impl ServeArgs {
@@ -26,6 +27,9 @@ impl ServeArgs {
         let pooler = self
             .database
             .pooler(&[self.engine], &mut location, self.pool_size)?;
+        let replicated = self
+            .database
+            .replicated(&[self.engine], location.is_some())?;
         let behaviour = &self.behaviour;
         behaviour.check(&[(self.engine, location.is_some())])?;
         Ok(ServeConfig {
@@ -45,11 +49,37 @@ impl ServeArgs {
             max_in_flight: self.max_in_flight,
             retry: behaviour.retry,
             pooler,
+            replicated,
         })
     }
 }
 
 impl DatabaseArgs {
+    /// The replicated cluster the run asked for (`--topology ha`): a throwaway one only,
+    /// PostgreSQL only, without a pooler.
+    fn replicated(
+        &self,
+        engines: &[Engine],
+        configured: bool,
+    ) -> anyhow::Result<Option<Replication>> {
+        if self.topology == Topology::Single {
+            return Ok(None);
+        }
+        if engines != [Engine::Postgres] {
+            anyhow::bail!("--topology ha is a replicated PostgreSQL (--engine postgres)");
+        }
+        if configured {
+            anyhow::bail!(
+                "--topology ha starts a throwaway replicated cluster; for an existing one, give \
+                 --database-url its primary's address"
+            );
+        }
+        if self.pooler.is_some() || self.pooler_url.is_some() {
+            anyhow::bail!("--topology ha and a pooler cannot be combined yet");
+        }
+        Ok(Some(self.replication))
+    }
+
     /// The pooler the run asked for: a throwaway PgBouncer to start (returned), or an
     /// existing one at --pooler-url (set on the configured `location`). Only PostgreSQL.
     fn pooler(
@@ -173,8 +203,8 @@ impl HammerArgs {
             .iter()
             .map(|d| Target::parse(d))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut config = HammerConfig::new(targets, self.method, self.load.requests);
-        config.concurrency = self.load.concurrency();
+        let mut config = HammerConfig::new(targets, self.method, self.load.requests(false));
+        config.concurrency = self.load.concurrency(false);
         config.reset = self.reset;
         config.verb = self.http_method;
         config.path = self.path;
@@ -218,6 +248,11 @@ impl MatrixArgs {
             [(_, location)] => self.database.pooler(&engine_list, location, pool_size)?,
             _ => self.database.pooler(&engine_list, &mut None, pool_size)?,
         };
+        let configured = engines.iter().any(|(_, location)| location.is_some());
+        let replicated = self.database.replicated(&engine_list, configured)?;
+        if self.fault.is_some() && replicated.is_none() {
+            anyhow::bail!("--fault is injected into a replicated cluster: add --topology ha");
+        }
         let configured: Vec<(Engine, bool)> = engines
             .iter()
             .map(|(engine, location)| (*engine, location.is_some()))
@@ -226,8 +261,9 @@ impl MatrixArgs {
         let config = MatrixConfig {
             levels,
             methods,
-            requests: self.load.requests,
-            concurrency: self.load.concurrency(),
+            requests: self.load.requests(self.fault.is_some()),
+            concurrency: self.load.concurrency(self.fault.is_some()),
+            fault: self.fault,
             pool_size: self.pool_size,
             trials: self.trials,
             replicas: self.replicas,
@@ -253,6 +289,7 @@ impl MatrixArgs {
             },
             quiet: self.quiet,
             pooler,
+            replicated,
         })
     }
 

@@ -78,6 +78,7 @@ pub fn location(engine: Engine, url: Option<&str>) -> Result<Option<Location>, C
                 options: Box::new(options),
                 engine,
                 pooler: None,
+                follow: None,
             }))
         }
     }

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engines::EngineOption;
 use crate::hammer::command::Format;
 use crate::hammer::{HttpVerb, MAX_DEFAULT_CONCURRENCY};
-use crate::model::{Engine, Isolation, IsolationScope, MethodId, PoolMode};
+use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId, PoolMode, Replication};
 use crate::server::DEFAULT_MAX_IN_FLIGHT;
 pub use env::load_dotenv_files;
 pub use parse::{EngineChoice, MethodChoice};
@@ -79,6 +79,24 @@ pub struct DatabaseArgs {
     /// ignore), named prepared statements, autocommit statements sent as they are.
     #[arg(long)]
     pub pooler_as_app: bool,
+
+    /// single: one PostgreSQL cluster; ha: a throwaway replicated one, a primary and a
+    /// streaming standby run by Patroni with etcd, whose current primary every connection
+    /// follows.
+    #[arg(long, env = "COUNTER_TOPOLOGY", value_enum, default_value_t = Topology::Single)]
+    pub topology: Topology,
+
+    /// With --topology ha: whether a commit waits for the standby (sync, Patroni's
+    /// synchronous_mode) or not (async).
+    #[arg(long, env = "COUNTER_REPLICATION", value_enum, default_value_t = Replication::Async)]
+    pub replication: Replication,
+}
+
+/// One database server, or a replicated cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Topology {
+    Single,
+    Ha,
 }
 
 /// Which throwaway pooler to start.
@@ -181,19 +199,37 @@ pub struct BehaviourArgs {
 /// How many requests and how many at once (shared by hammer and matrix).
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Number of increments to send (per cell, for the matrix).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-    pub requests: u64,
+    /// Number of increments to send (per cell, for the matrix) [default: 100; 3,000 with
+    /// --fault].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
 
     /// Maximum number of requests in flight (default: all of them, up to 1024).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub concurrency: Option<u64>,
 }
 
+/// Requests per run while a fault is injected: enough to keep writing through a failover.
+const FAULT_REQUESTS: u64 = 3_000;
+/// Requests in flight while a fault is injected: a steady stream rather than one burst.
+const FAULT_CONCURRENCY: u64 = 20;
+
 impl LoadArgs {
-    fn concurrency(&self) -> u64 {
-        self.concurrency
-            .unwrap_or(self.requests.min(MAX_DEFAULT_CONCURRENCY))
+    /// Requests per run: as given, else 100 (3,000 when a fault is injected mid-run).
+    fn requests(&self, fault: bool) -> u64 {
+        let default = if fault { FAULT_REQUESTS } else { 100 };
+        self.requests.unwrap_or(default)
+    }
+
+    /// Requests in flight: as given, else all of them up to 1,024 (20 with a fault).
+    fn concurrency(&self, fault: bool) -> u64 {
+        let all = self.requests(fault).min(MAX_DEFAULT_CONCURRENCY);
+        let default = if fault {
+            FAULT_CONCURRENCY.min(all)
+        } else {
+            all
+        };
+        self.concurrency.unwrap_or(default)
     }
 }
 
@@ -280,6 +316,12 @@ pub struct MatrixArgs {
 
     #[command(flatten)]
     pub behaviour: BehaviourArgs,
+
+    /// With --topology ha: inject this fault into the primary in the middle of every run
+    /// (postmaster-crash, node-crash, manager-crash), then bring the node back before the
+    /// next one. Runs then default to 3,000 requests, 20 at a time.
+    #[arg(long, value_enum)]
+    pub fault: Option<Fault>,
 
     /// Write one CSV row per cell and trial to this file.
     #[arg(long)]

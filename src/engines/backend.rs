@@ -80,9 +80,11 @@ impl Backend {
                 options,
                 engine,
                 pooler,
-            } => {
-                Db::Postgres(postgres::connect_as(*engine, options, pooler.as_deref(), open).await?)
-            }
+                follow,
+            } => Db::Postgres(
+                postgres::connect_as(*engine, options, pooler.as_deref(), follow.as_ref(), open)
+                    .await?,
+            ),
             Location::Mariadb(options) => Db::Mariadb(mariadb::connect(options, open).await?),
             Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, open).await?),
         };

@@ -11,6 +11,7 @@
 mod backend;
 mod capabilities;
 pub mod errors;
+pub mod ha;
 pub mod mariadb;
 mod options;
 pub mod pgbouncer;

@@ -1,15 +1,17 @@
 //! Where a run's database is, and the throwaway database made when none is configured.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
+use super::ha::{HaView, LocalHaCluster};
 use super::options::Durability;
 use super::pgbouncer::LocalPgBouncer;
 use super::shared::DbError;
 use super::{mariadb, postgres, sqlite};
-use crate::model::{Engine, PoolMode};
+use crate::model::{Engine, PoolMode, Replication};
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
@@ -23,6 +25,9 @@ pub enum Location {
         engine: Engine,
         /// The pooler the increments go through, if any (the rest connects directly).
         pooler: Option<Box<Pooler>>,
+        /// A replicated cluster whose primary every connection follows (the options then
+        /// name the primary at start-up).
+        follow: Option<Arc<HaView>>,
     },
     Mariadb(Box<MySqlConnectOptions>),
     Sqlite(PathBuf),
@@ -70,6 +75,7 @@ pub struct Pooler {
 #[derive(Debug)]
 pub enum Throwaway {
     Postgres(postgres::LocalCluster),
+    Ha(LocalHaCluster),
     Mariadb(mariadb::LocalMariaDb),
     Sqlite(sqlite::SqliteFile),
 }
@@ -79,6 +85,7 @@ impl Throwaway {
     pub fn dir(&self) -> PathBuf {
         match self {
             Throwaway::Postgres(cluster) => cluster.dir().to_path_buf(),
+            Throwaway::Ha(cluster) => cluster.dir().to_path_buf(),
             Throwaway::Mariadb(server) => server.dir().to_path_buf(),
             Throwaway::Sqlite(file) => file.path(),
         }
@@ -128,6 +135,7 @@ pub async fn provision(
     location: Option<Location>,
     durability: Durability,
     pooler: Option<PoolerRequest>,
+    replicated: Option<Replication>,
 ) -> Result<Provisioned, DbError> {
     if let Some(location) = location {
         return Ok(Provisioned {
@@ -138,6 +146,9 @@ pub async fn provision(
     }
     if let Some(example) = engine.url_example() {
         return Err(DbError::NeedsUrl(engine.product(), example));
+    }
+    if let Some(replication) = replicated {
+        return provision_ha(engine, durability, replication).await;
     }
     let (location, throwaway) = match engine {
         Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => {
@@ -159,6 +170,7 @@ pub async fn provision(
                 options: Box::new(options),
                 engine,
                 pooler,
+                follow: None,
             };
             return Ok(Provisioned {
                 location,
@@ -183,6 +195,28 @@ pub async fn provision(
         location,
         pooler: None,
         throwaway: Some(throwaway),
+    })
+}
+
+/// A throwaway replicated cluster (Patroni, etcd) with its `counter` database.
+async fn provision_ha(
+    engine: Engine,
+    durability: Durability,
+    replication: Replication,
+) -> Result<Provisioned, DbError> {
+    let start = move || LocalHaCluster::start(replication, durability);
+    let cluster = tokio::task::spawn_blocking(start).await??;
+    postgres::create_database(&cluster.connect_options("postgres"), DEFAULT_DATABASE).await?;
+    let location = Location::Postgres {
+        options: Box::new(cluster.connect_options(DEFAULT_DATABASE)),
+        engine,
+        pooler: None,
+        follow: Some(cluster.view()),
+    };
+    Ok(Provisioned {
+        location,
+        pooler: None,
+        throwaway: Some(Throwaway::Ha(cluster)),
     })
 }
 

@@ -111,6 +111,7 @@ impl HammerRun {
             think_ms: info.map(|i| i.think_ms),
             isolation_scope: info.and_then(|i| IsolationScope::from_name(&i.isolation_scope)),
             settings: info.map(|i| i.settings.clone()).unwrap_or_default(),
+            fault: None,
         }
     }
 }

@@ -10,10 +10,10 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MatrixConfig;
-use crate::engines::{self, Location, PoolerRequest};
+use crate::engines::{self, Location, PoolerRequest, Throwaway};
 use crate::methods::script;
 use crate::model::results::MatrixResult;
-use crate::model::{Engine, MethodId};
+use crate::model::{Engine, MethodId, Replication};
 use crate::report::{csv, html, matrix, svg};
 
 /// A matrix run as the command line asked for it.
@@ -28,6 +28,8 @@ pub struct MatrixCommand {
     pub quiet: bool,
     /// A throwaway pooler to start in front of the throwaway cluster.
     pub pooler: Option<PoolerRequest>,
+    /// A throwaway replicated cluster to start instead of a single one.
+    pub replicated: Option<Replication>,
 }
 
 /// Where the results go besides the printed tables.
@@ -49,7 +51,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         config.engine = engine;
         let started = Instant::now();
         let mut provisioned = tokio::select! {
-            provisioned = engines::provision(engine, location, config.durability, command.pooler) => provisioned?,
+            provisioned = engines::provision(engine, location, config.durability, command.pooler, command.replicated) => provisioned?,
             () = &mut shutdown => return Ok(130),
         };
         if provisioned.throwaway.is_some() {
@@ -61,8 +63,12 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
             );
         }
         let bar = progress_bar(command.quiet, config.cells());
+        let cluster = match &mut provisioned.throwaway {
+            Some(Throwaway::Ha(cluster)) => Some(cluster),
+            _ => None,
+        };
         let result = tokio::select! {
-            result = super::run(&config, &provisioned.location, |_| bar.inc(1)) => Some(result),
+            result = super::run(&config, &provisioned.location, cluster, |_| bar.inc(1)) => Some(result),
             () = &mut shutdown => None,
         };
         bar.finish_and_clear();

@@ -2,17 +2,19 @@
 //! ephemeral loopback port, and for each method a reset and a hammer run, K times.
 
 pub mod command;
+mod faults;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
+use crate::engines::ha::LocalHaCluster;
 use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::{self, Control, HammerConfig, Target};
 use crate::methods::script::{Script, ScriptError};
 use crate::model::results::{MatrixMeta, MatrixResult, MethodScript, NotApplicable, RunRecord};
-use crate::model::{Engine, Isolation, IsolationScope, MethodId};
+use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId};
 use crate::server::{self, AppState};
 
 /// What to run.
@@ -37,6 +39,8 @@ pub struct MatrixConfig {
     pub shards: u32,
     /// The custom method's script (`--method-file`), method 12.
     pub script: Option<Arc<Script>>,
+    /// The fault injected in the middle of every run (`--topology ha`).
+    pub fault: Option<Fault>,
     /// Whether an engine that refuses the script makes method 12 n/a there (several engines)
     /// instead of stopping the run (one engine: the script is wrong).
     pub script_may_be_refused: bool,
@@ -142,6 +146,7 @@ impl MatrixConfig {
 pub async fn run(
     config: &MatrixConfig,
     location: &Location,
+    mut cluster: Option<&mut LocalHaCluster>,
     mut on_cell: impl FnMut(&RunRecord),
 ) -> Result<MatrixResult, MatrixError> {
     let started = Instant::now();
@@ -182,7 +187,9 @@ pub async fn run(
                 .iter()
                 .map(|(handle, _)| Target::parse(&handle.base_url()))
                 .collect::<Result<Vec<_>, _>>()?;
-            let result = run_level(config, &methods, &targets, &mut runs, &mut on_cell).await;
+            let cluster = cluster.as_deref_mut();
+            let result =
+                run_level(config, &methods, &targets, cluster, &mut runs, &mut on_cell).await;
             let idle = servers[0]
                 .1
                 .settle_idle_in_transaction(Duration::from_secs(2))
@@ -235,6 +242,7 @@ async fn run_level(
     config: &MatrixConfig,
     methods: &[MethodId],
     targets: &[Target],
+    mut cluster: Option<&mut LocalHaCluster>,
     runs: &mut Vec<RunRecord>,
     on_cell: &mut impl FnMut(&RunRecord),
 ) -> Result<(), MatrixError> {
@@ -245,8 +253,14 @@ async fn run_level(
             // The original started from an empty table: the creation race is part of a cell.
             hammer.reset = true;
             hammer.timeout = Duration::from_secs(30);
-            let run = hammer::run(&hammer, Arc::new(Control::default())).await?;
-            let record = run.record(trial);
+            let record = match (config.fault, cluster.as_deref_mut()) {
+                (Some(fault), Some(cluster)) => {
+                    faults::run_through(fault, cluster, &hammer, trial).await?
+                }
+                _ => hammer::run(&hammer, Arc::new(Control::default()))
+                    .await?
+                    .record(trial),
+            };
             on_cell(&record);
             runs.push(record);
         }

@@ -8,6 +8,7 @@ pub mod isolation;
 pub mod method;
 pub mod outcome;
 pub mod pooler;
+pub mod replication;
 pub mod results;
 
 pub use engine::Engine;
@@ -16,3 +17,4 @@ pub use isolation::{Isolation, IsolationScope};
 pub use method::{MethodId, UnknownMethod};
 pub use outcome::{Contention, DbInterval, Ends, Outcome, Verdict};
 pub use pooler::PoolMode;
+pub use replication::{Fault, Replication};

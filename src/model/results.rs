@@ -75,6 +75,30 @@ pub struct RunRecord {
     /// the server read them; empty when it did not say.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// The fault injected into a replicated cluster during the run, and what it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultRecord>,
+}
+
+/// What a fault injected in the middle of a run did (`--topology ha --fault ...`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// `node-crash`, ...
+    pub fault: String,
+    /// `async` or `sync`.
+    pub replication: String,
+    /// The node that was primary and was hit.
+    pub victim: String,
+    /// The node Patroni named primary after the run.
+    pub primary_after: Option<String>,
+    pub timeline_before: Option<u64>,
+    pub timeline_after: Option<u64>,
+    /// Seconds from the fault until Patroni named a primary that accepted connections out of
+    /// recovery (None: none within the watch).
+    pub outage_s: Option<f64>,
+    /// Acknowledged increments absent from the final primary's count (acknowledged minus the
+    /// change, when positive); None when the count could not be read.
+    pub lost: Option<u64>,
 }
 
 impl RunRecord {

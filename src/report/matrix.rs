@@ -137,10 +137,42 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
         meta.wall_ms / 1000.0,
         meta.machine
     ));
+    for line in fault_lines(result) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     if let Some(script) = &meta.method_script {
         out.push_str(&format!("method 12 (custom): the script {}\n", script.file));
     }
     out
+}
+
+/// One line per run with a fault: what it hit, what came after, what was lost.
+fn fault_lines(result: &MatrixResult) -> Vec<String> {
+    let number = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());
+    result
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let fault = run.fault.as_ref()?;
+            let level = run.isolation.map_or("?", |level| level.sql_name());
+            Some(format!(
+                "fault {} ({} replication): {level} x method {}, trial {}: hit {}, primary after {}, timeline {} -> {}, {} s without a writable primary; {} acknowledged, {} unknown, {} lost",
+                fault.fault,
+                fault.replication,
+                run.method,
+                run.trial,
+                fault.victim,
+                fault.primary_after.as_deref().unwrap_or("none"),
+                number(fault.timeline_before),
+                number(fault.timeline_after),
+                fault.outage_s.map_or("?".to_string(), |s| format!("{s:.1}")),
+                run.acknowledged,
+                run.unknown,
+                number(fault.lost),
+            ))
+        })
+        .collect()
 }
 
 /// What the symbols mean, printed under the tables.

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use super::state::AppState;
 use super::{SHUTDOWN_GRACE, shutdown_signal, spawn};
 use crate::engines::{self, Backend, Location, OpenOptions, PoolerRequest, Provisioned, Throwaway};
-use crate::model::Engine;
+use crate::model::{Engine, Replication};
 
 /// A serve run, as the command line and the environment configured it.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub retry: u32,
     /// A throwaway pooler to start in front of the throwaway cluster.
     pub pooler: Option<PoolerRequest>,
+    /// A throwaway replicated cluster to start instead of a single one.
+    pub replicated: Option<Replication>,
 }
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
@@ -35,6 +37,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
         config.location.clone(),
         config.open.durability,
         config.pooler,
+        config.replicated,
     );
     let mut provisioned = tokio::select! {
         provisioned = provision => provisioned?,

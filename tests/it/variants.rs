@@ -78,6 +78,7 @@ async fn version_and_level_readouts_fall_back_to_what_postgresql_answers() {
             options: Box::new(options.clone()),
             engine,
             pooler: None,
+            follow: None,
         };
         let backend = Backend::open(&location, &OpenOptions::new(Isolation::RepeatableRead, 2))
             .await

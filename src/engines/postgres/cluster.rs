@@ -237,7 +237,7 @@ impl LocalCluster {
 }
 
 /// 32 random bytes from the kernel, as 64 hexadecimal digits.
-fn random_password() -> Result<String, ThrowawayError> {
+pub(crate) fn random_password() -> Result<String, ThrowawayError> {
     let mut bytes = [0u8; 32];
     File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut bytes))

@@ -20,6 +20,8 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::errors;
+use super::pooled::Route;
+use crate::engines::ha::HaView;
 use crate::model::ErrorClass;
 
 /// A bounded set of connections. Cloning shares it.
@@ -33,6 +35,9 @@ struct Inner {
     options: PgConnectOptions,
     /// Sent once on each new connection (the level, through a session-pooling pooler).
     after_connect: Option<&'static str>,
+    /// A replicated cluster: each new connection goes to the node Patroni names primary, and
+    /// is kept only if it really is one (not in recovery).
+    follow: Option<Arc<HaView>>,
     /// One permit per connection that may exist; a lease holds one until its connection is
     /// back (or gone).
     permits: Arc<Semaphore>,
@@ -59,6 +64,7 @@ impl Connections {
                 size,
                 options,
                 after_connect: None,
+                follow: None,
                 permits: Arc::new(Semaphore::new(size as usize)),
                 idle: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
@@ -67,16 +73,13 @@ impl Connections {
         }
     }
 
-    /// The same, with `sql` sent once on each new connection.
-    pub fn with_after_connect(
-        options: PgConnectOptions,
-        size: u32,
-        acquire_timeout: Duration,
-        after_connect: Option<&'static str>,
-    ) -> Connections {
-        let mut connections = Connections::new(options, size, acquire_timeout);
+    /// The same along `route`: its statement sent once on each new connection, and new
+    /// connections made to the current primary of a replicated cluster.
+    pub fn routed(route: &Route, size: u32, acquire_timeout: Duration) -> Connections {
+        let mut connections = Connections::new(route.options.clone(), size, acquire_timeout);
         if let Some(inner) = Arc::get_mut(&mut connections.inner) {
-            inner.after_connect = after_connect;
+            inner.after_connect = route.after_connect;
+            inner.follow = route.follow.clone();
         }
         connections
     }
@@ -117,6 +120,19 @@ impl Connections {
         tokio::time::timeout(inner.acquire_timeout, lease)
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    /// Opens every connection the set may hold and keeps them idle: the first
+    /// requests of a run then race on the database instead of queueing behind connection
+    /// set-up (a SCRAM handshake costs a debug build tens of milliseconds of CPU, which made
+    /// the first cell of a matrix "?": its transactions hardly overlapped).
+    pub async fn warm_up(&self) -> Result<(), sqlx::Error> {
+        // Held until all are open, so that each acquire makes a new one.
+        let mut leases = Vec::new();
+        for _ in 0..self.inner.size {
+            leases.push(self.acquire().await?);
+        }
+        Ok(())
     }
 
     /// Refuses new leases and closes the idle connections; leased ones are closed when they
@@ -215,6 +231,14 @@ impl Drop for Lease {
     }
 }
 
+/// Whether the server at the other end of `conn` is a standby.
+async fn in_recovery(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .persistent(false)
+        .fetch_one(conn)
+        .await
+}
+
 impl Inner {
     /// A new connection. While the database refuses or drops connections (down, restarting,
     /// out of slots), tries again with backoff, within the caller's acquire timeout: a restart
@@ -223,10 +247,29 @@ impl Inner {
     async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
         let mut backoff = Duration::from_millis(10);
         loop {
-            match self.options.connect().await {
+            let options = match &self.follow {
+                None => Some(self.options.clone()),
+                Some(view) => view
+                    .primary()
+                    .await
+                    .map(|node| self.options.clone().port(node.pg_port)),
+            };
+            let Some(options) = options else {
+                // No primary named (a failover in progress): wait, within the timeout.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+                continue;
+            };
+            match options.connect().await {
                 Ok(mut conn) => {
                     if let Some(sql) = self.after_connect {
                         sqlx::raw_sql(sql).execute(&mut conn).await?;
+                    }
+                    if self.follow.is_some() && in_recovery(&mut conn).await? {
+                        // Named primary a moment too early or too late: not writable.
+                        let _ = conn.close().await;
+                        tokio::time::sleep(backoff).await;
+                        continue;
                     }
                     return Ok(conn);
                 }

@@ -12,11 +12,13 @@ pub mod session;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor};
 
+use super::ha::HaView;
 use super::options::OpenOptions;
 use super::provision::Pooler;
 use super::reads::ReadSql;
@@ -77,6 +79,8 @@ pub struct PgDatabase {
     /// Whether the increments' statements may be named and kept (not through a transaction
     /// pooler).
     pub persistent: bool,
+    /// The task pointing the side pool at a replicated cluster's primary (aborted on close).
+    pub watcher: Option<tokio::task::AbortHandle>,
     /// Methods whose guard this database refuses or does not enforce (probed at connect).
     pub unsupported: Vec<probes::Unsupported>,
 }
@@ -117,6 +121,7 @@ pub async fn connect(
         Engine::Postgres,
         options,
         None,
+        None,
         &OpenOptions::new(isolation, pool_size),
     )
     .await
@@ -130,9 +135,11 @@ pub async fn connect_as(
     engine: Engine,
     options: &PgConnectOptions,
     pooler: Option<&Pooler>,
+    follow: Option<&Arc<HaView>>,
     open: &OpenOptions,
 ) -> Result<PgDatabase, DbError> {
-    let route = pooled::route(options, pooler, open)?;
+    let mut route = pooled::route(options, pooler, open)?;
+    route.follow = follow.cloned();
     let direct = pooled::with_level(options, open);
     let begin = begin_statement(open.scope, open.isolation);
     let pool = PgPoolOptions::new()
@@ -142,18 +149,19 @@ pub async fn connect_as(
         .await
         .map_err(|err| connect_error(&direct, &err))?;
     migrator(engine).run(&pool).await?;
-    let connections = Connections::with_after_connect(
-        route.options.clone(),
-        open.pool_size,
-        ACQUIRE_TIMEOUT,
-        route.after_connect,
-    );
+    let connections = Connections::routed(&route, open.pool_size, ACQUIRE_TIMEOUT);
+    // The side pool follows the primary too, from a watcher that ends with the database.
+    let watcher = follow.map(|view| follow_primary(&pool, &direct, view));
     // The level is read where the increments run: through the pooler, if there is one.
     let shown = async {
         let mut lease = connections.acquire().await?;
         first_answer(&mut lease, begin, effective_isolation_queries(engine)).await
     };
     let shown = shown
+        .await
+        .map_err(|err| connect_error(&route.options, &err))?;
+    connections
+        .warm_up()
         .await
         .map_err(|err| connect_error(&route.options, &err))?;
     let mut conn = pool.acquire().await?;
@@ -169,9 +177,13 @@ pub async fn connect_as(
     if let Some(pooler) = pooler {
         settings.insert("pooler".to_string(), pooler.description.clone());
     }
+    if let Some(view) = follow {
+        settings.insert("topology".to_string(), view.description.clone());
+    }
     Ok(PgDatabase {
         connections,
         persistent: route.persistent,
+        watcher,
         settings,
         pool,
         engine,
@@ -182,6 +194,28 @@ pub async fn connect_as(
         server_version,
         unsupported,
     })
+}
+
+/// Points `pool`'s new connections at the primary Patroni names, checking twice a second.
+fn follow_primary(
+    pool: &PgPool,
+    direct: &PgConnectOptions,
+    view: &Arc<HaView>,
+) -> tokio::task::AbortHandle {
+    let (pool, direct, view) = (pool.clone(), direct.clone(), Arc::clone(view));
+    let task = tokio::spawn(async move {
+        let mut port = direct.get_port();
+        loop {
+            if let Some(primary) = view.primary().await
+                && primary.pg_port != port
+            {
+                port = primary.pg_port;
+                pool.set_connect_options(direct.clone().port(port));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    task.abort_handle()
 }
 
 /// How the methods' transactions begin in `scope` at `level` (fixed text per level).
@@ -244,6 +278,9 @@ impl PgDatabase {
     }
 
     pub async fn close(&self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
         self.connections.close().await;
         self.pool.close().await;
     }

@@ -13,7 +13,11 @@
 //! from 1.21): a statement prepared on one server connection is missing on the next, and two
 //! clients' `sqlx_s_1` collide. Through it, counter sends unnamed statements only.
 
+use std::sync::Arc;
+
 use sqlx::postgres::PgConnectOptions;
+
+use crate::engines::ha::HaView;
 
 use crate::engines::pgbouncer::level_database;
 use crate::engines::{DbError, OpenOptions, Pooler};
@@ -27,6 +31,8 @@ pub struct Route {
     pub after_connect: Option<&'static str>,
     /// Whether statements may be named and kept on the connection.
     pub persistent: bool,
+    /// A replicated cluster: each new connection goes to its current primary.
+    pub follow: Option<Arc<HaView>>,
 }
 
 /// The route of a run's increments to the database at `direct`, through `pooler` if any.
@@ -41,6 +47,7 @@ pub fn route(
             options: with_level(direct, open),
             after_connect: None,
             persistent: true,
+            follow: None,
         });
     };
     if pooler.as_application {
@@ -50,6 +57,7 @@ pub fn route(
             options: with_level(&pooler.options, open),
             after_connect: None,
             persistent: true,
+            follow: None,
         });
     }
     let persistent = pooler.mode == PoolMode::Session;
@@ -77,6 +85,7 @@ pub fn route(
         options,
         after_connect,
         persistent,
+        follow: None,
     })
 }
 

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 pub use error::{ThrowawayError, io_err};
 pub use process::{
-    RunAs, children_of, command, free_port, last_lines, private_dir, run_as, run_setup, signal,
+    RunAs, children_of, command, free_port, last_lines, private_dir, process_alive, run_as,
+    run_setup, signal,
 };
 
 /// How long a server may take to accept connections.
@@ -32,6 +33,12 @@ kill -"$3" "$1" 2>/dev/null
 i=0
 while kill -0 "$1" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i+1)); done
 kill -"$4" "$1" 2>/dev/null
+if [ -n "$5" ] && [ -f "$5" ]; then
+    p=$(head -n 1 "$5")
+    kill -KILL "$p" 2>/dev/null
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+fi
 rm -rf "$2"
 "#;
 
@@ -50,6 +57,9 @@ pub struct Supervised {
     child: Option<Child>,
     /// One per server started (a restart adds one); each guards the directory.
     reapers: Vec<Child>,
+    /// A pid file naming a process the server starts that outlives it (Patroni's
+    /// postmaster, which runs in a session of its own): stopped after the server.
+    orphan_pid_file: Option<PathBuf>,
 }
 
 impl Supervised {
@@ -61,7 +71,15 @@ impl Supervised {
             plan,
             child: None,
             reapers: Vec::new(),
+            orphan_pid_file: None,
         }
+    }
+
+    /// Also stops the process named by the first line of `pid_file` once the server is
+    /// stopped (by [`Supervised::stop`] and by the reaper).
+    pub fn with_orphan_pid_file(mut self, pid_file: PathBuf) -> Supervised {
+        self.orphan_pid_file = Some(pid_file);
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -159,6 +177,7 @@ impl Supervised {
     /// Stops the server and deletes the directory. Called by `Drop` too; safe to call twice.
     pub fn stop(&mut self) {
         self.stop_server();
+        self.stop_orphan();
         if self.dir.exists()
             && let Err(err) = fs::remove_dir_all(&self.dir)
         {
@@ -175,6 +194,23 @@ impl Supervised {
         for mut reaper in self.reapers.drain(..) {
             let _ = reaper.kill();
             let _ = reaper.wait();
+        }
+    }
+
+    /// Kills the process the orphan pid file names, if it still runs, and waits for it.
+    fn stop_orphan(&self) {
+        let Some(pid_file) = &self.orphan_pid_file else {
+            return;
+        };
+        let pid = fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok());
+        if let Some(pid) = pid {
+            signal(pid, libc::SIGKILL);
+            let started = Instant::now();
+            while process_alive(pid) && started.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 
@@ -195,6 +231,7 @@ impl Supervised {
             .arg(&self.dir)
             .arg(name(self.plan.steps.first()))
             .arg(name(self.plan.steps.last()))
+            .arg(self.orphan_pid_file.as_deref().unwrap_or(Path::new("")))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

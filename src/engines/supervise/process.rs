@@ -50,6 +50,12 @@ pub fn signal(pid: u32, signal: i32) {
     }
 }
 
+/// Whether process `pid` exists (a zombie counts until reaped).
+pub fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    i32::try_from(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
+}
+
 /// Pids whose parent is `parent`, from /proc (Linux).
 pub fn children_of(parent: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {

@@ -1,0 +1,56 @@
+//! Replicated PostgreSQL: how a primary's commits reach its standbys, and the faults counter
+//! can inject into such a cluster.
+
+use std::fmt;
+
+/// When a commit is acknowledged relative to the standby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Replication {
+    /// At once: a standby promoted after a crash may miss the last acknowledged commits.
+    Async,
+    /// Once the synchronous standby has it (Patroni's `synchronous_mode`).
+    Sync,
+}
+
+impl Replication {
+    pub fn name(self) -> &'static str {
+        match self {
+            Replication::Async => "async",
+            Replication::Sync => "sync",
+        }
+    }
+}
+
+/// A fault injected into a replicated cluster in the middle of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// `kill -9` of the primary's postmaster only: Patroni restarts it in place.
+    PostmasterCrash,
+    /// `kill -9` of the primary's Patroni and postmaster together: a failover to a standby.
+    NodeCrash,
+    /// `kill -9` of the primary's Patroni only: a standby is promoted while the old primary
+    /// stays writable (split brain), until its Patroni comes back and rewinds it.
+    ManagerCrash,
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::PostmasterCrash => "postmaster-crash",
+            Fault::NodeCrash => "node-crash",
+            Fault::ManagerCrash => "manager-crash",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Replication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
