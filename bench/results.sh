@@ -70,3 +70,13 @@ write pgbouncer-transaction-as-app.md "counter matrix through PgBouncer 1.18 in 
     --pooler pgbouncer-transaction --pooler-as-app --methods 1,2,3,4
 write pgbouncer-session-as-app.md "counter matrix through PgBouncer 1.18 in session pooling, connecting as an unaware application (--pooler-as-app)" \
     --pooler pgbouncer-session --pooler-as-app --methods 1,2,3,4
+
+# Replicated PostgreSQL (Patroni, etcd) with a fault in the middle of every run.
+write ha-node-crash.md "counter matrix --topology ha: node-crash (kill -9 of the primary's Patroni and postmaster), async replication" \
+    --topology ha --replication async --fault node-crash --methods 2,3 --levels read-committed --trials 3
+write ha-node-crash-sync.md "counter matrix --topology ha --replication sync: node-crash" \
+    --topology ha --replication sync --fault node-crash --methods 2,3 --levels read-committed --trials 3
+write ha-manager-crash.md "counter matrix --topology ha: manager-crash (kill -9 of the primary's Patroni only: split brain), async replication" \
+    --topology ha --replication async --fault manager-crash --methods 3 --levels read-committed --trials 2
+write ha-postmaster-crash.md "counter matrix --topology ha: postmaster-crash (kill -9 of the primary's postmaster only)" \
+    --topology ha --replication async --fault postmaster-crash --methods 3 --levels read-committed --trials 2

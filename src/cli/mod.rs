@@ -199,8 +199,8 @@ pub struct BehaviourArgs {
 /// How many requests and how many at once (shared by hammer and matrix).
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Number of increments to send (per cell, for the matrix) [default: 100; 3,000 with
-    /// --fault].
+    /// Number of increments to send (per cell, for the matrix) [default: 100; with --fault a
+    /// cap of 1,000,000: such runs end three seconds after the failover].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
 
@@ -209,8 +209,8 @@ pub struct LoadArgs {
     pub concurrency: Option<u64>,
 }
 
-/// Requests per run while a fault is injected: enough to keep writing through a failover.
-const FAULT_REQUESTS: u64 = 3_000;
+/// Requests per run while a fault is injected: a cap; the run ends after the failover.
+const FAULT_REQUESTS: u64 = 1_000_000;
 /// Requests in flight while a fault is injected: a steady stream rather than one burst.
 const FAULT_CONCURRENCY: u64 = 20;
 
@@ -317,9 +317,10 @@ pub struct MatrixArgs {
     #[command(flatten)]
     pub behaviour: BehaviourArgs,
 
-    /// With --topology ha: inject this fault into the primary in the middle of every run
-    /// (postmaster-crash, node-crash, manager-crash), then bring the node back before the
-    /// next one. Runs then default to 3,000 requests, 20 at a time.
+    /// With --topology ha: inject this fault into the primary two seconds into every run
+    /// (postmaster-crash, node-crash, manager-crash); the run goes on until three seconds
+    /// after a writable primary is named again, 20 requests at a time; the node is brought
+    /// back before the next run.
     #[arg(long, value_enum)]
     pub fault: Option<Fault>,
 

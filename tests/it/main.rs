@@ -3,6 +3,7 @@
 
 mod config;
 mod faults;
+mod ha;
 mod hammer;
 mod hostile;
 mod hot;
