@@ -15,6 +15,7 @@ pub mod ha;
 pub mod mariadb;
 mod options;
 pub mod pgbouncer;
+mod pooler;
 pub mod postgres;
 mod provision;
 mod reads;
@@ -26,8 +27,7 @@ pub mod supervise;
 pub use backend::{Backend, Description};
 pub use capabilities::{can_start, not_applicable};
 pub use options::{Durability, EngineOption, OpenOptions};
-pub use provision::{
-    DEFAULT_DATABASE, Location, Pooler, PoolerRequest, Provisioned, Throwaway, provision,
-};
+pub use pooler::{Pooler, PoolerRequest};
+pub use provision::{DEFAULT_DATABASE, Location, Provisioned, Throwaway, provision};
 pub use shared::DbError;
 pub use supervise::ThrowawayError;

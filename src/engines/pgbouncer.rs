@@ -12,16 +12,13 @@
 //! own (`counter_serializable`, ...) whose `connect_query` sets the level on every server
 //! connection of that entry: a server connection only ever serves one level.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 
-use super::supervise::{self, RunAs, StopPlan, Supervised, ThrowawayError, command, io_err};
+use super::supervise::{self, RunAs, StopPlan, Supervised, ThrowawayError, command};
 use crate::model::{Isolation, PoolMode};
 
 /// Shutdown (SIGINT: wait for clients to finish; SIGTERM: at once), then SIGKILL.
@@ -151,17 +148,7 @@ impl LocalPgBouncer {
 
     /// Writes `name` in the private directory, readable by the pooler's account only.
     fn write_file(&self, name: &str, text: &str, run_as: RunAs) -> Result<(), ThrowawayError> {
-        let path = self.dir().join(name);
-        let _ = fs::remove_file(&path);
-        let mut file = File::options()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err(format!("could not write PgBouncer's {name}")))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| std::os::unix::fs::chown(&path, Some(run_as.uid), Some(run_as.gid)))
-            .map_err(io_err(format!("could not write PgBouncer's {name}")))
+        supervise::write_private(&self.dir().join(name), text, run_as)
     }
 
     fn launch(&mut self, binary: &Path, run_as: RunAs) -> Result<(), ThrowawayError> {

@@ -9,9 +9,10 @@ use sqlx::postgres::PgConnectOptions;
 use super::ha::{HaView, LocalHaCluster};
 use super::options::Durability;
 use super::pgbouncer::LocalPgBouncer;
+use super::pooler::{Pooler, PoolerRequest};
 use super::shared::DbError;
 use super::{mariadb, postgres, sqlite};
-use crate::model::{Engine, PoolMode, Replication};
+use crate::model::{Engine, Replication};
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
@@ -50,25 +51,6 @@ impl Location {
             Location::Mariadb(options) => mariadb::redact(options),
         }
     }
-}
-
-/// A connection pooler in front of a PostgreSQL database: where the increments, and the
-/// reading of the level they run at, connect. Migrations, resets and counts go to the
-/// database directly (a transaction pooler would break sqlx's migration lock).
-#[derive(Debug, Clone)]
-pub struct Pooler {
-    /// The pooler's address, user, password and database entry.
-    pub options: PgConnectOptions,
-    pub mode: PoolMode,
-    /// Whether the pooler has an entry per level (`<database>_<level>`, see
-    /// `engines/pgbouncer.rs`): the throwaway one does.
-    pub level_entries: bool,
-    /// For the results: "PgBouncer 1.18.0, transaction pooling".
-    pub description: String,
-    /// Connect as an application that does not know the pooler's traps (see
-    /// `postgres/pooled.rs`): the level in the startup packet, named prepared statements,
-    /// statements outside transactions sent as they are.
-    pub as_application: bool,
 }
 
 /// What is throwaway behind a location: stopped and deleted when dropped.
@@ -113,17 +95,6 @@ impl Provisioned {
         self.pooler = None;
         self.throwaway = None;
     }
-}
-
-/// What to put in front of a throwaway PostgreSQL cluster.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolerRequest {
-    pub mode: PoolMode,
-    /// Server connections per database entry (the increments' pool and a few more).
-    pub pool_size: u32,
-    /// Let counter's increments connect as an unaware application would, through a PgBouncer
-    /// told to ignore the startup parameter `options` (the usual way past its refusal).
-    pub as_application: bool,
 }
 
 /// The configured database at `location`, or (with None) a throwaway one of `engine`: a

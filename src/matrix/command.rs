@@ -138,7 +138,10 @@ fn report_violations(result: &MatrixResult) -> u8 {
         let expected = crate::model::MethodId::from_number(u64::from(run.method))
             .is_some_and(|method| method.may_lose_updates(run.replicas));
         if let Some(fault) = &run.fault {
-            eprintln!("acknowledged increments lost to the fault ({}): {facts}", fault.fault);
+            eprintln!(
+                "acknowledged increments lost to the fault ({}): {facts}",
+                fault.fault
+            );
         } else if expected {
             eprintln!("lost updates, the expected result of this method: {facts}");
         } else {

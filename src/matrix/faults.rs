@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use sqlx::ConnectOptions;
 
-use super::MatrixError;
+use super::error::MatrixError;
 use crate::engines::DbError;
 use crate::engines::ha::LocalHaCluster;
-use crate::hammer::{self, Control, HammerConfig};
 use crate::engines::postgres;
-use crate::model::{Contention, Ends, Fault, Outcome, Verdict};
+use crate::hammer::{self, Control, HammerConfig};
 use crate::model::results::{FaultRecord, RunRecord};
+use crate::model::{Contention, Ends, Fault, Outcome, Verdict};
 
 /// How long the watcher waits for a writable primary.
 const WATCH: Duration = Duration::from_secs(60);
@@ -82,7 +82,11 @@ pub async fn run_through(
 /// Counter `id` as the current primary has it (None when it cannot be read).
 async fn count_on_primary(cluster: &LocalHaCluster, id: i64) -> Option<i64> {
     let primary = blocking(|| cluster.primary())?;
-    let mut conn = cluster.node_options(primary, "counter").connect().await.ok()?;
+    let mut conn = cluster
+        .node_options(primary, "counter")
+        .connect()
+        .await
+        .ok()?;
     let row: Option<(i64, i64)> = sqlx::query_as(postgres::READS.get)
         .bind(id)
         .fetch_optional(&mut conn)
@@ -105,12 +109,13 @@ fn rejudge(record: &mut RunRecord, final_count: Option<i64>) {
         }),
         None => Outcome::Unknown,
     };
-    let contention = record.overlap.zip(record.peak_in_flight).map(|(overlap, peak_in_flight)| {
-        Contention {
+    let contention = record
+        .overlap
+        .zip(record.peak_in_flight)
+        .map(|(overlap, peak_in_flight)| Contention {
             overlap,
             peak_in_flight,
-        }
-    });
+        });
     record.verdict = Verdict::judge(record.outcome, contention);
 }
 

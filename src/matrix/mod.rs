@@ -2,7 +2,10 @@
 //! ephemeral loopback port, and for each method a reset and a hammer run, K times.
 
 pub mod command;
+mod error;
 mod faults;
+
+pub use error::MatrixError;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::engines::ha::LocalHaCluster;
 use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::{self, Control, HammerConfig, Target};
-use crate::methods::script::{Script, ScriptError};
+use crate::methods::script::Script;
 use crate::model::results::{MatrixMeta, MatrixResult, MethodScript, NotApplicable, RunRecord};
 use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId};
 use crate::server::{self, AppState};
@@ -45,18 +48,6 @@ pub struct MatrixConfig {
     /// instead of stopping the run (one engine: the script is wrong).
     pub script_may_be_refused: bool,
     pub engine: Engine,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MatrixError {
-    #[error(transparent)]
-    Db(#[from] engines::DbError),
-    #[error(transparent)]
-    Hammer(#[from] hammer::HammerError),
-    #[error(transparent)]
-    Script(#[from] ScriptError),
-    #[error("could not start a server: {0}")]
-    Serve(#[from] std::io::Error),
 }
 
 impl MatrixConfig {

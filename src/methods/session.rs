@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::script::Script;
+use super::script::parse::Script;
 use crate::model::{DbFailure, IncrementError};
 
 /// How a transaction is fenced off: the guard some methods take before anything is read.

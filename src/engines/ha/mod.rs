@@ -13,11 +13,11 @@
 //! found by hand: `kill -9` of the postmaster, of Patroni and the postmaster, or of Patroni.
 
 mod config;
+mod etcd;
 pub mod rest;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,7 +90,7 @@ impl LocalHaCluster {
         let run_as = run_as(c"postgres", "Patroni")?;
         let etcd_dir = supervise::private_dir(run_as, "counter-etcd")?;
         let mut etcd = Supervised::new("etcd", etcd_dir, ETCD_STOP);
-        let etcd_port = launch_etcd(&mut etcd, etcd_binary, run_as)?;
+        let etcd_port = etcd::launch(&mut etcd, etcd_binary, run_as)?;
         let password = super::postgres::cluster::random_password()?;
         let replication_password = super::postgres::cluster::random_password()?;
         let scope = format!("counter-{}", std::process::id());
@@ -126,7 +126,7 @@ impl LocalHaCluster {
                 fsync: durability == Durability::Durable,
             });
             let config = dir.join("patroni.yml");
-            write_private(&config, &yaml, run_as)?;
+            supervise::write_private(&config, &yaml, run_as)?;
             let patroni = Supervised::new("patroni", dir.clone(), PATRONI_STOP)
                 .with_orphan_pid_file(dir.join("data/postmaster.pid"));
             cluster.nodes.push(Node {
@@ -330,50 +330,4 @@ fn not_healthy(message: &str) -> ThrowawayError {
 fn postmaster_pid(dir: &Path) -> Option<u32> {
     let text = fs::read_to_string(dir.join("data/postmaster.pid")).ok()?;
     text.lines().next()?.trim().parse().ok()
-}
-
-/// Starts etcd (one member, v3 API) on free loopback ports; its client port.
-fn launch_etcd(etcd: &mut Supervised, binary: &Path, run_as: RunAs) -> Result<u16, ThrowawayError> {
-    let (client, peer) = (supervise::free_port()?, supervise::free_port()?);
-    let dir = etcd.dir().to_path_buf();
-    let log = dir.join("etcd.log");
-    let out = fs::File::create(&log).map_err(io_err("could not create etcd's log"))?;
-    let _ = std::os::unix::fs::chown(&log, Some(run_as.uid), Some(run_as.gid));
-    let err = out
-        .try_clone()
-        .map_err(io_err("could not create etcd's log"))?;
-    let mut cmd = command(binary, run_as, &dir);
-    let client_url = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    cmd.args(["--name", "counter", "--logger", "zap"])
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--listen-client-urls", &client_url])
-        .args(["--advertise-client-urls", &client_url])
-        .args(["--listen-peer-urls", &peer_url])
-        .args(["--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("counter={peer_url}")])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let ready = move || {
-        rest::get_blocking(client, "/health").is_some_and(|(_, body)| body.contains("true"))
-    };
-    etcd.launch(cmd, &log, ready)?;
-    Ok(client)
-}
-
-/// Writes `text` to `path`, readable by the cluster's account only (it holds passwords).
-fn write_private(path: &Path, text: &str, run_as: RunAs) -> Result<(), ThrowawayError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err(format!("could not write {}", path.display())))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| std::os::unix::fs::chown(path, Some(run_as.uid), Some(run_as.gid)))
-        .map_err(io_err(format!("could not write {}", path.display())))
 }

@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::errors;
 use super::pooled::Route;
-use crate::engines::ha::HaView;
+use crate::engines::ha::rest::HaView;
 use crate::model::ErrorClass;
 
 /// A bounded set of connections. Cloning shares it.

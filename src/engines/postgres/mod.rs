@@ -5,6 +5,7 @@
 pub mod binaries;
 pub mod cluster;
 pub mod connections;
+mod describe;
 pub mod errors;
 pub mod pooled;
 pub mod probes;
@@ -15,17 +16,21 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, Executor};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
 
-use super::ha::HaView;
+use super::ha::rest::HaView;
 use super::options::OpenOptions;
-use super::provision::Pooler;
+use super::pooler::Pooler;
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
 use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
 pub use cluster::LocalCluster;
 pub use connections::Connections;
+use describe::{
+    effective_isolation_queries, effective_level, first_answer, follow_primary,
+    server_version_queries, settings,
+};
 use session::PgSession;
 
 /// How many connections the pool for everything but increments (reads, resets, health
@@ -196,28 +201,6 @@ pub async fn connect_as(
     })
 }
 
-/// Points `pool`'s new connections at the primary Patroni names, checking twice a second.
-fn follow_primary(
-    pool: &PgPool,
-    direct: &PgConnectOptions,
-    view: &Arc<HaView>,
-) -> tokio::task::AbortHandle {
-    let (pool, direct, view) = (pool.clone(), direct.clone(), Arc::clone(view));
-    let task = tokio::spawn(async move {
-        let mut port = direct.get_port();
-        loop {
-            if let Some(primary) = view.primary().await
-                && primary.pg_port != port
-            {
-                port = primary.pg_port;
-                pool.set_connect_options(direct.clone().port(port));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-    task.abort_handle()
-}
-
 /// How the methods' transactions begin in `scope` at `level` (fixed text per level).
 fn begin_statement(scope: IsolationScope, level: Isolation) -> &'static str {
     match (scope, level) {
@@ -235,32 +218,6 @@ fn begin_statement(scope: IsolationScope, level: Isolation) -> &'static str {
             "BEGIN ISOLATION LEVEL SERIALIZABLE"
         }
     }
-}
-
-/// The level transactions run at, from what the database showed. PostgreSQL accepts read
-/// uncommitted and echoes it in `SHOW transaction_isolation`, but runs it as read committed
-/// (its documentation says so): the truth is reported, not the echo.
-fn effective_level(engine: Engine, shown: &str) -> String {
-    let shown = shown.trim().to_lowercase();
-    if engine == Engine::Postgres && shown == Isolation::ReadUncommitted.sql_name() {
-        return Isolation::ReadCommitted.sql_name().to_string();
-    }
-    shown
-}
-
-/// `fsync` and `synchronous_commit`, as the server runs them; a setting the engine does not
-/// have (CockroachDB, YugabyteDB) is left out.
-async fn settings(pool: &PgPool) -> BTreeMap<String, String> {
-    let mut settings = BTreeMap::new();
-    for (name, query) in [
-        ("fsync", "SHOW fsync"),
-        ("synchronous_commit", "SHOW synchronous_commit"),
-    ] {
-        if let Ok(value) = sqlx::query_scalar::<_, String>(query).fetch_one(pool).await {
-            settings.insert(name.to_string(), value);
-        }
-    }
-    settings
 }
 
 impl PgDatabase {
@@ -292,54 +249,6 @@ impl PgDatabase {
         let idle = settle(patience, || idle_in_transaction(&self.pool)).await;
         idle.map_err(|e| errors::classify(&e))
     }
-}
-
-/// How to ask each engine which level its transactions really run at, best first.
-/// YugabyteDB answers `SHOW transaction_isolation` with the level asked for even when it runs
-/// read committed as snapshot (its `yb_enable_read_committed_isolation` flag is off).
-fn effective_isolation_queries(engine: Engine) -> &'static [&'static str] {
-    match engine {
-        Engine::Yugabyte => &[
-            "SELECT yb_get_effective_transaction_isolation_level()",
-            "SHOW yb_effective_transaction_isolation_level",
-            "SHOW transaction_isolation",
-        ],
-        _ => &["SHOW transaction_isolation"],
-    }
-}
-
-/// How to ask for the server's version: CockroachDB's `server_version` is the PostgreSQL
-/// version it imitates, its own is in `version()`.
-fn server_version_queries(engine: Engine) -> &'static [&'static str] {
-    match engine {
-        Engine::Cockroach => &["SELECT split_part(version(), ' (', 1)"],
-        _ => &["SHOW server_version"],
-    }
-}
-
-/// The answer of the first query that works, each asked inside a transaction of its own,
-/// begun with `begin` as the methods begin theirs (the level of a transaction, not of the
-/// session, is what an engine may upgrade); the last query's error if none does.
-async fn first_answer(
-    conn: &mut PgConnection,
-    begin: &'static str,
-    queries: &[&'static str],
-) -> Result<String, sqlx::Error> {
-    let mut last_error = None;
-    for &query in queries {
-        let mut tx = conn.begin_with(begin).await?;
-        // Unnamed: the connection may lead through a transaction pooler.
-        let answer = sqlx::query_scalar::<_, String>(query)
-            .persistent(false)
-            .fetch_one(&mut *tx)
-            .await;
-        tx.rollback().await?;
-        match answer {
-            Ok(answer) => return Ok(answer),
-            Err(err) => last_error = Some(err),
-        }
-    }
-    Err(last_error.unwrap_or(sqlx::Error::RowNotFound))
 }
 
 /// Sessions of this database left "idle in transaction" (other than the asking one): after a

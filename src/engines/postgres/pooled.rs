@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 use sqlx::postgres::PgConnectOptions;
 
-use crate::engines::ha::HaView;
+use crate::engines::ha::rest::HaView;
 
+use crate::engines::options::OpenOptions;
 use crate::engines::pgbouncer::level_database;
-use crate::engines::{DbError, OpenOptions, Pooler};
+use crate::engines::pooler::Pooler;
+use crate::engines::shared::DbError;
 use crate::model::{Isolation, IsolationScope, PoolMode};
 
 /// Where and how the increments' connections connect.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use error::{ThrowawayError, io_err};
 pub use process::{
     RunAs, children_of, command, free_port, last_lines, private_dir, process_alive, run_as,
-    run_setup, signal,
+    run_setup, signal, write_private,
 };
 
 /// How long a server may take to accept connections.

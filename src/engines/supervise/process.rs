@@ -142,3 +142,21 @@ pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// Writes `text` to a new file at `path` (replacing an old one), readable by `run_as` only: a
+/// server's configuration, which may hold passwords.
+pub fn write_private(path: &Path, text: &str, run_as: RunAs) -> Result<(), ThrowawayError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = fs::remove_file(path);
+    let context = || format!("could not write {}", path.display());
+    let mut file = fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(context()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| chown(path, Some(run_as.uid), Some(run_as.gid)))
+        .map_err(io_err(context()))
+}

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod reads;
+
 use super::capabilities;
 use super::mariadb::{self, MariaDatabase};
 use super::options::OpenOptions;
 use super::postgres::{self, PgDatabase};
 use super::provision::Location;
-use super::reads;
 use super::shared::DbError;
 use super::sqlite::{self, SqliteDatabase};
 use crate::methods::coalesced::{self, Coalescer};
@@ -254,57 +255,6 @@ impl Backend {
         };
         span.end();
         applied
-    }
-
-    /// Every counter row, as (id, count).
-    pub async fn list_counts(&self) -> Result<Vec<(i64, i64)>, DbFailure> {
-        match &self.db {
-            Db::Postgres(db) => {
-                reads::list(&db.pool, &postgres::errors::TABLE, &postgres::READS).await
-            }
-            Db::Mariadb(db) => {
-                reads::list(&db.pool, &mariadb::errors::TABLE, &mariadb::READS).await
-            }
-            Db::Sqlite(db) => reads::list(&db.pool, &sqlite::errors::TABLE, &sqlite::READS).await,
-        }
-    }
-
-    pub async fn get_count(&self, id: i64) -> Result<Option<(i64, i64)>, DbFailure> {
-        match &self.db {
-            Db::Postgres(db) => {
-                reads::get(&db.pool, &postgres::errors::TABLE, &postgres::READS, id).await
-            }
-            Db::Mariadb(db) => {
-                reads::get(&db.pool, &mariadb::errors::TABLE, &mariadb::READS, id).await
-            }
-            Db::Sqlite(db) => {
-                reads::get(&db.pool, &sqlite::errors::TABLE, &sqlite::READS, id).await
-            }
-        }
-    }
-
-    /// Deletes one row, or all of them; returns how many went.
-    pub async fn delete(&self, id: Option<i64>) -> Result<u64, DbFailure> {
-        match &self.db {
-            Db::Postgres(db) => {
-                reads::delete(&db.pool, &postgres::errors::TABLE, &postgres::READS, id).await
-            }
-            Db::Mariadb(db) => {
-                reads::delete(&db.pool, &mariadb::errors::TABLE, &mariadb::READS, id).await
-            }
-            Db::Sqlite(db) => {
-                reads::delete(&db.pool, &sqlite::errors::TABLE, &sqlite::READS, id).await
-            }
-        }
-    }
-
-    /// Whether the database answers.
-    pub async fn ping(&self) -> Result<(), DbFailure> {
-        match &self.db {
-            Db::Postgres(db) => reads::ping(&db.pool, &postgres::errors::TABLE).await,
-            Db::Mariadb(db) => reads::ping(&db.pool, &mariadb::errors::TABLE).await,
-            Db::Sqlite(db) => reads::ping(&db.pool, &sqlite::errors::TABLE).await,
-        }
     }
 
     pub async fn close(&self) {
