@@ -288,7 +288,15 @@ impl LocalHaCluster {
             .filter(|r| is_node(r) && r["state"] == "streaming")
             .filter(|r| self.replication == Replication::Async || r["sync_state"] == "sync")
             .count();
-        streaming + 1 >= self.nodes.len()
+        // In synchronous mode Patroni promotes only the standby its DCS names synchronous,
+        // which can lag what the primary reports: a standby must also answer 200 on /sync
+        // (without it, a crash right after a rejoin left the cluster without a primary).
+        let named_sync = self.replication == Replication::Async
+            || self.nodes.iter().enumerate().any(|(index, node)| {
+                index != primary
+                    && rest::get_blocking(node.addr.rest_port, "/sync").map(|r| r.0) == Some(200)
+            });
+        streaming + 1 >= self.nodes.len() && named_sync
     }
 
     fn wait(
