@@ -4,20 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{
-    BehaviourArgs, DatabaseArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs,
-    Topology, env,
-};
-use crate::engines::{
-    self, Durability, EngineOption, Location, OpenOptions, Pooler, PoolerRequest,
-};
+use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env};
+use crate::engines::{self, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::command::HammerCommand;
 use crate::hammer::{HammerConfig, HammerError, Target};
 use crate::matrix::MatrixConfig;
 use crate::matrix::command::{MatrixCommand, Outputs};
 use crate::methods::script::Script;
 use crate::model::method::{ORIGINAL, REGISTRY};
-use crate::model::{Engine, Isolation, MethodId, Replication};
+use crate::model::{Engine, Isolation, MethodId};
 use crate::server::command::ServeConfig;
 
 impl ServeArgs {
@@ -30,6 +25,7 @@ impl ServeArgs {
         let replicated = self
             .database
             .replicated(&[self.engine], location.is_some())?;
+        self.database.follow(&mut location)?;
         let behaviour = &self.behaviour;
         behaviour.check(&[(self.engine, location.is_some())])?;
         Ok(ServeConfig {
@@ -51,91 +47,6 @@ impl ServeArgs {
             pooler,
             replicated,
         })
-    }
-}
-
-impl DatabaseArgs {
-    /// The replicated cluster the run asked for (`--topology ha`): a throwaway one only,
-    /// PostgreSQL only, without a pooler.
-    fn replicated(
-        &self,
-        engines: &[Engine],
-        configured: bool,
-    ) -> anyhow::Result<Option<Replication>> {
-        if self.topology == Topology::Single {
-            return Ok(None);
-        }
-        if engines != [Engine::Postgres] {
-            anyhow::bail!("--topology ha is a replicated PostgreSQL (--engine postgres)");
-        }
-        if configured {
-            anyhow::bail!(
-                "--topology ha starts a throwaway replicated cluster; for an existing one, give \
-                 --database-url its primary's address"
-            );
-        }
-        if self.pooler.is_some() || self.pooler_url.is_some() {
-            anyhow::bail!("--topology ha and a pooler cannot be combined yet");
-        }
-        Ok(Some(self.replication))
-    }
-
-    /// The pooler the run asked for: a throwaway PgBouncer to start (returned), or an
-    /// existing one at --pooler-url (set on the configured `location`). Only PostgreSQL.
-    fn pooler(
-        &self,
-        engines: &[Engine],
-        location: &mut Option<Location>,
-        pool_size: u32,
-    ) -> anyhow::Result<Option<PoolerRequest>> {
-        if self.pooler.is_none() && self.pooler_url.is_none() {
-            if self.pooler_mode.is_some() || self.pooler_as_app {
-                anyhow::bail!(
-                    "--pooler-mode and --pooler-as-app describe a pooler: give --pooler or --pooler-url"
-                );
-            }
-            return Ok(None);
-        }
-        if engines != [Engine::Postgres] {
-            anyhow::bail!("a pooler goes in front of PostgreSQL only (--engine postgres)");
-        }
-        match (self.pooler, &self.pooler_url, location.as_mut()) {
-            (Some(_), Some(_), _) => {
-                anyhow::bail!(
-                    "--pooler starts a PgBouncer; --pooler-url names one: give one of them"
-                )
-            }
-            (Some(choice), None, None) => Ok(Some(PoolerRequest {
-                mode: choice.mode(),
-                pool_size,
-                as_application: self.pooler_as_app,
-            })),
-            (Some(_), None, Some(_)) => anyhow::bail!(
-                "--pooler starts a PgBouncer in front of the throwaway cluster; in front of a \
-                 configured database, give your pooler with --pooler-url and --pooler-mode"
-            ),
-            (None, Some(_), None) => {
-                anyhow::bail!("--pooler-url needs the database behind it: give --database-url too")
-            }
-            (None, Some(url), Some(Location::Postgres { pooler, .. })) => {
-                let options = engines::postgres::parse_url(url)
-                    .ok_or_else(|| anyhow::anyhow!("--pooler-url is not a postgres:// URL"))?;
-                let mode = self.pooler_mode.ok_or_else(|| {
-                    anyhow::anyhow!("--pooler-url needs --pooler-mode session or transaction")
-                })?;
-                *pooler = Some(Box::new(Pooler {
-                    options,
-                    mode,
-                    level_entries: false,
-                    description: format!("the pooler at --pooler-url, {mode}"),
-                    as_application: self.pooler_as_app,
-                }));
-                Ok(None)
-            }
-            (None, Some(_), Some(_)) | (None, None, _) => {
-                anyhow::bail!("a pooler goes in front of PostgreSQL only")
-            }
-        }
     }
 }
 
@@ -250,6 +161,10 @@ impl MatrixArgs {
         };
         let configured = engines.iter().any(|(_, location)| location.is_some());
         let replicated = self.database.replicated(&engine_list, configured)?;
+        match engines.as_mut_slice() {
+            [(_, location)] => self.database.follow(location)?,
+            _ => self.database.follow(&mut None)?,
+        }
         if self.fault.is_some() && replicated.is_none() {
             anyhow::bail!("--fault is injected into a replicated cluster: add --topology ha");
         }

@@ -1,9 +1,12 @@
 //! Where the database is, and what stands between it and the increments: a configured URL or
 //! a throwaway server, a pooler, a replicated topology.
 
+use std::sync::Arc;
+
 use clap::Args;
 
-use crate::model::{PoolMode, Replication};
+use crate::engines::{self, Location, Pooler, PoolerRequest, ha};
+use crate::model::{Engine, PoolMode, Replication};
 
 /// Where the database is. Without any of these, a throwaway local database is started.
 #[derive(Debug, Clone, Args)]
@@ -39,6 +42,12 @@ pub struct DatabaseArgs {
     #[arg(long, env = "COUNTER_TOPOLOGY", value_enum, default_value_t = Topology::Single)]
     pub topology: Topology,
 
+    /// An existing Patroni cluster behind --database-url: its REST API (http://host:8008,
+    /// comma-separated or repeated; one answering is enough). Every connection then goes to
+    /// the member Patroni names primary, as with --topology ha.
+    #[arg(long, env = "COUNTER_PATRONI_URL", value_delimiter = ',')]
+    pub patroni_url: Vec<String>,
+
     /// With --topology ha: whether a commit waits for the standby (sync, Patroni's
     /// synchronous_mode) or not (async).
     #[arg(long, env = "COUNTER_REPLICATION", value_enum, default_value_t = Replication::Async)]
@@ -66,6 +75,113 @@ impl PoolerChoice {
         match self {
             PoolerChoice::PgbouncerSession => PoolMode::Session,
             PoolerChoice::PgbouncerTransaction => PoolMode::Transaction,
+        }
+    }
+}
+
+impl DatabaseArgs {
+    /// An existing Patroni cluster to follow (`--patroni-url`): its members, asked now, set on
+    /// the configured PostgreSQL `location`.
+    pub(super) fn follow(&self, location: &mut Option<Location>) -> anyhow::Result<()> {
+        if self.patroni_url.is_empty() {
+            return Ok(());
+        }
+        if self.topology == Topology::Ha || self.pooler.is_some() || self.pooler_url.is_some() {
+            anyhow::bail!(
+                "--patroni-url follows an existing cluster: without --topology ha or a pooler"
+            );
+        }
+        let Some(Location::Postgres { follow, .. }) = location.as_mut() else {
+            anyhow::bail!(
+                "--patroni-url needs the cluster's database: give --database-url (postgres://) too"
+            );
+        };
+        let view = ha::rest::discover(&self.patroni_url)
+            .map_err(|why| anyhow::anyhow!("--patroni-url: {why}"))?;
+        *follow = Some(Arc::new(view));
+        Ok(())
+    }
+
+    /// The replicated cluster the run asked for (`--topology ha`): a throwaway one only,
+    /// PostgreSQL only, without a pooler.
+    pub(super) fn replicated(
+        &self,
+        engines: &[Engine],
+        configured: bool,
+    ) -> anyhow::Result<Option<Replication>> {
+        if self.topology == Topology::Single {
+            return Ok(None);
+        }
+        if engines != [Engine::Postgres] {
+            anyhow::bail!("--topology ha is a replicated PostgreSQL (--engine postgres)");
+        }
+        if configured {
+            anyhow::bail!(
+                "--topology ha starts a throwaway replicated cluster; for an existing one, give \
+                 --database-url its primary's address"
+            );
+        }
+        if self.pooler.is_some() || self.pooler_url.is_some() {
+            anyhow::bail!("--topology ha and a pooler cannot be combined yet");
+        }
+        Ok(Some(self.replication))
+    }
+
+    /// The pooler the run asked for: a throwaway PgBouncer to start (returned), or an
+    /// existing one at --pooler-url (set on the configured `location`). Only PostgreSQL.
+    pub(super) fn pooler(
+        &self,
+        engines: &[Engine],
+        location: &mut Option<Location>,
+        pool_size: u32,
+    ) -> anyhow::Result<Option<PoolerRequest>> {
+        if self.pooler.is_none() && self.pooler_url.is_none() {
+            if self.pooler_mode.is_some() || self.pooler_as_app {
+                anyhow::bail!(
+                    "--pooler-mode and --pooler-as-app describe a pooler: give --pooler or --pooler-url"
+                );
+            }
+            return Ok(None);
+        }
+        if engines != [Engine::Postgres] {
+            anyhow::bail!("a pooler goes in front of PostgreSQL only (--engine postgres)");
+        }
+        match (self.pooler, &self.pooler_url, location.as_mut()) {
+            (Some(_), Some(_), _) => {
+                anyhow::bail!(
+                    "--pooler starts a PgBouncer; --pooler-url names one: give one of them"
+                )
+            }
+            (Some(choice), None, None) => Ok(Some(PoolerRequest {
+                mode: choice.mode(),
+                pool_size,
+                as_application: self.pooler_as_app,
+            })),
+            (Some(_), None, Some(_)) => anyhow::bail!(
+                "--pooler starts a PgBouncer in front of the throwaway cluster; in front of a \
+                 configured database, give your pooler with --pooler-url and --pooler-mode"
+            ),
+            (None, Some(_), None) => {
+                anyhow::bail!("--pooler-url needs the database behind it: give --database-url too")
+            }
+            (None, Some(url), Some(Location::Postgres { pooler, .. })) => {
+                let options = engines::postgres::parse_url(url)
+                    .ok_or_else(|| anyhow::anyhow!("--pooler-url is not a postgres:// URL"))?;
+                let mode = self.pooler_mode.ok_or_else(|| {
+                    anyhow::anyhow!("--pooler-url needs --pooler-mode session or transaction")
+                })?;
+                *pooler = Some(Box::new(Pooler {
+                    options,
+                    mode,
+                    level_entries: false,
+                    description: format!("the pooler at --pooler-url, {mode}"),
+                    as_application: self.pooler_as_app,
+                }));
+                Ok(None)
+            }
+            (None, Some(_), Some(_)) | (None, None, _) => {
+                anyhow::bail!("a pooler goes in front of PostgreSQL only")
+            }
         }
     }
 }

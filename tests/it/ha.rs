@@ -134,3 +134,88 @@ fn counter_dirs() -> Vec<PathBuf> {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_follows_an_existing_patroni_cluster_through_a_failover() {
+    if !patroni_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    use counter::engines::ha::LocalHaCluster;
+    use counter::engines::{Durability, postgres};
+    use counter::model::{Fault, Replication};
+    // A cluster counter did not start for this run: the test's own.
+    let mut cluster = tokio::task::spawn_blocking(|| {
+        LocalHaCluster::start(Replication::Sync, Durability::Durable)
+    })
+    .await
+    .unwrap()
+    .expect("a replicated cluster starts");
+    postgres::create_database(&cluster.connect_options("postgres"), "counter")
+        .await
+        .unwrap();
+    let view = cluster.view();
+    let primary = cluster.primary().unwrap();
+    let url = format!(
+        "postgres://postgres:{}@127.0.0.1:{}/counter",
+        cluster.password(),
+        view.nodes[primary].pg_port
+    );
+    let rest = format!("http://127.0.0.1:{}", view.nodes[1 - primary].rest_port);
+    let mut serve = tokio::task::spawn_blocking(move || {
+        start_serve_process(&["--database-url", &url, "--patroni-url", &rest])
+    })
+    .await
+    .unwrap();
+    let base = serve.base_url.clone();
+    let client = reqwest::Client::new();
+    let increment = || {
+        client
+            .post(format!("{base}/api/v1/endpoint/counter/3/"))
+            .timeout(Duration::from_secs(10))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(increment().await.unwrap().status(), reqwest::StatusCode::OK);
+    }
+    let victim = tokio::task::block_in_place(|| cluster.inject(Fault::NodeCrash)).unwrap();
+    // Through the failover: answers are 503 until the standby is promoted, then 200 again.
+    let mut acknowledged_after = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acknowledged_after < 5 && std::time::Instant::now() < deadline {
+        match increment().await {
+            Ok(answer) if answer.status() == reqwest::StatusCode::OK => acknowledged_after += 1,
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let now = tokio::task::block_in_place(|| cluster.primary());
+    assert_eq!(
+        acknowledged_after,
+        5,
+        "writes go on on the new primary ({now:?}, {victim} was hit): {}",
+        serve
+            .output()
+            .lines()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(now.is_some_and(|p| p != victim), "another node is primary");
+    // The API's read comes from the new primary: all ten, synchronous replication kept them.
+    let count: Value = client
+        .get(format!("{base}/api/v1/endpoint/count/3/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(count["count"].as_i64().is_some_and(|c| c >= 10), "{count}");
+    tokio::task::spawn_blocking(move || {
+        serve.stop();
+        drop(cluster);
+    })
+    .await
+    .unwrap();
+}

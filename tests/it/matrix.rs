@@ -146,6 +146,9 @@ async fn bad_matrix_options_exit_2_with_one_line() {
             "session",
         ][..],
         &["matrix", "--pooler-mode", "transaction"][..],
+        &["matrix", "--patroni-url", "http://127.0.0.1:1"][..],
+        &["matrix", "--topology", "ha", "--engine", "mariadb"][..],
+        &["matrix", "--fault", "node-crash"][..],
         &["matrix", "--levels", "snapshot isolation"][..],
         &[
             "matrix",

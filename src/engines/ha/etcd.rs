@@ -33,7 +33,8 @@ pub fn launch(etcd: &mut Supervised, binary: &Path, run_as: RunAs) -> Result<u16
         .stdout(out)
         .stderr(err);
     let ready = move || {
-        rest::get_blocking(client, "/health").is_some_and(|(_, body)| body.contains("true"))
+        rest::get_blocking("127.0.0.1", client, "/health")
+            .is_some_and(|(_, body)| body.contains("true"))
     };
     etcd.launch(cmd, &log, ready)?;
     Ok(client)

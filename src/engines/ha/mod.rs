@@ -107,11 +107,11 @@ impl LocalHaCluster {
         };
         for index in 0..2 {
             let dir = supervise::private_dir(run_as, &format!("counter-patroni{index}"))?;
-            let addr = NodeAddr {
-                name: format!("node{index}"),
-                pg_port: supervise::free_port()?,
-                rest_port: supervise::free_port()?,
-            };
+            let addr = NodeAddr::loopback(
+                format!("node{index}"),
+                supervise::free_port()?,
+                supervise::free_port()?,
+            );
             let yaml = patroni_yaml(&NodeConfig {
                 scope: &scope,
                 name: &addr.name,
@@ -172,6 +172,11 @@ impl LocalHaCluster {
             .database(database)
     }
 
+    /// The superuser's password (for tests that build a URL; never print it).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
     pub fn replication(&self) -> Replication {
         self.replication
     }
@@ -197,7 +202,11 @@ impl LocalHaCluster {
 
     /// The timeline node `index` reports (`GET /patroni`).
     pub fn timeline(&self, index: usize) -> Option<u64> {
-        let (_, body) = rest::get_blocking(self.nodes[index].addr.rest_port, "/patroni")?;
+        let (_, body) = rest::get_blocking(
+            &self.nodes[index].addr.rest_host,
+            self.nodes[index].addr.rest_port,
+            "/patroni",
+        )?;
         let value: serde_json::Value = serde_json::from_str(&body).ok()?;
         value["timeline"].as_u64()
     }
@@ -258,7 +267,7 @@ impl LocalHaCluster {
             .stdout(out)
             .stderr(err);
         let rest = node.addr.rest_port;
-        let ready = move || rest::get_blocking(rest, "/health").is_some();
+        let ready = move || rest::get_blocking("127.0.0.1", rest, "/health").is_some();
         node.patroni.launch(patroni, &log, ready)
     }
 
@@ -272,29 +281,25 @@ impl LocalHaCluster {
         let Some(primary) = self.primary() else {
             return false;
         };
-        let Some((_, body)) = rest::get_blocking(self.nodes[primary].addr.rest_port, "/patroni")
-        else {
+        let Some((_, body)) = rest::get_blocking(
+            &self.nodes[primary].addr.rest_host,
+            self.nodes[primary].addr.rest_port,
+            "/patroni",
+        ) else {
             return false;
         };
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let replicas = value["replication"].as_array().cloned().unwrap_or_default();
-        // pg_basebackup's WAL stream also says "streaming": only the nodes' own count.
-        let is_node = |r: &serde_json::Value| {
-            let name = r["application_name"].as_str().unwrap_or("");
-            self.nodes.iter().any(|node| node.addr.name == name)
-        };
-        let streaming = replicas
-            .iter()
-            .filter(|r| is_node(r) && r["state"] == "streaming")
-            .filter(|r| self.replication == Replication::Async || r["sync_state"] == "sync")
-            .count();
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.addr.name.as_str()).collect();
+        let sync = self.replication == Replication::Sync;
+        let streaming = rest::streaming_standbys(&body, &names, sync);
         // In synchronous mode Patroni promotes only the standby its DCS names synchronous,
         // which can lag what the primary reports: a standby must also answer 200 on /sync
         // (without it, a crash right after a rejoin left the cluster without a primary).
         let named_sync = self.replication == Replication::Async
             || self.nodes.iter().enumerate().any(|(index, node)| {
                 index != primary
-                    && rest::get_blocking(node.addr.rest_port, "/sync").map(|r| r.0) == Some(200)
+                    && rest::get_blocking(&node.addr.rest_host, node.addr.rest_port, "/sync")
+                        .map(|r| r.0)
+                        == Some(200)
             });
         streaming + 1 >= self.nodes.len() && named_sync
     }

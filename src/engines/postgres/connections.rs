@@ -252,7 +252,7 @@ impl Inner {
                 Some(view) => view
                     .primary()
                     .await
-                    .map(|node| self.options.clone().port(node.pg_port)),
+                    .map(|node| self.options.clone().host(&node.host).port(node.pg_port)),
             };
             let Some(options) = options else {
                 // No primary named (a failover in progress): wait, within the timeout.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -18,21 +19,34 @@ pub(super) fn follow_primary(
     pool: &PgPool,
     direct: &PgConnectOptions,
     view: &Arc<HaView>,
+    primary_port: Arc<AtomicU16>,
 ) -> tokio::task::AbortHandle {
     let (pool, direct, view) = (pool.clone(), direct.clone(), Arc::clone(view));
     let task = tokio::spawn(async move {
-        let mut port = direct.get_port();
+        let mut current = (direct.get_host().to_string(), direct.get_port());
         loop {
             if let Some(primary) = view.primary().await
-                && primary.pg_port != port
+                && (primary.host.as_str(), primary.pg_port) != (current.0.as_str(), current.1)
             {
-                port = primary.pg_port;
-                pool.set_connect_options(direct.clone().port(port));
+                current = (primary.host.clone(), primary.pg_port);
+                primary_port.store(primary.pg_port, Ordering::Relaxed);
+                pool.set_connect_options(direct.clone().host(&current.0).port(current.1));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     task.abort_handle()
+}
+
+/// Whether a pooled connection still leads to the primary on `primary_port`: connections
+/// made before a failover (in a split brain, to a primary that still accepts writes) are
+/// dropped instead of reused, so reads and resets see the current primary.
+pub(super) async fn on_primary(conn: &mut PgConnection, primary_port: &AtomicU16) -> bool {
+    let port: Result<Option<i32>, _> = sqlx::query_scalar("SELECT inet_server_port()")
+        .persistent(false)
+        .fetch_one(conn)
+        .await;
+    matches!(port, Ok(Some(port)) if i32::from(primary_port.load(Ordering::Relaxed)) == port)
 }
 
 /// The level transactions run at, from what the database showed. PostgreSQL accepts read

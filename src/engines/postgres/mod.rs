@@ -14,6 +14,7 @@ pub mod session;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -28,7 +29,7 @@ use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
 pub use cluster::LocalCluster;
 pub use connections::Connections;
 use describe::{
-    effective_isolation_queries, effective_level, first_answer, follow_primary,
+    effective_isolation_queries, effective_level, first_answer, follow_primary, on_primary,
     server_version_queries, settings,
 };
 use session::PgSession;
@@ -147,16 +148,27 @@ pub async fn connect_as(
     route.follow = follow.cloned();
     let direct = pooled::with_level(options, open);
     let begin = begin_statement(open.scope, open.isolation);
-    let pool = PgPoolOptions::new()
+    // With a replicated cluster the side pool follows the primary: a watcher points new
+    // connections at it, and a connection that leads elsewhere is dropped when taken.
+    let primary_port = Arc::new(AtomicU16::new(direct.get_port()));
+    let mut side = PgPoolOptions::new()
         .max_connections(SIDE_POOL_SIZE)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    if follow.is_some() {
+        let port = Arc::clone(&primary_port);
+        side = side.before_acquire(move |conn, _| {
+            let port = Arc::clone(&port);
+            Box::pin(async move { Ok(on_primary(conn, &port).await) })
+        });
+    }
+    let pool = side
         .connect_with(direct.clone())
         .await
         .map_err(|err| connect_error(&direct, &err))?;
     migrator(engine).run(&pool).await?;
     let connections = Connections::routed(&route, open.pool_size, ACQUIRE_TIMEOUT);
     // The side pool follows the primary too, from a watcher that ends with the database.
-    let watcher = follow.map(|view| follow_primary(&pool, &direct, view));
+    let watcher = follow.map(|view| follow_primary(&pool, &direct, view, primary_port));
     // The level is read where the increments run: through the pooler, if there is one.
     let shown = async {
         let mut lease = connections.acquire().await?;
