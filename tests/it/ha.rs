@@ -90,7 +90,6 @@ async fn the_replicated_cluster_is_gone_after_sigkill_of_counter() {
         return;
     }
     let _cpu = crate::support::busy().await;
-    let before = counter_dirs();
     let mut serve = tokio::task::spawn_blocking(|| start_serve_process(&["--topology", "ha"]))
         .await
         .unwrap();
@@ -100,9 +99,12 @@ async fn the_replicated_cluster_is_gone_after_sigkill_of_counter() {
         .await
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK);
+    // Named after the process that made them: the serve process's own (other tests may run
+    // a cluster at the same time).
+    let pid = format!("-{}-", serve.child.id());
     let ours: Vec<PathBuf> = counter_dirs()
         .into_iter()
-        .filter(|dir| !before.contains(dir))
+        .filter(|dir| dir.to_string_lossy().contains(&pid))
         .collect();
     let pids: Vec<i32> = ours
         .iter()
