@@ -19,6 +19,16 @@ pub struct ServeProcess {
     printed: Arc<Mutex<String>>,
 }
 
+/// A serve a test did not stop (it failed first) is stopped here, so that it and its
+/// throwaway databases do not outlive the test.
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
+}
+
 impl ServeProcess {
     /// SIGTERM, then wait for the exit.
     pub fn stop(&mut self) {

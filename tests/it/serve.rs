@@ -355,11 +355,11 @@ async fn sigterm_mid_run_finishes_in_flight_requests_and_loses_nothing() {
     .await
     .expect("the server took every request");
     assert!(taken > 0, "some still in flight when the signal comes");
-    let mut child = serve.child;
+    let mut serve = serve;
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(serve.child.id() as i32, libc::SIGTERM) };
     let answers = tasks.join_all().await;
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let status = tokio::task::spawn_blocking(move || serve.child.wait().unwrap())
         .await
         .unwrap();
     assert!(status.success(), "graceful exit: {status}");
@@ -449,11 +449,11 @@ async fn hammer_keeps_its_summary_when_the_server_goes_away() {
     })
     .await
     .expect("the hammer started");
-    let mut child = serve.child;
+    let mut serve = serve;
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(serve.child.id() as i32, libc::SIGTERM) };
     let out = hammer.await.unwrap();
-    tokio::task::spawn_blocking(move || child.wait().unwrap())
+    tokio::task::spawn_blocking(move || serve.child.wait().unwrap())
         .await
         .unwrap();
     assert_eq!(
