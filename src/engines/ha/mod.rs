@@ -67,7 +67,6 @@ pub struct LocalHaCluster {
     nodes: Vec<Node>,
     /// Held for its `Drop`: stopped after the nodes.
     _etcd: Supervised,
-    view: Arc<HaView>,
     password: String,
     replication: Replication,
     run_as: RunAs,
@@ -97,10 +96,6 @@ impl LocalHaCluster {
         let mut cluster = LocalHaCluster {
             nodes: Vec::new(),
             _etcd: etcd,
-            view: Arc::new(HaView {
-                nodes: Vec::new(),
-                description: String::new(),
-            }),
             password,
             replication,
             run_as,
@@ -139,10 +134,6 @@ impl LocalHaCluster {
                 cluster.wait(|c| c.primary() == Some(0), "a primary")?;
             }
         }
-        cluster.view = Arc::new(HaView {
-            nodes: cluster.nodes.iter().map(|n| n.addr.clone()).collect(),
-            description: cluster.describe(),
-        });
         cluster.wait_healthy()?;
         Ok(cluster)
     }
@@ -154,7 +145,10 @@ impl LocalHaCluster {
 
     /// Where the nodes are, for connections that follow the primary.
     pub fn view(&self) -> Arc<HaView> {
-        Arc::clone(&self.view)
+        Arc::new(HaView {
+            nodes: self.nodes.iter().map(|n| n.addr.clone()).collect(),
+            description: self.describe(),
+        })
     }
 
     /// Connection options for `database` on the current primary (node 0 when none is named).
@@ -192,7 +186,10 @@ impl LocalHaCluster {
 
     /// The node Patroni names primary.
     pub fn primary(&self) -> Option<usize> {
-        self.view_of_nodes().primary_blocking()
+        self.nodes.iter().position(|node| {
+            let answer = rest::get_blocking(&node.addr.rest_host, node.addr.rest_port, "/primary");
+            answer.map(|(status, _)| status) == Some(200)
+        })
     }
 
     /// The name of node `index`.
@@ -241,13 +238,6 @@ impl LocalHaCluster {
             self.launch(victim)?;
         }
         self.wait_healthy()
-    }
-
-    fn view_of_nodes(&self) -> HaView {
-        HaView {
-            nodes: self.nodes.iter().map(|n| n.addr.clone()).collect(),
-            description: String::new(),
-        }
     }
 
     /// Starts node `index`'s Patroni with the distribution's python3 (its modules are there).

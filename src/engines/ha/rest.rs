@@ -50,7 +50,7 @@ impl HaView {
     /// The node Patroni names primary (200 on `/primary`), first found.
     pub async fn primary(&self) -> Option<&NodeAddr> {
         for node in &self.nodes {
-            if get(node.rest_port, "/primary")
+            if get(&node.rest_host, node.rest_port, "/primary")
                 .await
                 .map(|(status, _)| status)
                 == Some(200)
@@ -60,23 +60,13 @@ impl HaView {
         }
         None
     }
-
-    /// The same, blocking.
-    pub fn primary_blocking(&self) -> Option<usize> {
-        let status = |node: &NodeAddr| {
-            get_blocking(&node.rest_host, node.rest_port, "/primary").map(|r| r.0)
-        };
-        self.nodes.iter().position(|node| status(node) == Some(200))
-    }
 }
 
-/// Status and body of `GET path` on the REST API at `port`; None when it does not answer.
-pub async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+/// Status and body of `GET path` on the REST API at `host:port`; None when it does not answer.
+pub async fn get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let mut stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.ok()?;

@@ -38,6 +38,8 @@ pub async fn increment<S: Session>(
 
 /// The state of one run of a script.
 struct Run {
+    /// The counter's id (also the variable `:id`).
+    id: i64,
     vars: HashMap<String, Option<i64>>,
     in_transaction: bool,
     /// Whether a statement that may write already committed on its own (autocommit): a later
@@ -55,6 +57,7 @@ impl Run {
             ("think_ms".to_string(), Some(think_ms)),
         ]);
         Run {
+            id,
             vars,
             in_transaction: false,
             committed_alone: false,
@@ -71,7 +74,7 @@ impl Run {
             match step {
                 Step::Begin { line } => {
                     session
-                        .begin(Guard::Nothing, self.id())
+                        .begin(Guard::Nothing, self.id)
                         .await
                         .map_err(|err| self.failed(*line, err))?;
                     self.in_transaction = true;
@@ -93,10 +96,6 @@ impl Run {
             }
         }
         Ok(())
-    }
-
-    fn id(&self) -> i64 {
-        self.vars.get("id").copied().flatten().unwrap_or(0)
     }
 
     async fn statement<S: Session>(
@@ -149,7 +148,7 @@ impl Run {
             return Err(self.failed(line, IncrementError::ScriptRefused { line }));
         }
         // Rows written in autocommit stay written whatever comes next.
-        if !self.in_transaction && !statement_only_reads(statement) && answer.rows > 0 {
+        if !self.in_transaction && !statement.reads_only && answer.rows > 0 {
             self.committed_alone = true;
         }
         Ok(())
@@ -195,13 +194,4 @@ impl Run {
         }
         err
     }
-}
-
-/// Whether a statement can only read: a query without `RETURNING` (which would write).
-fn statement_only_reads(statement: &Statement) -> bool {
-    let first = statement.positional.split_whitespace().next().unwrap_or("");
-    !statement.returning
-        && ["select", "show", "values", "table"]
-            .iter()
-            .any(|query| first.eq_ignore_ascii_case(query))
 }

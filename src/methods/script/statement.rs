@@ -30,6 +30,9 @@ pub struct Statement {
     pub returns_rows: bool,
     /// Whether it has `RETURNING` (whose `count` column is the count written).
     pub returning: bool,
+    /// Whether it can only read (a query without `RETURNING`): in autocommit, nothing it did
+    /// stays written if a later statement fails.
+    pub reads_only: bool,
 }
 
 /// How long a `\sleep` pauses.
@@ -82,10 +85,10 @@ pub fn command(text: &str, line: usize, gset: Option<String>) -> Result<Command,
         };
     }
     let (numbered, positional, binds) = bind_variables(text)?;
-    let query = matches!(
-        words.first().copied(),
-        Some("SELECT" | "WITH" | "VALUES" | "SHOW" | "TABLE")
-    );
+    let first = words.first().copied();
+    let query = matches!(first, Some("SELECT" | "WITH" | "VALUES" | "SHOW" | "TABLE"));
+    // `WITH` may hold an UPDATE: not counted as only reading.
+    let reads = matches!(first, Some("SELECT" | "VALUES" | "SHOW" | "TABLE"));
     let returning = text
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .any(|word| word.eq_ignore_ascii_case("returning"));
@@ -98,6 +101,7 @@ pub fn command(text: &str, line: usize, gset: Option<String>) -> Result<Command,
         gset,
         refuse_if_zero_rows: false,
         returning,
+        reads_only: reads && !returning,
     }))
 }
 
