@@ -57,6 +57,11 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
+# median NUMBERS...: the middle one (the lower middle of an even count).
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 # Every run starts from a vacuumed table: thousands of updates of one row leave dead versions
 # behind that slow the next run down, whichever client it is.
 vacuum() {
