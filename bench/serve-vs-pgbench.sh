@@ -12,7 +12,9 @@
 #
 # Methods 1 and 2 hold a lock across client round trips, so they also print what pgbench
 # gains when the statements that need no earlier result are pipelined (\startpipeline; its
-# \gset cannot be used in a pipeline): the price of one round trip inside the lock.
+# \gset cannot be used in a pipeline): the price of one round trip inside the lock; and what
+# pgbench keeps when the HTTP path's load of serve's best rate runs beside it on the same
+# cores (wrk paced, no database work): the price of sharing the cores with an HTTP server.
 source "$(dirname "$0")/common.sh"
 need wrk pgbench
 build
@@ -64,6 +66,20 @@ UPDATE counter SET count = :c + 1 WHERE id = 2;
 END;
 \endpipeline
 SQL
+# pgbench_beside_http SCRIPT CLIENTS RATE: pgbench's TPS on SCRIPT with CLIENTS clients while
+# wrk sends about RATE requests per second to GET /api/v1/info (100 connections, each pausing
+# 100,000 / RATE ms between requests): the load a serve run at that rate puts on these two
+# cores for its HTTP path, without its database work.
+pgbench_beside_http() {
+    printf 'function delay()\n    return %d\nend\n' "$(awk -v r="$3" 'BEGIN { printf "%d", 100000 / r + 0.5 }')" > "$WORK/paced.lua"
+    vacuum
+    wrk -t2 -c100 -d"$((DURATION + 2))s" -s "$WORK/paced.lua" "$BASE/api/v1/info" > "$WORK/paced.out" &
+    local wrk_pid=$!
+    sleep 1
+    pgbench -n -M prepared -f "$1" -c "$2" -j 2 -T "$DURATION" \
+        -h 127.0.0.1 -p "$DB_PORT" -U postgres counter 2>/dev/null | awk '/^tps/ {print $3}'
+    wait "$wrk_pid"
+}
 # The HTTP path alone (no database work): what wrk and the server cost per request on these
 # cores. If the database did exactly what it does per pgbench transaction and our database
 # client cost nothing, the HTTP path would reach 1 / (1/http_only + 1/pgbench) requests per
@@ -91,5 +107,7 @@ for method in 3 1 2; do
         pgbench_best "$WORK/$method.sql"; plain=$BEST_TPS
         pgbench_best "$WORK/$method.pipelined.sql"
         echo "method $method: pgbench $plain tps; with the lock's round trips pipelined where it can: $BEST_TPS tps (x$(ratio "$BEST_TPS" "$plain"))"
+        beside=$(pgbench_beside_http "$WORK/$method.sql" "$best_clients" "$http")
+        echo "method $method: pgbench $plain tps alone; $beside tps with the HTTP path's load of $http req/s beside it (wrk paced, GET /api/v1/info; $(awk '/^Requests\/sec/ {print $2}' "$WORK/paced.out") req/s): x$(ratio "$beside" "$plain")"
     fi
 done
