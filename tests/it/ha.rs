@@ -205,14 +205,7 @@ async fn serve_follows_an_existing_patroni_cluster_through_a_failover() {
     );
     assert!(now.is_some_and(|p| p != victim), "another node is primary");
     // The API's read comes from the new primary: all ten, synchronous replication kept them.
-    let count: Value = client
-        .get(format!("{base}/api/v1/endpoint/count/3/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let count = crate::support::get_json(&format!("{base}/api/v1/endpoint/count/3/")).await;
     assert!(count["count"].as_i64().is_some_and(|c| c >= 10), "{count}");
     tokio::task::spawn_blocking(move || {
         serve.stop();

@@ -275,14 +275,7 @@ async fn serve_keeps_the_original_client_working_and_head_changes_nothing() {
 async fn serve_takes_the_level_as_sql_writes_it() {
     let _cpu = crate::support::busy().await;
     let mut serve = crate::process::start_serve_process(&["--isolation", "repeatable read"]);
-    let info: Value = crate::support::client()
-        .get(format!("{}/api/v1/info", serve.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = crate::support::get_json(&format!("{}/api/v1/info", serve.base_url)).await;
     assert_eq!(info["isolation"], "repeatable read");
     assert_eq!(info["effective_isolation"], "repeatable read");
     serve.stop();

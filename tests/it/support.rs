@@ -126,6 +126,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The JSON body of a GET of `url` (a transport or JSON error fails the test).
+pub async fn get_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 impl HttpServer {
     /// Serves `state` on an ephemeral loopback port.
     pub async fn spawn(state: AppState) -> HttpServer {
