@@ -93,9 +93,14 @@ pub struct ErrorBody {
     pub error: String,
     /// What happened, for humans.
     pub message: String,
-    /// The database's code when it refused the transaction (40001, 40P01, 23505, ...).
+    /// The SQLSTATE when the database refused the transaction or could not say what it did
+    /// (40001, 40P01, 23505, ...; MariaDB reports one with each error, SQLite has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlstate: Option<String>,
+    /// The engine's own code beside it: the SQLSTATE again on PostgreSQL, the server's
+    /// constant on MariaDB (`ER_LOCK_DEADLOCK`), the result code on SQLite (`SQLITE_BUSY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// How many times the transaction ran before this answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,

@@ -41,6 +41,7 @@ impl ServeArgs {
                 engine_options: behaviour.engine_options.clone(),
                 shards: behaviour.shards,
                 script: behaviour.script()?,
+                waits: None,
             },
             max_in_flight: self.max_in_flight,
             retry: behaviour.retry,

@@ -4,12 +4,14 @@
 
 use sqlx::error::DatabaseError;
 
-use crate::model::{DbFailure, ErrorClass};
+use crate::model::{DbFailure, ErrorClass, Refusal};
 
 /// An engine's error table: the code of a database error (`40001`, `ER_LOCK_DEADLOCK`,
-/// `SQLITE_BUSY`), what that code means, and how the code is labelled in messages.
+/// `SQLITE_BUSY`), its SQLSTATE when the engine reports one, what the code means, and how the
+/// code is labelled in messages.
 pub struct ErrorTable {
     pub code_of: fn(&dyn DatabaseError) -> Option<String>,
+    pub sqlstate_of: fn(&dyn DatabaseError) -> Option<String>,
     pub class_of: fn(&str) -> ErrorClass,
     /// Written before the code in messages (`SQLSTATE ` for PostgreSQL).
     pub label: &'static str,
@@ -20,24 +22,26 @@ impl ErrorTable {
         match err {
             sqlx::Error::Database(db) => {
                 let code = (self.code_of)(db.as_ref());
+                let sqlstate = (self.sqlstate_of)(db.as_ref());
                 let class = code
                     .as_deref()
                     .map_or(ErrorClass::Internal, |code| (self.class_of)(code));
-                let detail = match &code {
-                    Some(code) => format!("{} ({}{code})", db.message(), self.label),
-                    None => db.message().to_string(),
+                let detail = match (&code, &sqlstate) {
+                    (Some(code), Some(state)) if code != state => {
+                        format!("{} ({}{code}, SQLSTATE {state})", db.message(), self.label)
+                    }
+                    (Some(code), _) => format!("{} ({}{code})", db.message(), self.label),
+                    (None, _) => db.message().to_string(),
                 };
                 DbFailure {
                     class,
+                    code,
+                    sqlstate,
                     message: db.message().to_string(),
                     detail,
                 }
             }
-            other => DbFailure {
-                class: transport_class(other),
-                message: other.to_string(),
-                detail: other.to_string(),
-            },
+            other => DbFailure::ours(transport_class(other), other.to_string()),
         }
     }
 
@@ -64,9 +68,6 @@ fn transport_class(err: &sqlx::Error) -> ErrorClass {
 }
 
 /// A refusal: rolled back, nothing applied.
-pub fn rejected(code: &str, retryable: bool) -> ErrorClass {
-    ErrorClass::Rejected {
-        code: code.to_string(),
-        retryable,
-    }
+pub fn rejected(refusal: Refusal, retryable: bool) -> ErrorClass {
+    ErrorClass::Rejected { refusal, retryable }
 }

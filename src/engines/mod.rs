@@ -9,6 +9,7 @@
 //! run's connections to it at one isolation level.
 
 mod backend;
+pub mod blocking;
 mod capabilities;
 pub mod errors;
 pub mod ha;
@@ -19,14 +20,14 @@ mod pooler;
 pub mod postgres;
 mod provision;
 mod reads;
-mod scripts;
 mod shared;
 pub mod sqlite;
 pub mod supervise;
+pub mod wire;
 
-pub use backend::{Backend, Description};
+pub use backend::{Backend, Database, Description, Facts, WithDatabase};
 pub use capabilities::{can_start, not_applicable};
-pub use options::{Durability, EngineOption, OpenOptions};
+pub use options::{Durability, EngineOption, OpenOptions, WaitLimits};
 pub use pooler::{Pooler, PoolerRequest};
 pub use provision::{DEFAULT_DATABASE, Location, Provisioned, Throwaway, provision};
 pub use shared::DbError;

@@ -59,6 +59,20 @@ impl EngineOption {
     }
 }
 
+/// How long a session waits for a lock before the database gives up: the schedule
+/// explorer's safety net against a lock held by someone outside the schedule. A server run has
+/// none (the database's own defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitLimits {
+    /// PostgreSQL `lock_timeout`; MariaDB `innodb_lock_wait_timeout` and `lock_wait_timeout`
+    /// (whole seconds, rounded up); SQLite: none, its busy timeout is 0 instead (a statement
+    /// that would wait answers SQLITE_BUSY at once, which the explorer reads as "blocked").
+    pub lock_timeout: Duration,
+    /// PostgreSQL's `deadlock_timeout` (how long a waiter waits before the deadlock check
+    /// runs). Only a superuser may set it: Some on the throwaway cluster counter starts.
+    pub deadlock_timeout: Option<Duration>,
+}
+
 /// How one server run opens its database.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -76,6 +90,8 @@ pub struct OpenOptions {
     pub shards: u32,
     /// The custom method's script (`--method-file`).
     pub script: Option<Arc<Script>>,
+    /// Lock waits bounded by the session (the schedule explorer); None for a server run.
+    pub waits: Option<WaitLimits>,
 }
 
 impl OpenOptions {
@@ -90,6 +106,7 @@ impl OpenOptions {
             engine_options: Vec::new(),
             shards: crate::methods::DEFAULT_SHARDS,
             script: None,
+            waits: None,
         }
     }
 }

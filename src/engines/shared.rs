@@ -63,3 +63,11 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// How many of a sqlx pool's `size` connections are free to lend: the idle ones and those not
+/// opened yet.
+pub(crate) fn free_of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, size: u32) -> (usize, u32) {
+    let open = pool.size() as usize;
+    let free = pool.num_idle() + (size as usize).saturating_sub(open);
+    (free, size)
+}

@@ -109,6 +109,10 @@ struct Answer {
     db_started_us: Option<u64>,
     db_finished_us: Option<u64>,
     sqlstate: Option<String>,
+    /// The engine's own code (`ER_LOCK_DEADLOCK`, `SQLITE_BUSY`; the SQLSTATE on PostgreSQL):
+    /// the errors table is keyed by it, so MariaDB's deadlocks and serialization failures
+    /// stay apart although both are SQLSTATE 40001.
+    code: Option<String>,
     /// The error code, for rejections without a SQLSTATE (e.g. `cas_exhausted`).
     error: Option<String>,
 }
@@ -154,14 +158,14 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
     // A shed request was never started: as definite a "not applied" as a 4xx.
     if status.is_client_error() || error == Some(codes::OVERLOADED) {
         let reason = answer
-            .and_then(|a| a.sqlstate.or(a.error))
+            .and_then(|a| a.code.or(a.sqlstate).or(a.error))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
         RequestEnd::Rejected { reason }
     } else {
         // An ambiguous commit names its SQLSTATE (CockroachDB's 40003); other failures
         // only have their status.
         let reason = answer
-            .and_then(|a| a.sqlstate)
+            .and_then(|a| a.code.or(a.sqlstate))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
         RequestEnd::Unknown { reason }
     }

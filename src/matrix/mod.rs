@@ -4,13 +4,12 @@
 pub mod command;
 mod error;
 mod faults;
+mod servers;
 
 pub use error::MatrixError;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use tokio::net::TcpListener;
 
 use crate::engines::ha::LocalHaCluster;
 use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOptions};
@@ -18,7 +17,7 @@ use crate::hammer::{self, Control, HammerConfig, Target};
 use crate::methods::script::Script;
 use crate::model::results::{MatrixMeta, MatrixResult, MethodScript, NotApplicable, RunRecord};
 use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId};
-use crate::server::{self, AppState};
+use servers::Servers;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -71,6 +70,7 @@ impl MatrixConfig {
             engine_options: self.engine_options.clone(),
             shards: self.shards,
             script: self.script.clone(),
+            waits: None,
         }
     }
 
@@ -150,42 +150,27 @@ pub async fn run(
         for level in config.runnable_levels() {
             // A restart per level, as the original did by editing settings: new pools, new
             // servers (each replica with its own pool and its own in-process lock).
-            let mut servers = Vec::new();
-            for _ in 0..config.replicas {
-                let backend = Backend::open(location, &config.open_options(level)).await?;
-                if let Some(refused) = backend.script_refused()
-                    && !config.script_may_be_refused
-                {
-                    let refused = refused.clone();
-                    backend.close().await;
-                    return Err(MatrixError::Script(refused));
-                }
-                let about = backend.describe();
-                (server_version, settings) = (about.server_version, about.settings);
-                let state = AppState::with_backend(backend, retry);
-                let backend = state.backend.clone();
-                let listener = TcpListener::bind("127.0.0.1:0").await?;
-                servers.push((server::spawn(listener, state)?, backend));
-            }
+            let servers = Servers::start(config, location, level, retry).await?;
+            let about = servers.first().describe();
+            (server_version, settings) = (about.server_version, about.settings);
             // What the database cannot run is known once connected (PostgreSQL-protocol
             // engines are probed); every level and retry setting sees the same database.
             let mut gaps = Vec::new();
-            let methods = config.methods_for(&servers[0].1, level, &mut gaps);
+            let methods = config.methods_for(servers.first(), level, &mut gaps);
             if retry == 0 {
                 not_applicable.extend(gaps);
             }
-            let targets = servers
-                .iter()
-                .map(|(handle, _)| Target::parse(&handle.base_url()))
-                .collect::<Result<Vec<_>, _>>()?;
             let cluster = cluster.as_deref_mut();
-            let result =
-                run_level(config, &methods, &targets, cluster, &mut runs, &mut on_cell).await;
-            let idle = servers[0]
-                .1
-                .settle_idle_in_transaction(Duration::from_secs(2))
-                .await;
-            match idle {
+            let result = match servers.targets() {
+                Ok(targets) => {
+                    run_level(config, &methods, &targets, cluster, &mut runs, &mut on_cell).await
+                }
+                Err(err) => Err(err),
+            };
+            let idle = servers
+                .first()
+                .settle_idle_in_transaction(Duration::from_secs(2));
+            match idle.await {
                 Ok(0) => {}
                 Ok(idle) => problems.push(format!(
                     "{level}: {idle} session(s) left idle in transaction after the runs"
@@ -194,10 +179,7 @@ pub async fn run(
                     "{level}: the check for sessions left idle in transaction could not run: {err}"
                 )),
             }
-            for (handle, backend) in servers {
-                handle.shutdown(server::SHUTDOWN_GRACE).await;
-                backend.close().await;
-            }
+            servers.stop().await;
             result?;
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::script::parse::Script;
+use crate::model::statement::{Answer, Observer, Statement};
 use crate::model::{DbFailure, IncrementError};
 
 /// How a transaction is fenced off: the guard some methods take before anything is read.
@@ -42,16 +43,6 @@ pub enum Placeholders {
     Numbered,
     /// `?` (MariaDB, SQLite).
     Positional,
-}
-
-/// What a statement of a user's script answered.
-#[derive(Debug, Default)]
-pub struct ScriptRows {
-    /// Rows written, or for a statement that answers with rows, rows returned.
-    pub rows: u64,
-    /// The first row's columns: each name with its value as an integer, or the column's type
-    /// when it is not one.
-    pub first_row: Vec<(String, Result<Option<i64>, String>)>,
 }
 
 /// The statements of the methods, on one connection of one engine. Each engine writes them in
@@ -117,14 +108,20 @@ pub trait Session: Send {
         sql: &str,
         params: usize,
     ) -> impl Future<Output = Result<Vec<String>, DbFailure>> + Send;
-    /// Runs a statement of a user's script with `binds` in order; with `fetch`, reads the rows
-    /// it answers with instead of counting the rows it wrote.
+    /// Runs a statement of a user's script (its text in this engine's placeholders, its
+    /// values bound).
     fn run_script(
         &mut self,
-        sql: &str,
-        binds: &[Option<i64>],
-        fetch: bool,
-    ) -> impl Future<Output = Result<ScriptRows, DbFailure>> + Send;
+        statement: Statement,
+    ) -> impl Future<Output = Result<Answer, DbFailure>> + Send;
+
+    /// Hands every statement of this session to `observer` from now on (the schedule
+    /// explorer's gate); autocommit writes then run in a transaction of their own, so that
+    /// their commit is a statement the observer sees.
+    fn observe(&mut self, observer: Arc<dyn Observer>);
+    /// The connection's id on the server: PostgreSQL's backend pid, MariaDB's connection id;
+    /// None where there is no server (SQLite).
+    fn server_id(&mut self) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
 }
 
 /// What a method needs besides its session: the pause between read and write, and this server

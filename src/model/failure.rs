@@ -7,22 +7,47 @@ use std::fmt;
 /// How the server should treat a failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// The database refused the transaction and rolled it back: nothing was applied. `code`
-    /// is the engine's own (SQLSTATE `40001`, `ER_LOCK_DEADLOCK`, `SQLITE_BUSY`); `retryable`
-    /// says whether a new attempt of the whole transaction can succeed.
-    Rejected { code: String, retryable: bool },
+    /// The database refused the transaction (or statement) and rolled it back: nothing was
+    /// applied. `retryable` says whether a new attempt of the whole transaction can succeed.
+    Rejected { refusal: Refusal, retryable: bool },
     /// The database cannot say whether the transaction was applied (CockroachDB's 40003).
-    Ambiguous { code: String },
+    Ambiguous,
     /// The database could not be reached, or no connection was free in time.
     Unavailable,
     /// Anything else; the cause is logged, never shown to a client.
     Internal,
 }
 
+/// What kind of refusal, the same on every engine (each engine's `errors.rs` maps its codes
+/// to these): what a client's retry loop keys on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A serialization failure: PostgreSQL 40001, MariaDB's ER_CHECKREAD (1020), SQLite's
+    /// SQLITE_BUSY_SNAPSHOT (a snapshot that cannot be upgraded to a writer).
+    Serialization,
+    /// A deadlock, detected by the database: PostgreSQL 40P01, MariaDB 1213.
+    Deadlock,
+    /// A duplicate key (a concurrent get-or-create won the insert): 23505, 1062, SQLITE's
+    /// constraint codes.
+    Duplicate,
+    /// A lock not granted in time: PostgreSQL 55P03, MariaDB 1205.
+    LockTimeout,
+    /// SQLite's database lock held by another connection (SQLITE_BUSY, SQLITE_LOCKED).
+    Busy,
+    /// Another rollback the engine names (the code says which).
+    Other,
+}
+
 /// A classified database error and its words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbFailure {
     pub class: ErrorClass,
+    /// The engine's own code: the SQLSTATE on PostgreSQL (`40001`), the server's constant on
+    /// MariaDB (`ER_LOCK_DEADLOCK`), the result code on SQLite (`SQLITE_BUSY`); None for an
+    /// error that never reached a database.
+    pub code: Option<String>,
+    /// The SQLSTATE, when the engine reports one (PostgreSQL and MariaDB do; SQLite does not).
+    pub sqlstate: Option<String>,
     /// The database's own message (for a rejection, safe to show a client).
     pub message: String,
     /// The message with its code, for logs (`could not serialize ... (SQLSTATE 40001)`).
@@ -30,11 +55,28 @@ pub struct DbFailure {
 }
 
 impl DbFailure {
-    /// The engine's error code, when the database refused or could not decide.
+    /// A failure of our own making (no database code).
+    pub fn ours(class: ErrorClass, message: impl Into<String>) -> DbFailure {
+        let message = message.into();
+        DbFailure {
+            class,
+            code: None,
+            sqlstate: None,
+            detail: message.clone(),
+            message,
+        }
+    }
+
+    /// The engine's error code, whatever the class.
     pub fn code(&self) -> Option<&str> {
-        match &self.class {
-            ErrorClass::Rejected { code, .. } | ErrorClass::Ambiguous { code } => Some(code),
-            ErrorClass::Unavailable | ErrorClass::Internal => None,
+        self.code.as_deref()
+    }
+
+    /// The kind of refusal, when the database refused.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self.class {
+            ErrorClass::Rejected { refusal, .. } => Some(refusal),
+            _ => None,
         }
     }
 

@@ -10,9 +10,11 @@ pub mod outcome;
 pub mod pooler;
 pub mod replication;
 pub mod results;
+pub mod schedule;
+pub mod statement;
 
 pub use engine::Engine;
-pub use failure::{DbFailure, ErrorClass, IncrementError};
+pub use failure::{DbFailure, ErrorClass, IncrementError, Refusal};
 pub use isolation::{Isolation, IsolationScope};
 pub use method::{MethodId, UnknownMethod};
 pub use outcome::{Contention, DbInterval, Ends, Outcome, Verdict};

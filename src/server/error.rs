@@ -6,14 +6,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{ErrorBody, codes};
-use crate::model::{DbFailure, ErrorClass, IncrementError};
+use crate::model::{DbFailure, ErrorClass, IncrementError, Refusal};
 
-/// SQLSTATEs with a code of their own in error bodies.
-const NAMED_REFUSALS: [(&str, &str); 3] = [
-    ("40001", codes::SERIALIZATION_FAILURE),
-    ("40P01", codes::DEADLOCK_DETECTED),
-    ("23505", codes::UNIQUE_VIOLATION),
-];
+/// The refusals with a code of their own in error bodies: the same on every engine.
+fn named(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Serialization => codes::SERIALIZATION_FAILURE,
+        Refusal::Deadlock => codes::DEADLOCK_DETECTED,
+        Refusal::Duplicate => codes::UNIQUE_VIOLATION,
+        Refusal::LockTimeout => codes::LOCK_TIMEOUT,
+        Refusal::Busy | Refusal::Other => codes::ROLLED_BACK,
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -29,6 +33,7 @@ impl ApiError {
                 error: error.to_string(),
                 message: message.into(),
                 sqlstate: None,
+                code: None,
                 attempts: None,
             },
         }
@@ -51,6 +56,13 @@ impl ApiError {
             codes::INTERNAL,
             "the server failed to handle the request; the cause is in its log",
         )
+    }
+
+    /// The database's SQLSTATE and the engine's own code, as the failure kept them.
+    fn with_codes(mut self, failure: &DbFailure) -> Self {
+        self.body.sqlstate = failure.sqlstate.clone();
+        self.body.code = failure.code.clone();
+        self
     }
 
     pub fn with_attempts(mut self, attempts: u32) -> Self {
@@ -97,23 +109,21 @@ impl ApiError {
     /// (503), or a 500.
     pub fn from_db(failure: &DbFailure) -> Self {
         match &failure.class {
-            ErrorClass::Rejected { code, .. } => {
-                let error = NAMED_REFUSALS
-                    .iter()
-                    .find(|(sqlstate, _)| sqlstate == code)
-                    .map_or(codes::ROLLED_BACK, |(_, name)| name);
-                let mut answer = Self::new(StatusCode::CONFLICT, error, failure.message.clone());
-                answer.body.sqlstate = Some(code.clone());
-                answer
+            ErrorClass::Rejected { refusal, .. } => {
+                let answer = Self::new(
+                    StatusCode::CONFLICT,
+                    named(*refusal),
+                    failure.message.clone(),
+                );
+                answer.with_codes(failure)
             }
-            ErrorClass::Ambiguous { code } => {
-                let mut answer = Self::new(
+            ErrorClass::Ambiguous => {
+                let answer = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     codes::OUTCOME_UNKNOWN,
                     "the database cannot say whether the increment was applied",
                 );
-                answer.body.sqlstate = Some(code.clone());
-                answer
+                answer.with_codes(failure)
             }
             ErrorClass::Unavailable => {
                 tracing::warn!(cause = %failure.detail, "database unavailable");

@@ -3,12 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
 use crate::engines::Backend;
-use crate::engines::postgres::PgDatabase;
 use crate::methods::retry::RetryPolicy;
 use crate::model::method::ALL;
 
@@ -69,14 +67,9 @@ impl Drop for InFlight {
 }
 
 impl AppState {
-    /// A server's state: its own method context (so its own in-process lock, as a separate
-    /// process would have), `retries` extra attempts on serialization failures, and `think`
-    /// between read and write.
-    pub fn new(db: PgDatabase, retries: u32, think: Duration) -> AppState {
-        AppState::with_backend(Backend::postgres(db, think), retries)
-    }
-
-    /// A server's state over any engine's backend.
+    /// A server's state over `backend` (its own method context, so its own in-process lock,
+    /// as a separate process would have), with `retries` extra attempts on serialization
+    /// failures.
     pub fn with_backend(backend: Backend, retries: u32) -> AppState {
         AppState {
             backend: Arc::new(backend),

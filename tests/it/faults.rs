@@ -13,7 +13,7 @@ use counter::model::Outcome;
 use counter::server::AppState;
 use reqwest::StatusCode;
 
-use crate::support::{TestServer, own_cluster, start_server_with};
+use crate::support::{TestServer, own_cluster, start_server_with, thinking};
 
 fn assert_invariant(acknowledged: u64, unknown: u64, change: i64, context: &str) {
     let (ack, unknown) = (acknowledged as i64, unknown as i64);
@@ -39,10 +39,8 @@ async fn health(server: &TestServer) -> StatusCode {
 async fn postgres_killed_mid_run_then_restarted() {
     let _cpu = crate::support::busy().await;
     let (mut cluster, options) = own_cluster().await;
-    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
-        AppState::new(db, 0, Duration::ZERO)
-    })
-    .await;
+    let open = thinking(Isolation::ReadCommitted, 4, 0);
+    let server = start_server_with(&options, open, |b| AppState::with_backend(b, 0)).await;
     let target = Target::parse(&server.handle.base_url()).unwrap();
     let mut config = HammerConfig::new(vec![target], MethodId::AtomicUpdate, 4000);
     config.concurrency = 8;
@@ -96,10 +94,8 @@ async fn postgres_killed_mid_run_then_restarted() {
 async fn postgres_paused_requests_end_unknown_then_the_backlog_drains() {
     let _cpu = crate::support::busy().await;
     let (cluster, options) = own_cluster().await;
-    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
-        AppState::new(db, 0, Duration::ZERO)
-    })
-    .await;
+    let open = thinking(Isolation::ReadCommitted, 4, 0);
+    let server = start_server_with(&options, open, |b| AppState::with_backend(b, 0)).await;
     assert_eq!(server.increment(3).await.0, StatusCode::OK);
     cluster.signal_all(libc::SIGSTOP);
     let mut tasks = tokio::task::JoinSet::new();
@@ -138,10 +134,8 @@ async fn postgres_paused_requests_end_unknown_then_the_backlog_drains() {
 async fn a_vanishing_client_leaves_no_transaction_open() {
     let _cpu = crate::support::busy().await;
     let options = crate::support::fresh_database().await;
-    let server = start_server_with(&options, Isolation::RepeatableRead, 4, |db| {
-        AppState::new(db, 0, Duration::from_millis(500))
-    })
-    .await;
+    let open = thinking(Isolation::RepeatableRead, 4, 500);
+    let server = start_server_with(&options, open, |b| AppState::with_backend(b, 0)).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let request = server
@@ -173,21 +167,17 @@ async fn a_vanishing_client_leaves_no_transaction_open() {
     }
     assert_eq!(count, Some(6), "all 6 table-lock transactions completed");
     // Every connection is back (a dropped transaction's is flushed first, in the background).
-    let connections = &server.db.connections;
     let mut idle = false;
     for _ in 0..100 {
-        idle = connections.free() == connections.size() as usize;
+        let (free, size) = server.backend.free_connections();
+        idle = free == size as usize;
         if idle {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        idle,
-        "connections free again: {} of {}",
-        connections.free(),
-        connections.size()
-    );
+    let (free, size) = server.backend.free_connections();
+    assert!(idle, "connections free again: {free} of {size}");
     server.stop().await;
 }
 
@@ -209,8 +199,9 @@ async fn overload_gets_answers_or_503_never_a_hang() {
     }
     let requests = connections.to_string();
     let options = crate::support::fresh_database().await;
-    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
-        AppState::new(db, 0, Duration::ZERO).with_max_in_flight(64)
+    let open = thinking(Isolation::ReadCommitted, 4, 0);
+    let server = start_server_with(&options, open, |b| {
+        AppState::with_backend(b, 0).with_max_in_flight(64)
     })
     .await;
     let addr = server.handle.addr.to_string();

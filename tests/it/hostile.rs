@@ -9,7 +9,7 @@ use counter::server::AppState;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{fresh_database, start_server, start_server_with};
+use crate::support::{fresh_database, start_server, start_server_with, thinking};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_do_not_stop_others_and_are_cut_off() {
@@ -114,10 +114,8 @@ async fn a_reset_between_read_and_write_is_refused_not_acknowledged() {
     let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     // 400 ms between the read and the write: the reset lands in between, for certain.
-    let server = start_server_with(&options, Isolation::ReadCommitted, 4, |db| {
-        AppState::new(db, 0, Duration::from_millis(400))
-    })
-    .await;
+    let open = thinking(Isolation::ReadCommitted, 4, 400);
+    let server = start_server_with(&options, open, |b| AppState::with_backend(b, 0)).await;
     let (status, _) = server.increment(4).await;
     assert_eq!(status, StatusCode::OK);
     let increment = {

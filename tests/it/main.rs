@@ -18,6 +18,7 @@ mod scripts;
 mod security;
 mod serve;
 mod sqlite;
+mod statements;
 mod support;
 mod variants;
 mod verdicts;

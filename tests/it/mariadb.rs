@@ -179,3 +179,58 @@ async fn a_mariadb_session_idle_in_transaction_is_seen_then_cleared() {
     assert_eq!(idle().await.unwrap(), 0);
     db.pool.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_deadlock_answers_with_its_sqlstate_and_its_own_code() {
+    if !mariadb_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let (provisioned, backend) =
+        crate::statements::throwaway(counter::model::Engine::Mariadb, Isolation::ReadCommitted)
+            .await;
+    let counter::engines::Location::Mariadb(options) = &provisioned.location else {
+        unreachable!("a MariaDB location");
+    };
+    let pool = sqlx::MySqlPool::connect_with((**options).clone())
+        .await
+        .unwrap();
+    sqlx::raw_sql("INSERT INTO counter (id, count) VALUES (101, 0), (102, 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The classic cycle: each holds one row and asks for the other's.
+    let mut first = pool.begin().await.unwrap();
+    let mut second = pool.begin().await.unwrap();
+    let lock = "UPDATE counter SET count = count + 1 WHERE id = ?";
+    sqlx::query(lock)
+        .bind(101)
+        .execute(&mut *first)
+        .await
+        .unwrap();
+    sqlx::query(lock)
+        .bind(102)
+        .execute(&mut *second)
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move {
+        let result = sqlx::query(lock).bind(102).execute(&mut *first).await;
+        (result.map(drop), first)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let closing = sqlx::query(lock).bind(101).execute(&mut *second).await;
+    let (waited, first) = waiting.await.unwrap();
+    let deadlock = waited
+        .err()
+        .or(closing.err())
+        .expect("one of them is the victim");
+    let failure = counter::engines::mariadb::errors::classify(&deadlock);
+    let answer = counter::server::ApiError::from_db(&failure);
+    assert_eq!(answer.status.as_u16(), 409);
+    assert_eq!(answer.body.error, "deadlock_detected");
+    assert_eq!(answer.body.sqlstate.as_deref(), Some("40001"));
+    assert_eq!(answer.body.code.as_deref(), Some("ER_LOCK_DEADLOCK"));
+    drop((first, second));
+    pool.close().await;
+    backend.close().await;
+}

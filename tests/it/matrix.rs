@@ -163,3 +163,70 @@ async fn bad_matrix_options_exit_2_with_one_line() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// A role allowed `limit` connections, owning a fresh database: where one replica's
+/// connections fit and two replicas' do not.
+async fn limited_database(limit: u32) -> (sqlx::postgres::PgConnectOptions, String) {
+    let options = crate::support::fresh_database().await;
+    let database = options.get_database().unwrap().to_string();
+    let role = format!("r_{database}");
+    let password = "limited-test-role";
+    let mut admin = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN PASSWORD '{password}' CONNECTION LIMIT {limit}"),
+        format!("ALTER DATABASE {database} OWNER TO {role}"),
+        format!("ALTER SCHEMA public OWNER TO {role}"),
+    ] {
+        sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(sql))
+            .await
+            .unwrap();
+    }
+    (options.username(&role).password(password), role)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_that_fails_part_way_stops_every_server_it_started() {
+    let _cpu = crate::support::busy().await;
+    // One replica takes at most 2 + 5 connections; the second cannot get its 5 more.
+    let (options, role) = limited_database(8).await;
+    let config = counter::matrix::MatrixConfig {
+        levels: vec![counter::model::Isolation::ReadCommitted],
+        methods: vec![counter::model::MethodId::AtomicUpdate],
+        requests: 10,
+        concurrency: 10,
+        pool_size: 5,
+        trials: 1,
+        replicas: 2,
+        retry: 0,
+        think_ms: 0,
+        scope: counter::model::IsolationScope::Session,
+        durability: counter::engines::Durability::Durable,
+        engine_options: Vec::new(),
+        shards: counter::methods::DEFAULT_SHARDS,
+        script: None,
+        fault: None,
+        script_may_be_refused: false,
+        engine: counter::model::Engine::Postgres,
+    };
+    let location = crate::support::location_of(&options);
+    let failed = counter::matrix::run(&config, &location, None, |_| {}).await;
+    let err = failed.expect_err("the second replica cannot connect");
+    // (Too many connections is retried until the acquire timeout: it reads "timed out".)
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    // Nothing of the first replica is left: its server stopped, its connections closed.
+    let watcher = crate::support::fresh_database().await;
+    let mut watcher = sqlx::ConnectOptions::connect(&watcher).await.unwrap();
+    let mut left = -1i64;
+    for _ in 0..50 {
+        left = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = $1")
+            .bind(&role)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "connections of the first replica still open");
+}

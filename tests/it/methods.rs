@@ -1,7 +1,6 @@
 //! Methods 4-8, retries and replicas: what each must show under real contention.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use counter::hammer::{self, Control, HammerConfig, HammerRun, Target};
 use counter::model::Isolation;
@@ -11,7 +10,7 @@ use counter::model::Outcome;
 use counter::server::AppState;
 
 use crate::support::{
-    TestServer, fresh_database, start_server, start_server_on, start_server_with,
+    TestServer, fresh_database, start_server, start_server_on, start_server_with, thinking,
 };
 
 async fn hammer(servers: &[&TestServer], method: MethodId) -> HammerRun {
@@ -65,11 +64,12 @@ async fn in_process_lock_is_exact_with_one_server_and_not_with_two() {
     let options = fresh_database().await;
     // 20 ms between read and write: a transaction of the other server reads inside that
     // window for certain, instead of when the scheduler happens to allow it.
-    let think = |db| AppState::new(db, 0, Duration::from_millis(20));
-    let first = start_server_with(&options, Isolation::ReadCommitted, 10, think).await;
+    let think = || thinking(Isolation::ReadCommitted, 10, 20);
+    let state = |backend| AppState::with_backend(backend, 0);
+    let first = start_server_with(&options, think(), state).await;
     let run = hammer(&[&first], MethodId::InProcessLock).await;
     assert_eq!(run.outcome, Outcome::Exact, "one replica: {run:?}");
-    let second = start_server_with(&options, Isolation::ReadCommitted, 10, think).await;
+    let second = start_server_with(&options, think(), state).await;
     let run = hammer(&[&first, &second], MethodId::InProcessLock).await;
     assert_eq!(run.replicas, 2);
     assert_eq!(

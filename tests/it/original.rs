@@ -9,7 +9,6 @@
 //! there is no per-row read, no reset, no info.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -33,10 +32,9 @@ struct OriginalServer {
 impl OriginalServer {
     async fn start(isolation: Isolation) -> OriginalServer {
         let options = fresh_database().await;
-        let db = counter::engines::postgres::connect(&options, isolation, 18)
-            .await
-            .unwrap();
-        let backend = Arc::new(Backend::postgres(db, Duration::ZERO));
+        let location = crate::support::location_of(&options);
+        let open = counter::engines::OpenOptions::new(isolation, 18);
+        let backend = Arc::new(Backend::open(&location, &open).await.unwrap());
         let app = Router::new()
             .route(
                 "/api/v1/endpoint/counter/{n}/",

@@ -5,8 +5,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use counter::engines::Durability;
+use std::sync::Arc;
+
 use counter::engines::postgres::{self, LocalCluster, PgDatabase};
+use counter::engines::{Backend, Durability, Location, OpenOptions};
 use counter::model::Isolation;
 use counter::server::{self, AppState, ServerHandle};
 use reqwest::StatusCode;
@@ -72,10 +74,13 @@ pub struct HttpServer {
 }
 
 /// A `counter serve` running in this process over a fresh PostgreSQL database (which the test
-/// can read directly).
+/// can read directly, through connections of its own).
 pub struct TestServer {
     pub http: HttpServer,
+    /// The test's own view of the database.
     pub db: PgDatabase,
+    /// The server's backend, opened as `serve` opens it.
+    pub backend: Arc<Backend>,
 }
 
 impl std::ops::Deref for TestServer {
@@ -98,24 +103,43 @@ pub async fn start_server_on(
     pool_size: u32,
     retries: u32,
 ) -> TestServer {
-    start_server_with(options, isolation, pool_size, |db| {
-        AppState::new(db, retries, Duration::ZERO)
+    let open = OpenOptions::new(isolation, pool_size);
+    start_server_with(options, open, |backend| {
+        AppState::with_backend(backend, retries)
     })
     .await
 }
 
-/// A server whose state `make_state` builds from the database (think time, limits, ...).
+/// A PostgreSQL database reached directly.
+pub fn location_of(options: &PgConnectOptions) -> Location {
+    Location::Postgres {
+        options: Box::new(options.clone()),
+        engine: counter::model::Engine::Postgres,
+        pooler: None,
+        follow: None,
+    }
+}
+
+/// `level` on `pool_size` connections, pausing `think_ms` between read and write.
+pub fn thinking(level: Isolation, pool_size: u32, think_ms: u64) -> OpenOptions {
+    let mut open = OpenOptions::new(level, pool_size);
+    open.think = Duration::from_millis(think_ms);
+    open
+}
+
+/// A server opened as `serve` opens one (`Backend::open`), whose state `make_state` builds
+/// from the backend (retries, limits, ...).
 pub async fn start_server_with(
     options: &PgConnectOptions,
-    isolation: Isolation,
-    pool_size: u32,
-    make_state: impl FnOnce(PgDatabase) -> AppState,
+    open: OpenOptions,
+    make_state: impl FnOnce(Backend) -> AppState,
 ) -> TestServer {
-    let db = postgres::connect(options, isolation, pool_size)
-        .await
-        .unwrap();
-    let http = HttpServer::spawn(make_state(db.clone())).await;
-    TestServer { http, db }
+    let backend = Backend::open(&location_of(options), &open).await.unwrap();
+    let state = make_state(backend);
+    let backend = Arc::clone(&state.backend);
+    let http = HttpServer::spawn(state).await;
+    let db = postgres::connect(options, open.isolation, 2).await.unwrap();
+    TestServer { http, db, backend }
 }
 
 pub fn client() -> reqwest::Client {

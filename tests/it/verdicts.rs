@@ -9,7 +9,7 @@ use counter::model::{Isolation, MethodId, Outcome, Verdict};
 use counter::report::csv::COLUMNS;
 use counter::server::AppState;
 
-use crate::support::{fresh_database, run_counter, start_server_with, stdout_of_success};
+use crate::support::{fresh_database, run_counter, start_server_with, stdout_of_success, thinking};
 
 /// The CSV's rows as maps from column to field.
 fn csv_rows(text: &str) -> Vec<std::collections::HashMap<&'static str, String>> {
@@ -123,10 +123,8 @@ async fn a_late_commit_is_waited_for_before_the_count_is_read() {
     let options = fresh_database().await;
     // Each increment holds the table lock for 200 ms; the client gives up after 50 ms, so
     // every request is still running on the server when its client stops waiting.
-    let server = start_server_with(&options, Isolation::ReadCommitted, 10, |db| {
-        AppState::new(db, 0, Duration::from_millis(200))
-    })
-    .await;
+    let open = thinking(Isolation::ReadCommitted, 10, 200);
+    let server = start_server_with(&options, open, |b| AppState::with_backend(b, 0)).await;
     let target = Target::parse(&server.handle.base_url()).unwrap();
     for round in 1..=2 {
         let mut config = HammerConfig::new(vec![target.clone()], MethodId::TableLock, 8);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod database;
 mod reads;
 
 use super::capabilities;
@@ -21,6 +22,7 @@ use crate::methods::script::{self, ScriptError};
 use crate::methods::{self, MethodContext, Span};
 use crate::model::method::ALL;
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
+pub use database::{Database, Facts, WithDatabase};
 
 /// One server run's connections to its database at one isolation level.
 #[derive(Debug)]
@@ -45,6 +47,19 @@ enum Db {
     Sqlite(SqliteDatabase),
 }
 
+/// `$body` with `$db` bound to the backend's database, whatever its engine: the one match over
+/// the engines (each arm is the same code, compiled for that engine's [`Database`]).
+macro_rules! each_db {
+    ($value:expr, $db:ident => $body:expr) => {
+        match $value {
+            $crate::engines::backend::Db::Postgres($db) => $body,
+            $crate::engines::backend::Db::Mariadb($db) => $body,
+            $crate::engines::backend::Db::Sqlite($db) => $body,
+        }
+    };
+}
+use each_db;
+
 /// What a backend says about its database, for `/api/v1/info` and the logs.
 #[derive(Debug, Clone)]
 pub struct Description {
@@ -60,18 +75,6 @@ pub struct Description {
 }
 
 impl Backend {
-    /// A backend over PostgreSQL (or a PostgreSQL-protocol engine) already connected.
-    pub fn postgres(db: PgDatabase, think: Duration) -> Backend {
-        Backend {
-            isolation: db.isolation,
-            scope: db.scope,
-            db: Db::Postgres(db),
-            methods: MethodContext::new(think),
-            coalescer: Coalescer::default(),
-            script_refused: None,
-        }
-    }
-
     /// Connects to `location` as `open` says (PostgreSQL and MariaDB: the level on every
     /// connection or every transaction; SQLite: always serializable, the request is only
     /// recorded).
@@ -110,11 +113,7 @@ impl Backend {
         let Some(script) = &self.methods.script else {
             return Ok(Ok(()));
         };
-        Ok(match &self.db {
-            Db::Postgres(db) => script::check(&mut db.session().await?, script).await,
-            Db::Mariadb(db) => script::check(&mut db.session().await?, script).await,
-            Db::Sqlite(db) => script::check(&mut db.session().await?, script).await,
-        })
+        Ok(each_db!(&self.db, db => script::check(&mut db.session().await?, script).await))
     }
 
     /// Why this database cannot run the custom method's script (a statement it refuses to
@@ -133,10 +132,33 @@ impl Backend {
     }
 
     pub fn engine(&self) -> Engine {
-        match &self.db {
-            Db::Postgres(db) => db.engine,
-            Db::Mariadb(_) => Engine::Mariadb,
-            Db::Sqlite(_) => Engine::Sqlite,
+        each_db!(&self.db, db => db.facts().engine)
+    }
+
+    /// The methods' context this backend runs them with (its in-process lock, think time,
+    /// shards, script).
+    pub fn method_context(&self) -> &MethodContext {
+        &self.methods
+    }
+
+    /// The increments' connections: how many are free to lend, of how many there may be.
+    pub fn free_connections(&self) -> (usize, u32) {
+        each_db!(&self.db, db => db.free_connections())
+    }
+
+    /// Runs `work` on this backend's database, whatever its engine.
+    pub async fn with_database<W: WithDatabase>(&self, work: W) -> W::Output {
+        each_db!(&self.db, db => work.run(db).await)
+    }
+
+    /// Marks `method` as one this database cannot run, for `reason` (what a connect-time
+    /// probe finds on the PostgreSQL-protocol engines; tests set it by hand).
+    pub fn rule_out(&mut self, method: MethodId, reason: &str) {
+        if let Db::Postgres(db) = &mut self.db {
+            db.unsupported.push(postgres::probes::Unsupported {
+                method,
+                reason: reason.to_string(),
+            });
         }
     }
 
@@ -161,20 +183,12 @@ impl Backend {
         {
             return Some(reason.to_string());
         }
-        match &self.db {
-            Db::Postgres(db) => db.probed_gap(method),
-            Db::Mariadb(_) | Db::Sqlite(_) => None,
-        }
+        each_db!(&self.db, db => db.probed_gap(method))
     }
 
     /// What `method` does on this engine, in words.
     pub fn summary(&self, method: MethodId) -> &'static str {
-        match (&self.db, method) {
-            (Db::Mariadb(_), MethodId::TableLock) => mariadb::session::TABLE_LOCK_SUMMARY,
-            (Db::Mariadb(_), MethodId::AdvisoryLock) => mariadb::session::ADVISORY_LOCK_SUMMARY,
-            (Db::Sqlite(_), MethodId::TableLock) => sqlite::session::TABLE_LOCK_SUMMARY,
-            _ => methods::summary(method),
-        }
+        each_db!(&self.db, db => db.summary(method))
     }
 
     /// One increment with the policy's retries; nothing is tried for a method the database
@@ -201,15 +215,7 @@ impl Backend {
     /// One attempt of `method` on this engine, on a connection of its own.
     async fn attempt(&self, method: MethodId, span: &Span) -> Result<Option<i64>, IncrementError> {
         let ctx = &self.methods;
-        match &self.db {
-            Db::Postgres(db) => {
-                methods::increment(method, &mut db.session().await?, ctx, span).await
-            }
-            Db::Mariadb(db) => {
-                methods::increment(method, &mut db.session().await?, ctx, span).await
-            }
-            Db::Sqlite(db) => methods::increment(method, &mut db.session().await?, ctx, span).await,
-        }
+        each_db!(&self.db, db => methods::increment(method, &mut db.session().await?, ctx, span).await)
     }
 
     /// Method 9: joins row `id`'s next batch (starting the row's flusher when none runs) and
@@ -223,11 +229,10 @@ impl Backend {
             tokio::spawn(async move { backend.flush(id, policy).await });
         }
         answer.await.unwrap_or(Attempted {
-            result: Err(IncrementError::Database(crate::model::DbFailure {
-                class: crate::model::ErrorClass::Internal,
-                message: "the batch was dropped".to_string(),
-                detail: "method 9's flusher ended without answering".to_string(),
-            })),
+            result: Err(IncrementError::Database(DbFailure::ours(
+                crate::model::ErrorClass::Internal,
+                "method 9's flusher ended without answering: the batch was dropped",
+            ))),
             attempts: 0,
             interval: None,
         })
@@ -248,63 +253,33 @@ impl Backend {
 
     /// One attempt of a batch of `k` increments of row `id`, on a connection of its own.
     async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
-        let applied = match &self.db {
-            Db::Postgres(db) => coalesced::apply(&mut db.session().await?, id, k, span).await,
-            Db::Mariadb(db) => coalesced::apply(&mut db.session().await?, id, k, span).await,
-            Db::Sqlite(db) => coalesced::apply(&mut db.session().await?, id, k, span).await,
-        };
+        let applied =
+            each_db!(&self.db, db => coalesced::apply(&mut db.session().await?, id, k, span).await);
         span.end();
         applied
     }
 
     pub async fn close(&self) {
-        match &self.db {
-            Db::Postgres(db) => db.close().await,
-            Db::Mariadb(db) => db.pool.close().await,
-            Db::Sqlite(db) => db.pool.close().await,
-        }
+        each_db!(&self.db, db => db.close().await)
     }
 
     /// Sessions left idle in transaction after a run, once `patience` is over (PostgreSQL's
     /// `pg_stat_activity`, MariaDB's InnoDB transactions of sleeping sessions; SQLite has no
     /// server sessions, and its transactions live in our own pooled connections).
     pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
-        match &self.db {
-            Db::Postgres(db) => db.settle_idle_in_transaction(patience).await,
-            Db::Mariadb(db) => db.settle_idle_in_transaction(patience).await,
-            Db::Sqlite(_) => Ok(0),
-        }
+        each_db!(&self.db, db => db.settle_idle_in_transaction(patience).await)
     }
 
     pub fn describe(&self) -> Description {
-        let (effective_isolation, server_version, pool_size, settings) = match &self.db {
-            Db::Postgres(db) => (
-                db.effective_isolation.clone(),
-                db.server_version.clone(),
-                db.connections.size(),
-                &db.settings,
-            ),
-            Db::Mariadb(db) => (
-                db.effective_isolation.clone(),
-                db.version.clone(),
-                db.pool_size,
-                &db.settings,
-            ),
-            Db::Sqlite(db) => (
-                Isolation::Serializable.sql_name().to_string(),
-                db.version.clone(),
-                db.pool_size,
-                &db.settings,
-            ),
-        };
+        let facts = each_db!(&self.db, db => db.facts());
         Description {
-            engine: self.engine(),
+            engine: facts.engine,
             isolation: self.isolation,
             scope: self.scope,
-            effective_isolation,
-            server_version,
-            pool_size,
-            settings: settings.clone(),
+            effective_isolation: facts.effective_isolation,
+            server_version: facts.server_version,
+            pool_size: facts.pool_size,
+            settings: facts.settings,
         }
     }
 }

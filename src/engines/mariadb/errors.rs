@@ -1,19 +1,29 @@
-//! MariaDB's error table, by error number: its SQLSTATEs are too coarse (1205 and 1020 are
-//! both HY000), so refusals are named after the server's own constants.
+//! MariaDB's error table, by error number. Every error carries a SQLSTATE too, but they are
+//! too coarse to classify by (1205 and 1020 are both HY000), so codes are the server's own
+//! constants and the SQLSTATE travels beside them.
 
 use sqlx::error::DatabaseError;
 use sqlx::mysql::MySqlDatabaseError;
 
 use crate::engines::errors::{ErrorTable, rejected};
-use crate::model::{DbFailure, ErrorClass};
+use crate::model::{DbFailure, ErrorClass, Refusal};
 
 /// The refusals: the transaction (or statement) was rolled back, and a new attempt can
 /// succeed.
-const REFUSALS: [(u16, &str); 4] = [
-    (1213, "ER_LOCK_DEADLOCK"),
-    (1205, "ER_LOCK_WAIT_TIMEOUT"),
-    (1020, "ER_CHECKREAD"),
-    (DUPLICATE_ENTRY, "ER_DUP_ENTRY"),
+const REFUSALS: [(u16, &str, Refusal); 4] = [
+    (1213, "ER_LOCK_DEADLOCK", Refusal::Deadlock),
+    (1205, "ER_LOCK_WAIT_TIMEOUT", Refusal::LockTimeout),
+    (1020, "ER_CHECKREAD", Refusal::Serialization),
+    (DUPLICATE_ENTRY, "ER_DUP_ENTRY", Refusal::Duplicate),
+];
+
+/// The server cannot take the work now: too many connections (1040, 1203), shutting down
+/// (1053), the connection killed (1927).
+const UNAVAILABLE: [(u16, &str); 4] = [
+    (1040, "ER_CON_COUNT_ERROR"),
+    (1203, "ER_TOO_MANY_USER_CONNECTIONS"),
+    (1053, "ER_SERVER_SHUTDOWN"),
+    (1927, "ER_CONNECTION_KILLED"),
 ];
 
 /// A duplicate key (a concurrent get-or-create won the insert).
@@ -21,6 +31,7 @@ pub const DUPLICATE_ENTRY: u16 = 1062;
 
 pub const TABLE: ErrorTable = ErrorTable {
     code_of,
+    sqlstate_of,
     class_of,
     label: "",
 };
@@ -29,26 +40,34 @@ pub fn classify(err: &sqlx::Error) -> DbFailure {
     TABLE.classify(err)
 }
 
-/// Whether `err` is a duplicate-key error.
-pub fn is_duplicate(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db
-            .try_downcast_ref::<MySqlDatabaseError>()
-            .is_some_and(|e| e.number() == DUPLICATE_ENTRY),
-        _ => false,
-    }
+/// The code counter gives error `number` (`ER_DUP_ENTRY` for 1062).
+pub fn name_of(number: u16) -> &'static str {
+    REFUSALS
+        .iter()
+        .find(|(n, ..)| *n == number)
+        .map(|r| r.1)
+        .or_else(|| UNAVAILABLE.iter().find(|(n, _)| *n == number).map(|u| u.1))
+        .unwrap_or("")
 }
 
 fn code_of(db: &dyn DatabaseError) -> Option<String> {
     let number = db.try_downcast_ref::<MySqlDatabaseError>()?.number();
-    let name = REFUSALS.iter().find(|(n, _)| *n == number);
-    Some(name.map_or_else(|| format!("ER_{number}"), |(_, name)| name.to_string()))
+    let refusal = REFUSALS.iter().find(|(n, ..)| *n == number).map(|r| r.1);
+    let unavailable = UNAVAILABLE.iter().find(|(n, _)| *n == number).map(|u| u.1);
+    let name = refusal.or(unavailable);
+    Some(name.map_or_else(|| format!("ER_{number}"), str::to_string))
+}
+
+fn sqlstate_of(db: &dyn DatabaseError) -> Option<String> {
+    db.code().map(|code| code.into_owned())
 }
 
 fn class_of(code: &str) -> ErrorClass {
-    if REFUSALS.iter().any(|(_, name)| *name == code) {
-        rejected(code, true)
-    } else {
-        ErrorClass::Internal
+    if let Some((_, _, refusal)) = REFUSALS.iter().find(|(_, name, _)| *name == code) {
+        return rejected(*refusal, true);
     }
+    if UNAVAILABLE.iter().any(|(_, name)| *name == code) {
+        return ErrorClass::Unavailable;
+    }
+    ErrorClass::Internal
 }

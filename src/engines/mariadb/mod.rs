@@ -1,6 +1,7 @@
 //! MariaDB (InnoDB): the pool with the run's isolation level set on every connection, the
 //! methods' statements (`session`), its error numbers (`errors`) and its throwaway server.
 
+pub mod blocking;
 pub mod errors;
 pub mod server;
 pub mod session;
@@ -12,10 +13,12 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Executor, MySqlPool};
 
+use super::backend::{Database, Facts};
+use super::errors::ErrorTable;
 use super::options::{EngineOption, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
-use crate::model::{DbFailure, Engine, Isolation, IsolationScope};
+use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
 
@@ -117,15 +120,22 @@ pub async fn connect(
     options: &MySqlConnectOptions,
     open: &OpenOptions,
 ) -> Result<MariaDatabase, DbError> {
-    let mut on_connect: Vec<&'static str> = open
+    let mut on_connect: Vec<String> = open
         .engine_options
         .iter()
         .filter(|option| option.engine() == Engine::Mariadb)
-        .map(|&option| set_option(option))
+        .map(|&option| set_option(option).to_string())
         .collect();
+    if let Some(waits) = open.waits {
+        // Whole seconds (the variables' unit), at least one; the number is ours.
+        let seconds = waits.lock_timeout.as_secs_f64().ceil().max(1.0) as u64;
+        on_connect.push(format!(
+            "SET SESSION innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
+        ));
+    }
     let next_transaction = match open.scope {
         IsolationScope::Session => {
-            on_connect.push(set_session_level(open.isolation));
+            on_connect.push(set_session_level(open.isolation).to_string());
             None
         }
         IsolationScope::Transaction => Some(set_next_level(open.isolation)),
@@ -137,7 +147,9 @@ pub async fn connect(
             let statements = on_connect.clone();
             Box::pin(async move {
                 for sql in statements {
-                    conn.execute(sqlx::raw_sql(sql)).await?;
+                    // Fixed statements, and limits that are numbers of ours.
+                    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+                        .await?;
                 }
                 Ok(())
             })
@@ -205,6 +217,56 @@ impl MariaDatabase {
     pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
         let idle = settle(patience, || idle_in_transaction(&self.pool)).await;
         idle.map_err(|e| errors::classify(&e))
+    }
+}
+
+impl Database for MariaDatabase {
+    type Session = MariaSession;
+    type Pooled = sqlx::MySql;
+    type Probe = blocking::MariaProbe;
+    const ERRORS: &'static ErrorTable = &errors::TABLE;
+    const READS: &'static ReadSql = &READS;
+
+    async fn session(&self) -> Result<MariaSession, DbFailure> {
+        MariaDatabase::session(self).await
+    }
+
+    async fn probe(&self) -> Result<blocking::MariaProbe, DbFailure> {
+        blocking::MariaProbe::connect(&self.pool.connect_options()).await
+    }
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    fn free_connections(&self) -> (usize, u32) {
+        super::shared::free_of(&self.pool, self.pool_size)
+    }
+
+    fn facts(&self) -> Facts {
+        Facts {
+            engine: Engine::Mariadb,
+            effective_isolation: self.effective_isolation.clone(),
+            server_version: self.version.clone(),
+            pool_size: self.pool_size,
+            settings: self.settings.clone(),
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
+        MariaDatabase::settle_idle_in_transaction(self, patience).await
+    }
+
+    fn summary(&self, method: MethodId) -> &'static str {
+        match method {
+            MethodId::TableLock => session::TABLE_LOCK_SUMMARY,
+            MethodId::AdvisoryLock => session::ADVISORY_LOCK_SUMMARY,
+            _ => crate::methods::summary(method),
+        }
     }
 }
 

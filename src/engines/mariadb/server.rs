@@ -71,6 +71,9 @@ impl LocalMariaDb {
         install
             .arg("--no-defaults")
             .arg(format!("--datadir={}", self.dir().join("data").display()))
+            // Its own temporary files too: two set-ups at once in /tmp trip over each other's
+            // temporary tables (seen: "Could not remove temporary table", then "Aborting").
+            .arg(format!("--tmpdir={}", self.dir().display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
         supervise::run_setup(install, "mariadb-install-db")
     }
@@ -91,6 +94,7 @@ impl LocalMariaDb {
             .arg(format!("--datadir={dir}/data"))
             .arg(format!("--socket={dir}/mysqld.sock"))
             .arg(format!("--pid-file={dir}/mysqld.pid"))
+            .arg(format!("--tmpdir={dir}"))
             .arg(format!("--log-error={}", log.display()))
             .args(["--skip-networking", "--skip-log-bin"])
             .args(["--innodb-buffer-pool-size=64M", "--max-connections=400"])

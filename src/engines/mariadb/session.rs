@@ -1,4 +1,5 @@
-//! The methods' statements on MariaDB (InnoDB). Where MariaDB needs them done differently:
+//! The methods' statements on MariaDB (InnoDB), every one through the session's [`Wire`].
+//! Where MariaDB needs them done differently:
 //! - table lock: `LOCK TABLES ... WRITE` commits any open transaction and only works with
 //!   autocommit off, so it is `SET autocommit = 0`, `LOCK TABLES`, work, `COMMIT`,
 //!   `UNLOCK TABLES` (the order MariaDB's manual prescribes).
@@ -8,13 +9,14 @@
 //!   transaction, released after it.
 //! - a failed INSERT (duplicate key) aborts only its statement: no savepoint is needed.
 
-use sqlx::mysql::MySqlQueryResult;
+use sqlx::MySql;
+use sqlx::mysql::{MySqlConnection, MySqlQueryResult};
 use sqlx::pool::PoolConnection;
-use sqlx::{Executor, MySql};
 
-use super::errors;
-use crate::engines::scripts;
-use crate::methods::{Guard, Inserted, Placeholders, Read, ScriptRows, Session};
+use super::errors::{self, DUPLICATE_ENTRY};
+use crate::engines::wire::{ServerIdQuery, Tx, Wire, pooled_link, session_through_wire};
+use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
+use crate::model::statement::Effect;
 use crate::model::{DbFailure, IncrementError};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?";
@@ -28,7 +30,8 @@ const ADD_TO_SLOT: &str = "INSERT INTO counter_shard (id, slot, count) VALUES (?
 const APPEND: &str = "INSERT INTO counter_ledger (id) VALUES (?)";
 const UPSERT: &str = "INSERT INTO counter (id, count) VALUES (?, 1) \
      ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)";
-const WRITTEN: &str = "SELECT LAST_INSERT_ID()";
+/// Signed: sqlx reads no unsigned BIGINT into an i64.
+const WRITTEN: &str = "SELECT CAST(LAST_INSERT_ID() AS SIGNED)";
 const GET_LOCK: &str = "SELECT GET_LOCK(CONCAT('counter:', ?), 10)";
 const RELEASE_LOCK: &str = "SELECT RELEASE_LOCK(CONCAT('counter:', ?))";
 
@@ -38,14 +41,14 @@ pub const TABLE_LOCK_SUMMARY: &str = "autocommit off, LOCK TABLES counter WRITE,
 pub const ADVISORY_LOCK_SUMMARY: &str =
     "GET_LOCK('counter:id') around a transaction: read, write read+1";
 
+pooled_link!(MySql, MySqlConnection, MySqlQueryResult);
+
 /// One increment's statements on one pooled connection.
 pub struct MariaSession {
-    conn: PoolConnection<MySql>,
+    wire: Wire<PoolConnection<MySql>>,
     /// With the scope `transaction`: `SET TRANSACTION ISOLATION LEVEL ...`, sent before each
     /// transaction (it sets the next one's level only).
     next_transaction: Option<&'static str>,
-    /// The open transaction's guard and key, until it is committed or rolled back.
-    open: Option<(Guard, i64)>,
 }
 
 impl MariaSession {
@@ -53,20 +56,25 @@ impl MariaSession {
         conn: PoolConnection<MySql>,
         next_transaction: Option<&'static str>,
     ) -> MariaSession {
+        let ask = ServerIdQuery::Ask("SELECT CAST(CONNECTION_ID() AS SIGNED)");
+        let wire = Wire::new(conn, &errors::TABLE, "START TRANSACTION", ask);
         MariaSession {
-            conn,
+            wire,
             next_transaction,
-            open: None,
         }
     }
 
     /// Method 1's start: LOCK TABLES commits any open transaction, so autocommit goes off
     /// first; the next statement then opens a transaction, at the level set just before it.
     async fn lock_table(&mut self) -> Result<(), DbFailure> {
-        self.simple("SET autocommit = 0").await?;
-        self.simple("LOCK TABLES counter WRITE").await?;
+        self.wire
+            .control("SET autocommit = 0", Effect::Local)
+            .await?;
+        self.wire
+            .control("LOCK TABLES counter WRITE", Effect::Writes)
+            .await?;
         if let Some(level) = self.next_transaction {
-            self.simple(level).await?;
+            self.wire.control(level, Effect::Local).await?;
         }
         Ok(())
     }
@@ -74,14 +82,9 @@ impl MariaSession {
     /// Starts the transaction, at the run's level when only transactions get it.
     async fn start(&mut self) -> Result<(), DbFailure> {
         if let Some(level) = self.next_transaction {
-            self.simple(level).await?;
+            self.wire.control(level, Effect::Local).await?;
         }
-        self.simple("START TRANSACTION").await
-    }
-
-    async fn simple(&mut self, sql: &'static str) -> Result<(), DbFailure> {
-        let done = self.conn.execute(sqlx::raw_sql(sql)).await;
-        done.map(|_| ()).map_err(|err| errors::classify(&err))
+        self.wire.control("START TRANSACTION", Effect::Local).await
     }
 
     /// Lets go of what the transaction's guard took: the table lock (and autocommit back on),
@@ -90,68 +93,60 @@ impl MariaSession {
         match guard {
             Guard::Nothing => Ok(()),
             Guard::Table => {
-                self.simple("UNLOCK TABLES").await?;
-                self.simple("SET autocommit = 1").await
+                self.wire.control("UNLOCK TABLES", Effect::Releases).await?;
+                self.wire.control("SET autocommit = 1", Effect::Local).await
             }
-            Guard::Key => {
-                let done = sqlx::query(RELEASE_LOCK)
-                    .bind(id)
-                    .execute(&mut *self.conn)
-                    .await;
-                done.map(|_| ()).map_err(|err| errors::classify(&err))
-            }
+            Guard::Key => self
+                .wire
+                .scalar(RELEASE_LOCK, &[id], Effect::Releases)
+                .await
+                .map(drop),
         }
     }
 
+    /// The count an `... LAST_INSERT_ID(count + 1)` wrote: read back on the connection.
     async fn last_insert_id(&mut self) -> Result<i64, DbFailure> {
-        let value: Result<u64, _> = sqlx::query_scalar(WRITTEN).fetch_one(&mut *self.conn).await;
-        value
-            .map(|v| i64::try_from(v).unwrap_or(i64::MAX))
-            .map_err(|err| errors::classify(&err))
+        Ok(self
+            .wire
+            .scalar(WRITTEN, &[], Effect::Local)
+            .await?
+            .unwrap_or(0))
     }
 
     /// The count an `INSERT ... ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)`
     /// wrote: 1 row affected means inserted with count 1; 2, updated, and the count is the id.
-    async fn upserted(
-        &mut self,
-        query: sqlx::query::Query<'_, MySql, sqlx::mysql::MySqlArguments>,
-    ) -> Result<i64, DbFailure> {
-        if self.rows(query).await? == 1 {
+    async fn upserted(&mut self, sql: &'static str, binds: &[i64]) -> Result<i64, DbFailure> {
+        if self.wire.written(sql, binds).await? == 1 {
             Ok(1)
         } else {
             self.last_insert_id().await
         }
     }
 
-    async fn rows(
-        &mut self,
-        query: sqlx::query::Query<'_, MySql, sqlx::mysql::MySqlArguments>,
-    ) -> Result<u64, DbFailure> {
-        let done = query.execute(&mut *self.conn).await;
-        done.map(|d| d.rows_affected())
-            .map_err(|err| errors::classify(&err))
+    /// The guard and key of the open transaction, if one is open.
+    fn open_guard(&self) -> Option<(Guard, i64)> {
+        match self.wire.tx() {
+            Tx::Open(guard, id) => Some((guard, id)),
+            Tx::Idle | Tx::Wrapped => None,
+        }
     }
 }
 
 impl Session for MariaSession {
     async fn begin(&mut self, guard: Guard, id: i64) -> Result<(), IncrementError> {
-        self.open = Some((guard, id));
+        self.wire.opened(guard, id);
         let begun = match guard {
             Guard::Nothing => self.start().await,
             Guard::Table => self.lock_table().await,
-            Guard::Key => {
-                let got: Result<Option<i64>, _> = sqlx::query_scalar(GET_LOCK)
-                    .bind(id)
-                    .fetch_one(&mut *self.conn)
-                    .await;
-                match got.map_err(|err| errors::classify(&err))? {
-                    Some(1) => self.start().await,
-                    _ => {
-                        self.open = None;
-                        return Err(IncrementError::LockTimeout);
-                    }
+            Guard::Key => match self.wire.scalar(GET_LOCK, &[id], Effect::Writes).await {
+                Ok(Some(1)) => self.start().await,
+                Ok(_) => {
+                    // Not granted: nothing is held.
+                    self.wire.closed();
+                    return Err(IncrementError::LockTimeout);
                 }
-            }
+                Err(err) => Err(err),
+            },
         };
         if let Err(err) = begun {
             self.rollback().await;
@@ -160,107 +155,90 @@ impl Session for MariaSession {
         Ok(())
     }
 
+    /// Once COMMIT succeeded the increment is applied, whatever happens next: a guard that
+    /// cannot be let go afterwards is the connection's problem (it is closed instead of lent
+    /// again, which lets go of its locks), not the request's.
     async fn commit(&mut self) -> Result<(), DbFailure> {
-        let Some((guard, id)) = self.open else {
+        let Some((guard, id)) = self.open_guard() else {
             return Ok(());
         };
-        let committed = self.simple("COMMIT").await;
+        let committed = self.wire.control("COMMIT", Effect::Releases).await;
         if committed.is_err() {
             self.rollback().await;
             return committed;
         }
-        self.release(guard, id).await?;
-        self.open = None;
+        match self.release(guard, id).await {
+            Ok(()) => self.wire.closed(),
+            Err(err) => {
+                tracing::warn!(cause = %err, "committed, but the guard was not let go: closing the connection");
+                self.wire.discard();
+            }
+        }
         Ok(())
     }
 
     async fn rollback(&mut self) {
-        let Some((guard, id)) = self.open else {
+        let Some((guard, id)) = self.open_guard() else {
             return;
         };
-        let rolled_back = self.simple("ROLLBACK").await;
+        let rolled_back = self.wire.control("ROLLBACK", Effect::Releases).await;
         if rolled_back.is_ok() && self.release(guard, id).await.is_ok() {
-            self.open = None;
+            self.wire.closed();
         }
     }
 
     async fn read(&mut self, id: i64, read: Read) -> Result<Option<i64>, DbFailure> {
-        let sql = match read {
-            Read::Plain => SELECT,
-            Read::ForUpdate => SELECT_FOR_UPDATE,
+        let (sql, effect) = match read {
+            Read::Plain => (SELECT, Effect::Reads),
+            Read::ForUpdate => (SELECT_FOR_UPDATE, Effect::Writes),
         };
-        let found = sqlx::query_scalar(sql)
-            .bind(id)
-            .fetch_optional(&mut *self.conn)
-            .await;
-        found.map_err(|err| errors::classify(&err))
+        self.wire.scalar(sql, &[id], effect).await
     }
 
     async fn insert(&mut self, id: i64) -> Result<Inserted, DbFailure> {
-        match sqlx::query(INSERT).bind(id).execute(&mut *self.conn).await {
+        match self.wire.written(INSERT, &[id]).await {
             Ok(_) => Ok(Inserted::Created),
-            Err(err) if errors::is_duplicate(&err) => Ok(Inserted::Exists(errors::classify(&err))),
-            Err(err) => Err(errors::classify(&err)),
+            Err(err) if err.code() == Some(errors::name_of(DUPLICATE_ENTRY)) => {
+                Ok(Inserted::Exists(err))
+            }
+            Err(err) => Err(err),
         }
     }
 
     async fn write(&mut self, id: i64, value: i64) -> Result<u64, DbFailure> {
         // sqlx asks for found rows: matched rows count, even when the value is unchanged.
-        self.rows(sqlx::query(WRITE).bind(value).bind(id)).await
+        self.wire.written(WRITE, &[value, id]).await
     }
 
     async fn swap(&mut self, id: i64, old: i64, new: i64) -> Result<u64, DbFailure> {
-        self.rows(sqlx::query(SWAP).bind(new).bind(id).bind(old))
-            .await
+        self.wire.written(SWAP, &[new, id, old]).await
     }
 
     async fn add(&mut self, id: i64, by: i64) -> Result<Option<i64>, DbFailure> {
         // LAST_INSERT_ID() keeps its old value when nothing matched: check first.
-        if self.rows(sqlx::query(ADD).bind(by).bind(id)).await? == 0 {
+        if self.wire.written(ADD, &[by, id]).await? == 0 {
             return Ok(None);
         }
         self.last_insert_id().await.map(Some)
     }
 
     async fn add_to_slot(&mut self, id: i64, slot: i64) -> Result<i64, DbFailure> {
-        self.upserted(sqlx::query(ADD_TO_SLOT).bind(id).bind(slot))
-            .await
+        self.upserted(ADD_TO_SLOT, &[id, slot]).await
     }
 
     async fn append(&mut self, id: i64) -> Result<(), DbFailure> {
-        self.rows(sqlx::query(APPEND).bind(id)).await.map(|_| ())
+        self.wire.written(APPEND, &[id]).await.map(drop)
     }
 
     async fn upsert(&mut self, id: i64) -> Result<i64, DbFailure> {
-        self.upserted(sqlx::query(UPSERT).bind(id)).await
+        self.upserted(UPSERT, &[id]).await
     }
 
     const PLACEHOLDERS: Placeholders = Placeholders::Positional;
 
     async fn prepare_script(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
-        let prepared = scripts::prepare::<MySql>(&mut self.conn, sql, params).await;
-        prepared.map_err(|err| errors::classify(&err))
+        self.wire.prepare(sql, params).await
     }
 
-    async fn run_script(
-        &mut self,
-        sql: &str,
-        binds: &[Option<i64>],
-        fetch: bool,
-    ) -> Result<ScriptRows, DbFailure> {
-        let rows_written = MySqlQueryResult::rows_affected;
-        let ran =
-            scripts::run::<MySql>(&mut self.conn, sql, binds, fetch, true, rows_written).await;
-        ran.map_err(|err| errors::classify(&err))
-    }
-}
-
-impl Drop for MariaSession {
-    /// A session dropped with its transaction (or a lock) still open closes its connection
-    /// instead of giving it back: the server rolls back and lets go of the locks.
-    fn drop(&mut self) {
-        if self.open.is_some() {
-            self.conn.close_on_drop();
-        }
-    }
+    session_through_wire!();
 }

@@ -3,7 +3,7 @@
 use sqlx::error::DatabaseError;
 
 use crate::engines::errors::{ErrorTable, rejected};
-use crate::model::{DbFailure, ErrorClass};
+use crate::model::{DbFailure, ErrorClass, Refusal};
 
 /// Serialization failure ("could not serialize access ...").
 pub const SERIALIZATION_FAILURE: &str = "40001";
@@ -14,9 +14,12 @@ pub const DEADLOCK_DETECTED: &str = "40P01";
 pub const COMPLETION_UNKNOWN: &str = "40003";
 /// A unique violation (a concurrent get-or-create won the insert).
 pub const UNIQUE_VIOLATION: &str = "23505";
+/// A lock not granted within `lock_timeout`.
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 pub const TABLE: ErrorTable = ErrorTable {
     code_of: sqlstate_of,
+    sqlstate_of,
     class_of,
     label: "SQLSTATE ",
 };
@@ -29,34 +32,30 @@ pub fn describe(err: &sqlx::Error) -> String {
     TABLE.describe(err)
 }
 
-/// The SQLSTATE of a database error.
-pub fn sqlstate(err: &sqlx::Error) -> Option<String> {
-    match err {
-        sqlx::Error::Database(db) => sqlstate_of(db.as_ref()),
-        _ => None,
-    }
-}
-
 fn sqlstate_of(db: &dyn DatabaseError) -> Option<String> {
     db.code().map(|code| code.into_owned())
 }
 
 fn class_of(code: &str) -> ErrorClass {
     if code == COMPLETION_UNKNOWN {
-        return ErrorClass::Ambiguous {
-            code: code.to_string(),
-        };
+        return ErrorClass::Ambiguous;
     }
     // A new attempt can succeed after a serialization failure or a deadlock, and after the
     // unique violation of a get-or-create whose snapshot cannot see the row another request
     // created (a serialization failure in disguise: the next attempt's snapshot sees it).
-    let retryable = matches!(
-        code,
-        SERIALIZATION_FAILURE | DEADLOCK_DETECTED | UNIQUE_VIOLATION
-    );
+    let refusal = match code {
+        SERIALIZATION_FAILURE => Some((Refusal::Serialization, true)),
+        DEADLOCK_DETECTED => Some((Refusal::Deadlock, true)),
+        UNIQUE_VIOLATION => Some((Refusal::Duplicate, true)),
+        LOCK_NOT_AVAILABLE => Some((Refusal::LockTimeout, true)),
+        _ => None,
+    };
+    if let Some((refusal, retryable)) = refusal {
+        return rejected(refusal, retryable);
+    }
     match code.get(..2).unwrap_or("") {
         // 40: transaction rollback; 23: integrity violation. Both: rolled back, not applied.
-        "40" | "23" => rejected(code, retryable),
+        "40" | "23" => rejected(Refusal::Other, false),
         // 08: connection exception; 57: operator intervention (shutdown, crash recovery);
         // 53: insufficient resources (too many connections).
         "08" | "57" | "53" => ErrorClass::Unavailable,

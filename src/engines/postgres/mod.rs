@@ -3,6 +3,7 @@
 //! its throwaway cluster, and sessions left idle in transaction.
 
 pub mod binaries;
+pub mod blocking;
 pub mod cluster;
 pub mod connections;
 mod describe;
@@ -20,6 +21,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
+use super::backend::{Database, Facts};
+use super::errors::ErrorTable;
 use super::ha::rest::HaView;
 use super::options::OpenOptions;
 use super::pooler::Pooler;
@@ -295,6 +298,52 @@ fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {
     DbError::Connect {
         url: redact_url(options),
         reason: errors::describe(err),
+    }
+}
+
+impl Database for PgDatabase {
+    type Session = PgSession;
+    type Pooled = sqlx::Postgres;
+    type Probe = blocking::PgProbe;
+    const ERRORS: &'static ErrorTable = &errors::TABLE;
+    const READS: &'static ReadSql = &READS;
+
+    async fn session(&self) -> Result<PgSession, DbFailure> {
+        PgDatabase::session(self).await
+    }
+
+    async fn probe(&self) -> Result<blocking::PgProbe, DbFailure> {
+        blocking::PgProbe::connect(&self.pool.connect_options()).await
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn free_connections(&self) -> (usize, u32) {
+        (self.connections.free(), self.connections.size())
+    }
+
+    fn facts(&self) -> Facts {
+        Facts {
+            engine: self.engine,
+            effective_isolation: self.effective_isolation.clone(),
+            server_version: self.server_version.clone(),
+            pool_size: self.connections.size(),
+            settings: self.settings.clone(),
+        }
+    }
+
+    async fn close(&self) {
+        PgDatabase::close(self).await;
+    }
+
+    async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
+        PgDatabase::settle_idle_in_transaction(self, patience).await
+    }
+
+    fn probed_gap(&self, method: MethodId) -> Option<String> {
+        PgDatabase::probed_gap(self, method)
     }
 }
 

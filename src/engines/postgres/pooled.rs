@@ -94,11 +94,20 @@ pub fn route(
 /// `direct` with the run's level for every statement of every connection, when the scope
 /// says so.
 pub fn with_level(direct: &PgConnectOptions, open: &OpenOptions) -> PgConnectOptions {
-    match open.scope {
+    let options = match open.scope {
         IsolationScope::Session => direct
             .clone()
             .options([("default_transaction_isolation", open.isolation.sql_name())]),
         IsolationScope::Transaction => direct.clone(),
+    };
+    let Some(waits) = open.waits else {
+        return options;
+    };
+    let millis = |wait: std::time::Duration| format!("{}ms", wait.as_millis().max(1));
+    let options = options.options([("lock_timeout", millis(waits.lock_timeout))]);
+    match waits.deadlock_timeout {
+        Some(deadlock) => options.options([("deadlock_timeout", millis(deadlock))]),
+        None => options,
     }
 }
 

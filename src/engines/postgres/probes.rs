@@ -116,7 +116,9 @@ pub async fn does_not_exclude(
 }
 
 fn is_not_here(err: &sqlx::Error) -> bool {
-    errors::sqlstate(err).is_some_and(|code| NOT_HERE.contains(&code.as_str()))
+    errors::classify(err)
+        .code()
+        .is_some_and(|code| NOT_HERE.contains(&code))
 }
 
 fn refusal(statement: &str, err: &sqlx::Error) -> String {

@@ -14,10 +14,13 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::backend::{Database, Facts};
+use super::blocking::NoServer;
+use super::errors::ErrorTable;
 use super::options::{Durability, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator};
-use crate::model::{DbFailure, Engine};
+use crate::model::{DbFailure, Engine, Isolation, MethodId};
 pub use capabilities::not_applicable;
 use session::SqliteSession;
 
@@ -102,7 +105,11 @@ pub async fn connect(path: &Path, open: &OpenOptions) -> Result<SqliteDatabase, 
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(match open.waits {
+            // The explorer reads SQLITE_BUSY as "this step would block".
+            Some(_) => Duration::ZERO,
+            None => BUSY_TIMEOUT,
+        });
     let pool_size = open.pool_size;
     let pool = SqlitePoolOptions::new()
         .max_connections(pool_size)
@@ -148,5 +155,55 @@ impl SqliteDatabase {
         let conn = self.pool.acquire().await;
         let conn = conn.map_err(|err| errors::classify(&err))?;
         Ok(SqliteSession::new(conn))
+    }
+}
+
+impl Database for SqliteDatabase {
+    type Session = SqliteSession;
+    type Pooled = sqlx::Sqlite;
+    type Probe = NoServer;
+    const ERRORS: &'static ErrorTable = &errors::TABLE;
+    const READS: &'static ReadSql = &READS;
+
+    async fn session(&self) -> Result<SqliteSession, DbFailure> {
+        SqliteDatabase::session(self).await
+    }
+
+    async fn probe(&self) -> Result<NoServer, DbFailure> {
+        Ok(NoServer)
+    }
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn free_connections(&self) -> (usize, u32) {
+        super::shared::free_of(&self.pool, self.pool_size)
+    }
+
+    fn facts(&self) -> Facts {
+        Facts {
+            engine: Engine::Sqlite,
+            effective_isolation: Isolation::Serializable.sql_name().to_string(),
+            server_version: self.version.clone(),
+            pool_size: self.pool_size,
+            settings: self.settings.clone(),
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// SQLite has no server sessions: its transactions live in our own pooled connections.
+    async fn settle_idle_in_transaction(&self, _patience: Duration) -> Result<i64, DbFailure> {
+        Ok(0)
+    }
+
+    fn summary(&self, method: MethodId) -> &'static str {
+        match method {
+            MethodId::TableLock => session::TABLE_LOCK_SUMMARY,
+            _ => crate::methods::summary(method),
+        }
     }
 }

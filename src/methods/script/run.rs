@@ -2,6 +2,7 @@
 //! the script, as the built-in methods' get-or-create does), then the steps run in order on one
 //! connection, every variable bound as a parameter.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::methods::get_or_create::get_or_create;
 use crate::methods::session::{Guard, MethodContext, Placeholders, Read, Session};
 use crate::methods::span::Span;
 use crate::model::IncrementError;
+use crate::model::statement::{Effect, Fetch, Statement as Sent};
 
 /// Runs `script` once for counter `id`; returns the count written when the script makes it
 /// known (`-- written: var`, or a `RETURNING count`). Whatever fails, an open transaction is
@@ -113,9 +115,19 @@ impl Run {
             Placeholders::Numbered => &statement.numbered,
             Placeholders::Positional => &statement.positional,
         };
-        let answered = session
-            .run_script(sql, &binds, statement.returns_rows)
-            .await;
+        let sent = Sent {
+            sql: Cow::Owned(sql.clone()),
+            binds,
+            effect: match statement.reads_only && !statement.takes_locks {
+                true => Effect::Reads,
+                false => Effect::Writes,
+            },
+            fetch: match statement.returns_rows {
+                true => Fetch::Rows,
+                false => Fetch::Written,
+            },
+        };
+        let answered = session.run_script(sent).await;
         let answer = answered.map_err(|err| self.failed(line, IncrementError::Database(err)))?;
         if statement.returning {
             let count = answer

@@ -33,6 +33,9 @@ pub struct Statement {
     /// Whether it can only read (a query without `RETURNING`): in autocommit, nothing it did
     /// stays written if a later statement fails.
     pub reads_only: bool,
+    /// Whether it takes a lock (`FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE`, an advisory
+    /// or named lock): another session may then have to wait for it.
+    pub takes_locks: bool,
 }
 
 /// How long a `\sleep` pauses.
@@ -102,7 +105,28 @@ pub fn command(text: &str, line: usize, gset: Option<String>) -> Result<Command,
         refuse_if_zero_rows: false,
         returning,
         reads_only: reads && !returning,
+        takes_locks: takes_locks(text),
     }))
+}
+
+/// Whether `text` takes a lock beyond the rows it writes: a locking read, or an advisory or
+/// named lock.
+fn takes_locks(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let locking_read = words.windows(2).any(|pair| {
+        matches!(
+            (pair[0].as_str(), pair[1].as_str()),
+            ("FOR", "UPDATE" | "SHARE" | "NO" | "KEY") | ("SHARE", "MODE")
+        )
+    });
+    let named_lock = words
+        .iter()
+        .any(|word| word.starts_with("PG_ADVISORY") || word == "GET_LOCK");
+    locking_read || named_lock
 }
 
 const NOT_THE_LEVEL: &str = "the isolation level is the run's (--isolation), not the script's";

@@ -1,0 +1,443 @@
+//! The one path every statement of a session takes, on every engine: [`Wire::send`] has the
+//! statement's text and its bound values, hands them to the session's observer (the schedule
+//! explorer's gate; a server run has none), sends them, classifies the error with the
+//! engine's table and hands the answer back to the observer. It also keeps the session's
+//! transaction state as one value ([`Tx`]), from which it decides whether a connection may go
+//! back to its pool, and knows the connection's server-side id (for asking the database
+//! whether the session is blocked, or cancelling its statement).
+//!
+//! Written once, generic over the engine's sqlx connection; each engine's `session.rs` says
+//! which statements it sends, in its SQL.
+
+use std::sync::Arc;
+
+use sqlx::database::HasStatementCache;
+use sqlx::{
+    AssertSqlSafe, Column, ColumnIndex, Database, Decode, Either, Encode, Executor, IntoArguments,
+    Row, SqlSafeStr, Statement as _, Type, TypeInfo,
+};
+
+use super::errors::ErrorTable;
+use crate::methods::Guard;
+use crate::model::statement::{Answer, Effect, Fetch, Observer, Statement, Then};
+use crate::model::{DbFailure, ErrorClass};
+
+/// A connection a session holds, as the wire needs it: the sqlx connection, how its engine
+/// counts the rows a statement wrote, and how to keep it from going back to its pool.
+pub trait Link: Send {
+    type Db: Database;
+    fn connection(&mut self) -> &mut <Self::Db as Database>::Connection;
+    /// Rows written, from the engine's result of an `execute`.
+    fn rows_written(result: &<Self::Db as Database>::QueryResult) -> u64;
+    /// Told of every error; a link that can tell a broken connection (I/O, the server
+    /// shutting down) from a refused statement marks it for dropping.
+    fn failed(&mut self, _err: &sqlx::Error) {}
+    /// Closes this connection instead of giving it back (it is in a state no one else may
+    /// inherit, such as an open transaction); the others are not affected.
+    fn discard(&mut self);
+}
+
+/// Where the session's transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tx {
+    /// None open: the connection may go back to its pool.
+    Idle,
+    /// Opened by the method behind `guard` (keyed by the id, for a key guard): until it is
+    /// committed or rolled back and its guard let go.
+    Open(Guard, i64),
+    /// Opened by the wire around one autocommit statement (see [`Wrap`]).
+    Wrapped,
+}
+
+/// Which statements outside a transaction the wire sends inside one of their own (`BEGIN`,
+/// the statement, `COMMIT`: what autocommit does, made visible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrap {
+    /// None: autocommit as the database does it.
+    Never,
+    /// Those that write or lock: under an observer, so that the commit of an autocommit
+    /// `UPDATE` is a step of its own (two of them can then overlap, as in a real race). A read
+    /// that takes no lock holds nothing and leaves nothing behind: it stays one statement.
+    Writes,
+    /// Every read and write: through a transaction pooler, which may lend the server
+    /// connection to another client between the two round trips of one statement (parse, then
+    /// bind and execute) but not inside a transaction.
+    ReadsAndWrites,
+}
+
+/// How the wire asks an engine for its connection's server-side id.
+#[derive(Debug, Clone, Copy)]
+pub enum ServerIdQuery {
+    /// A statement answering one integer (`SELECT pg_backend_pid()`).
+    Ask(&'static str),
+    /// The engine has no server (SQLite).
+    None,
+}
+
+/// One session's connection and everything it sends on it.
+pub struct Wire<L: Link> {
+    link: L,
+    errors: &'static ErrorTable,
+    /// Whether statements may be named and kept on the connection (not through a
+    /// transaction pooler).
+    persistent: bool,
+    wrap: Wrap,
+    /// How a wrapped statement's transaction begins (`BEGIN`, `START TRANSACTION`).
+    wrap_begin: &'static str,
+    tx: Tx,
+    observer: Option<Arc<dyn Observer>>,
+    id_query: ServerIdQuery,
+    server_id: Option<i64>,
+}
+
+impl<L: Link> Wire<L>
+where
+    L::Db: Database + HasStatementCache,
+    for<'c> &'c mut <L::Db as Database>::Connection: Executor<'c, Database = L::Db>,
+    <L::Db as Database>::Arguments: IntoArguments<L::Db>,
+    for<'q> Option<i64>: Encode<'q, L::Db> + Type<L::Db>,
+    for<'r> Option<i64>: Decode<'r, L::Db>,
+    for<'r> Option<i32>: Decode<'r, L::Db>,
+    i64: Type<L::Db>,
+    i32: Type<L::Db>,
+    usize: ColumnIndex<<L::Db as Database>::Row>,
+{
+    pub fn new(
+        link: L,
+        errors: &'static ErrorTable,
+        wrap_begin: &'static str,
+        id_query: ServerIdQuery,
+    ) -> Wire<L> {
+        Wire {
+            link,
+            errors,
+            persistent: true,
+            wrap: Wrap::Never,
+            wrap_begin,
+            tx: Tx::Idle,
+            observer: None,
+            id_query,
+            server_id: None,
+        }
+    }
+
+    /// Through a transaction pooler: unnamed statements only, and every statement outside a
+    /// transaction inside one of its own.
+    pub fn through_transaction_pooler(mut self) -> Wire<L> {
+        self.persistent = false;
+        self.wrap = Wrap::ReadsAndWrites;
+        self
+    }
+
+    pub fn persistent(&self) -> bool {
+        self.persistent
+    }
+
+    /// Installs `observer` for every statement from now on; autocommit writes then get a
+    /// transaction of their own (see [`Wrap::Writes`]).
+    pub fn observe(&mut self, observer: Arc<dyn Observer>) {
+        self.observer = Some(observer);
+        if self.wrap == Wrap::Never {
+            self.wrap = Wrap::Writes;
+        }
+    }
+
+    pub fn tx(&self) -> Tx {
+        self.tx
+    }
+
+    /// Whether the method's own transaction is open (not a wrapped statement's).
+    pub fn in_transaction(&self) -> bool {
+        matches!(self.tx, Tx::Open(..))
+    }
+
+    /// The method's transaction is open from now on (set before its first statement, so that
+    /// a session dropped half-way never lends the connection in that state).
+    pub fn opened(&mut self, guard: Guard, id: i64) {
+        self.tx = Tx::Open(guard, id);
+    }
+
+    /// The transaction is over: the connection may be lent again.
+    pub fn closed(&mut self) {
+        self.tx = Tx::Idle;
+    }
+
+    /// Closes the connection when the session ends instead of lending it again (it failed in
+    /// a way that leaves it in an unknown state), whatever the transaction state says.
+    pub fn discard(&mut self) {
+        self.link.discard();
+    }
+
+    /// Sends `statement` (inside a transaction of its own when [`Wrap`] says so) and returns
+    /// its answer, or its error classified by the engine's table.
+    pub async fn send(&mut self, statement: Statement) -> Result<Answer, DbFailure> {
+        if self.tx == Tx::Idle && self.wraps(statement.effect) {
+            return self.wrapped(statement).await;
+        }
+        self.exchange(&statement).await
+    }
+
+    /// `ROLLBACK`; the transaction is over once it succeeded (if it failed, the connection is
+    /// closed when the session ends instead of lent again).
+    pub async fn rollback(&mut self) {
+        if self.control("ROLLBACK", Effect::Releases).await.is_ok() {
+            self.tx = Tx::Idle;
+        }
+    }
+
+    /// The count a fixed write answers with (`RETURNING count`; 0 if it answers no row).
+    pub async fn count_written(
+        &mut self,
+        sql: &'static str,
+        binds: &[i64],
+    ) -> Result<i64, DbFailure> {
+        Ok(self.scalar(sql, binds, Effect::Writes).await?.unwrap_or(0))
+    }
+
+    /// A fixed statement without values whose answer is not read (`BEGIN`, `COMMIT`, ...).
+    pub async fn control(&mut self, sql: &'static str, effect: Effect) -> Result<(), DbFailure> {
+        self.send(Statement::control(sql, effect)).await.map(drop)
+    }
+
+    /// A fixed write; the rows it wrote.
+    pub async fn written(&mut self, sql: &'static str, binds: &[i64]) -> Result<u64, DbFailure> {
+        let statement = Statement::fixed(sql, binds, Effect::Writes, Fetch::Written);
+        Ok(self.send(statement).await?.rows)
+    }
+
+    /// The one integer a fixed statement answers with, if it answers a row.
+    pub async fn scalar(
+        &mut self,
+        sql: &'static str,
+        binds: &[i64],
+        effect: Effect,
+    ) -> Result<Option<i64>, DbFailure> {
+        let statement = Statement::fixed(sql, binds, effect, Fetch::Rows);
+        Ok(self.send(statement).await?.scalar())
+    }
+
+    fn wraps(&self, effect: Effect) -> bool {
+        match self.wrap {
+            Wrap::Never => false,
+            Wrap::Writes => effect == Effect::Writes,
+            Wrap::ReadsAndWrites => matches!(effect, Effect::Reads | Effect::Writes),
+        }
+    }
+
+    /// `BEGIN`, the statement, `COMMIT`: the statement's answer, or its error, or the
+    /// commit's. A failed statement's transaction is ended by the COMMIT too (PostgreSQL then
+    /// answers ROLLBACK; the others commit what the failed statement did not do: nothing).
+    async fn wrapped(&mut self, statement: Statement) -> Result<Answer, DbFailure> {
+        self.exchange(&Statement::control(self.wrap_begin, Effect::Local))
+            .await?;
+        self.tx = Tx::Wrapped;
+        let result = self.exchange(&statement).await;
+        let committed = self
+            .exchange(&Statement::control("COMMIT", Effect::Releases))
+            .await;
+        match &committed {
+            Ok(_) => self.tx = Tx::Idle,
+            // A commit that failed (SQLite keeps a transaction open when COMMIT is BUSY):
+            // roll back; if even that fails, the connection is closed when the session ends.
+            Err(_) => {
+                let rolled_back = self
+                    .exchange(&Statement::control("ROLLBACK", Effect::Releases))
+                    .await;
+                if rolled_back.is_ok() {
+                    self.tx = Tx::Idle;
+                }
+            }
+        }
+        let answer = result?;
+        committed.map(|_| answer)
+    }
+
+    /// One statement on the connection, between the observer's two looks at it.
+    async fn exchange(&mut self, statement: &Statement) -> Result<Answer, DbFailure> {
+        let observer = self.observer.clone();
+        loop {
+            if let Some(observer) = &observer {
+                observer.before(statement).await;
+            }
+            let sent = self.execute(statement).await;
+            let answer = sent.map_err(|err| {
+                self.link.failed(&err);
+                self.errors.classify(&err)
+            });
+            match &observer {
+                Some(observer) if observer.after(statement, &answer) == Then::Resend => continue,
+                _ => return answer,
+            }
+        }
+    }
+
+    /// Sends one statement: without values as a simple query (one round trip, nothing left on
+    /// the connection, and accepted by every statement kind: `LOCK TABLES` cannot be prepared
+    /// on MariaDB); with values as a prepared statement with its values bound.
+    async fn execute(&mut self, statement: &Statement) -> Result<Answer, sqlx::Error> {
+        // The text is an engine's fixed statement or a user's checked script statement;
+        // values are never part of it.
+        let text = AssertSqlSafe(statement.sql.clone());
+        let conn = self.link.connection();
+        let rows = if statement.binds.is_empty() {
+            let raw = sqlx::raw_sql(text);
+            match statement.fetch {
+                Fetch::Written => {
+                    let done = raw.execute(&mut *conn).await?;
+                    return Ok(Answer {
+                        rows: L::rows_written(&done),
+                        first_row: Vec::new(),
+                    });
+                }
+                Fetch::Rows => raw.fetch_all(&mut *conn).await?,
+            }
+        } else {
+            let mut query = sqlx::query::<L::Db>(text).persistent(self.persistent);
+            for value in &statement.binds {
+                query = query.bind(*value);
+            }
+            match statement.fetch {
+                Fetch::Written => {
+                    let done = query.execute(&mut *conn).await?;
+                    return Ok(Answer {
+                        rows: L::rows_written(&done),
+                        first_row: Vec::new(),
+                    });
+                }
+                Fetch::Rows => query.fetch_all(&mut *conn).await?,
+            }
+        };
+        Ok(Answer {
+            rows: rows.len() as u64,
+            first_row: rows.first().map(integers).unwrap_or_default(),
+        })
+    }
+
+    /// The connection's id on the server (PostgreSQL's backend pid, MariaDB's connection id;
+    /// None on SQLite), asked once.
+    pub async fn server_id(&mut self) -> Result<Option<i64>, DbFailure> {
+        if self.server_id.is_some() {
+            return Ok(self.server_id);
+        }
+        let ServerIdQuery::Ask(sql) = self.id_query else {
+            return Ok(None);
+        };
+        let asked = Statement::fixed(sql, &[], Effect::Local, Fetch::Rows);
+        self.server_id = self.exchange(&asked).await?.scalar();
+        Ok(self.server_id)
+    }
+
+    /// Prepares a user's statement with `params` BIGINT parameters without running it; its
+    /// columns' names. A statement whose own placeholders the database counts differently (a
+    /// `$1` or `?` typed by the user) is the user's mistake: refused, and the connection stays
+    /// usable.
+    pub async fn prepare(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
+        let types = vec![<i64 as Type<L::Db>>::type_info(); params];
+        let text = AssertSqlSafe(sql.to_string()).into_sql_str();
+        let prepared = self.link.connection().prepare_with(text, &types).await;
+        let statement = prepared.map_err(|err| {
+            self.link.failed(&err);
+            self.errors.classify(&err)
+        })?;
+        let declared = statement.parameters().map(|p| match p {
+            Either::Left(types) => types.len(),
+            Either::Right(count) => count,
+        });
+        if let Some(declared) = declared.filter(|&declared| declared != params) {
+            return Err(DbFailure::ours(
+                ErrorClass::Internal,
+                format!(
+                    "the statement has {declared} parameters and counter binds {params}: write \
+                     values as :name variables"
+                ),
+            ));
+        }
+        Ok(statement
+            .columns()
+            .iter()
+            .map(|column| column.name().to_string())
+            .collect())
+    }
+}
+
+impl<L: Link> Drop for Wire<L> {
+    /// A session dropped inside a transaction (its task was cancelled, or a rollback failed)
+    /// closes its connection instead of lending it in that state: the database rolls back.
+    fn drop(&mut self) {
+        if self.tx != Tx::Idle {
+            self.link.discard();
+        }
+    }
+}
+
+/// A row's columns as integers (BIGINT or INTEGER, or NULL); the type's name where a column
+/// is something else.
+fn integers<R>(row: &R) -> Vec<(String, Result<Option<i64>, String>)>
+where
+    R: Row,
+    for<'r> Option<i64>: Decode<'r, R::Database>,
+    for<'r> Option<i32>: Decode<'r, R::Database>,
+    i64: Type<R::Database>,
+    i32: Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    row.columns()
+        .iter()
+        .enumerate()
+        .map(|(index, column)| {
+            let value = row
+                .try_get::<Option<i64>, _>(index)
+                .or_else(|_| {
+                    row.try_get::<Option<i32>, _>(index)
+                        .map(|v| v.map(i64::from))
+                })
+                .map_err(|_| column.type_info().name().to_lowercase());
+            (column.name().to_string(), value)
+        })
+        .collect()
+}
+
+/// The [`crate::methods::Session`] calls that every engine's session hands to its wire as
+/// they are (written once; used inside each engine's `impl Session`).
+macro_rules! session_through_wire {
+    () => {
+        async fn run_script(
+            &mut self,
+            statement: $crate::model::statement::Statement,
+        ) -> Result<$crate::model::statement::Answer, $crate::model::DbFailure> {
+            self.wire.send(statement).await
+        }
+
+        fn observe(&mut self, observer: std::sync::Arc<dyn $crate::model::statement::Observer>) {
+            self.wire.observe(observer);
+        }
+
+        async fn server_id(&mut self) -> Result<Option<i64>, $crate::model::DbFailure> {
+            self.wire.server_id().await
+        }
+    };
+}
+pub(crate) use session_through_wire;
+
+/// [`Link`] for a connection of one of sqlx's own pools (MariaDB, SQLite): closing it on drop
+/// keeps it from going back.
+macro_rules! pooled_link {
+    ($db:ty, $connection:ty, $result:ty) => {
+        impl $crate::engines::wire::Link for sqlx::pool::PoolConnection<$db> {
+            type Db = $db;
+
+            fn connection(&mut self) -> &mut $connection {
+                self
+            }
+
+            fn rows_written(result: &$result) -> u64 {
+                result.rows_affected()
+            }
+
+            fn discard(&mut self) {
+                self.close_on_drop();
+            }
+        }
+    };
+}
+pub(crate) use pooled_link;
