@@ -199,13 +199,17 @@ mod tests {
     use super::InstanceEnd::*;
     use super::*;
 
+    /// A case: its name, how the instances ended, the counter after, whether one waited, and
+    /// the class expected.
+    type Case = (&'static str, Vec<InstanceEnd>, Option<i64>, bool, ScheduleClass);
+
     fn refused(code: &str) -> InstanceEnd {
         Refused { code: code.into() }
     }
 
     #[test]
     fn each_ending_gets_its_class() {
-        let cases: [(&str, Vec<InstanceEnd>, Option<i64>, bool, ScheduleClass); 11] = [
+        let cases: [Case; 11] = [
             (
                 "both committed",
                 vec![Acknowledged(Some(1)), Acknowledged(Some(2))],
