@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod methods;
 pub mod model;
 pub mod report;
+pub mod schedules;
 pub mod server;
 
 use cli::{Cli, Command};

@@ -11,6 +11,7 @@ pub mod pooler;
 pub mod replication;
 pub mod results;
 pub mod schedule;
+pub mod schedule_results;
 pub mod statement;
 
 pub use engine::Engine;

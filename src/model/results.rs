@@ -141,14 +141,14 @@ pub struct MatrixMeta {
 }
 
 /// A custom method's script as it ran: its file's name and its whole text.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MethodScript {
     pub file: String,
     pub text: String,
 }
 
 /// A cell the engine cannot run (a whole level when `method` is None), and why.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotApplicable {
     pub isolation: Isolation,
     pub method: Option<u32>,

@@ -201,7 +201,13 @@ mod tests {
 
     /// A case: its name, how the instances ended, the counter after, whether one waited, and
     /// the class expected.
-    type Case = (&'static str, Vec<InstanceEnd>, Option<i64>, bool, ScheduleClass);
+    type Case = (
+        &'static str,
+        Vec<InstanceEnd>,
+        Option<i64>,
+        bool,
+        ScheduleClass,
+    );
 
     fn refused(code: &str) -> InstanceEnd {
         Refused { code: code.into() }

@@ -14,6 +14,7 @@ mod original;
 mod poolers;
 mod process;
 mod properties;
+mod schedules;
 mod scripts;
 mod security;
 mod serve;

@@ -1,0 +1,119 @@
+//! What `counter schedules` produces and its renderers consume: every cell's schedules, each
+//! with its statements as they ran, and the cell's verdict. Timings are kept apart (`*_ms`
+//! fields) so that two runs can be compared: everything else is the same for the same input.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::isolation::{Isolation, IsolationScope};
+use super::outcome::Verdict;
+use super::results::{MethodScript, NotApplicable};
+use super::schedule::{ScheduleClass, StartState};
+
+/// One statement of a schedule, as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The session that sent it: 1 for T1, 2 for T2, ...
+    pub session: u32,
+    /// The statement with its bound values written in.
+    pub sql: String,
+    /// What it answered: the value read, the rows written, or the error with its code.
+    pub answer: String,
+    /// What it waited for, when it was seen blocked (`row lock, held by T1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_for: Option<String>,
+    /// The step (index into the schedule's steps) after which it went on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_after: Option<usize>,
+    /// A statement no other session can notice (`BEGIN`, `SAVEPOINT`): sent without a
+    /// choice.
+    pub local: bool,
+}
+
+/// One schedule: the order its steps ran in, what each did, and its class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleRecord {
+    /// The session of each step another could notice, in order (`[1, 2, 1, 1, 2, 2]`).
+    pub order: Vec<u32>,
+    /// How often the order goes from one session to another.
+    pub switches: u32,
+    pub class: ScheduleClass,
+    /// The last line, in words: what happened and why.
+    pub summary: String,
+    pub steps: Vec<StepRecord>,
+    /// How each session's increment ended, in words.
+    pub ends: Vec<String>,
+    /// The counter after the schedule (None: it could not be read).
+    pub final_count: Option<i64>,
+}
+
+/// One cell: a method at a level from a starting state, every schedule of its instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleCell {
+    pub isolation: Isolation,
+    pub method: u32,
+    pub method_name: String,
+    pub start: StartState,
+    /// "+": every schedule exact; "-": some schedule was not.
+    pub verdict: Verdict,
+    pub worst: ScheduleClass,
+    /// How many schedules had each class.
+    pub classes: BTreeMap<ScheduleClass, u64>,
+    /// Schedules not run because of `--max-switches` (each cut branch holds at least one).
+    pub cut_by_switches: u64,
+    /// Schedules not run because the cell reached `--max-schedules`.
+    pub cut_by_cap: u64,
+    /// Schedules that could not follow their choices (the database took another turn).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diverged: Vec<String>,
+    pub schedules: Vec<ScheduleRecord>,
+    /// Wall time of the cell (the only field that differs between two runs).
+    pub elapsed_ms: f64,
+}
+
+impl ScheduleCell {
+    /// The first schedule of each class: fewest switches, then the earliest explored.
+    pub fn shortest(&self, class: ScheduleClass) -> Option<&ScheduleRecord> {
+        let of_class = self.schedules.iter().filter(|s| s.class == class);
+        of_class.min_by_key(|s| s.switches)
+    }
+}
+
+/// Facts about a `counter schedules` run as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchedulesMeta {
+    pub engine: String,
+    pub server_version: String,
+    pub levels: Vec<Isolation>,
+    pub methods: Vec<u32>,
+    pub starts: Vec<StartState>,
+    /// Instances of the method in each schedule.
+    pub sessions: u32,
+    pub max_switches: Option<u32>,
+    pub max_schedules: u64,
+    pub isolation_scope: IsolationScope,
+    /// Whether only schedules in which untouched sessions start in order were run (the
+    /// instances are the same method: the others are their mirror images).
+    pub symmetry: bool,
+    pub lock_timeout_ms: u64,
+    /// PostgreSQL's deadlock_timeout the sessions ran with (None: the database's own).
+    pub deadlock_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    pub machine: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_script: Option<MethodScript>,
+    pub schedules_run: u64,
+    /// Wall time of the whole run.
+    pub wall_ms: f64,
+}
+
+/// Every cell of one engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchedulesResult {
+    pub meta: SchedulesMeta,
+    pub cells: Vec<ScheduleCell>,
+    #[serde(default)]
+    pub not_applicable: Vec<NotApplicable>,
+}

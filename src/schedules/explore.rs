@@ -1,0 +1,157 @@
+//! A cell explored: every schedule of its instances, depth first, each re-run from the same
+//! starting state (replay, not snapshots: the counter row is deleted, and created at 0 when the
+//! cell starts from an existing row).
+//!
+//! The first run takes the default at every choice (the instance that just ran goes on); each
+//! choice point it passed adds its alternatives, as the choices up to there and one other
+//! instance. Three bounds cut the tree, and each is counted in the result:
+//! - symmetry: the instances are the same method, so instances that have not yet sent a
+//!   statement another could notice are interchangeable: of those only the first is tried;
+//! - `--max-switches`: an alternative that switches away from an instance that could have
+//!   gone on counts one switch (CHESS's preemption bound);
+//! - after a deadlock nothing is branched: which instance the database picks as the victim is
+//!   not deterministic, so the tree below it is not either.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::gate::{Gate, spawn_instance};
+use super::record::record;
+use super::run::{Ran, Runner};
+use crate::engines::{Backend, Database, WithDatabase};
+use crate::methods::Session;
+use crate::model::schedule::StartState;
+use crate::model::schedule_results::ScheduleRecord;
+use crate::model::{DbFailure, Engine, MethodId};
+
+/// One cell to explore.
+pub(super) struct Cell<'a> {
+    pub backend: &'a Backend,
+    pub method: MethodId,
+    pub start: StartState,
+    pub sessions: usize,
+    pub max_switches: Option<u32>,
+    pub max_schedules: u64,
+    pub lock_timeout: Duration,
+}
+
+/// What exploring a cell found.
+pub(super) struct Explored {
+    pub schedules: Vec<ScheduleRecord>,
+    pub cut_by_switches: u64,
+    pub cut_by_cap: u64,
+    pub diverged: Vec<String>,
+}
+
+impl WithDatabase for Cell<'_> {
+    type Output = Result<Explored, DbFailure>;
+
+    async fn run<D: Database>(self, db: &D) -> Self::Output {
+        let mut probe = db.probe().await?;
+        let mut pending: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut explored = Explored {
+            schedules: Vec::new(),
+            cut_by_switches: 0,
+            cut_by_cap: 0,
+            diverged: Vec::new(),
+        };
+        while let Some(prefix) = pending.pop() {
+            if explored.schedules.len() as u64 >= self.max_schedules {
+                explored.cut_by_cap = pending.len() as u64 + 1;
+                break;
+            }
+            self.reset(db).await?;
+            let ran = self.once(db, &mut probe, &prefix).await?;
+            explored.cut_by_switches += self.branch(&ran, prefix.len(), &mut pending);
+            let id = self.method.row_id();
+            let after = self.backend.get_count(id).await;
+            let after = after.ok().map(|row| row.map_or(0, |(_, count)| count));
+            if let Some(diverged) = &ran.diverged {
+                explored.diverged.push(diverged.clone());
+            }
+            explored.schedules.push(record(&ran, self.method, 0, after));
+        }
+        Ok(explored)
+    }
+}
+
+impl Cell<'_> {
+    /// The starting state: the row deleted (from every table a counter may live in), then
+    /// created at 0 when the cell starts from an existing row.
+    async fn reset<D: Database>(&self, db: &D) -> Result<(), DbFailure> {
+        let id = self.method.row_id();
+        self.backend.delete(Some(id)).await?;
+        if self.start == StartState::Exists {
+            db.session().await?.insert(id).await?;
+        }
+        Ok(())
+    }
+
+    /// One schedule: each instance on a session of its own, in a task of its own.
+    async fn once<D: Database>(
+        &self,
+        db: &D,
+        probe: &mut D::Probe,
+        prefix: &[usize],
+    ) -> Result<Ran, DbFailure> {
+        let (events, gate_events) = mpsc::unbounded_channel();
+        let busy_blocks = self.backend.engine() == Engine::Sqlite;
+        let ctx = self.backend.method_context().clone();
+        let (mut gates, mut ids, mut tasks) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..self.sessions {
+            let mut session = db.session().await?;
+            // SQLite has no server ids; its instances are told apart by their number.
+            let id = session.server_id().await?.unwrap_or(i as i64 + 1);
+            let gate = Gate::new(i, events.clone(), busy_blocks);
+            ids.push(id);
+            gates.push(gate.clone());
+            tasks.push(spawn_instance(session, gate, self.method, ctx.clone()));
+        }
+        drop(events);
+        let runner = Runner::new(probe, gate_events, gates, ids, self.lock_timeout);
+        let ran = runner.run(prefix).await;
+        // Every instance has finished (or been unwound): its connection is back.
+        for task in tasks {
+            let _ = task.await;
+        }
+        Ok(ran)
+    }
+
+    /// Queues the alternatives of every choice `ran` made past `fixed` (the choices it was
+    /// told to make); returns how many the switch bound cut.
+    fn branch(&self, ran: &Ran, fixed: usize, pending: &mut Vec<Vec<usize>>) -> u64 {
+        let mut cut = 0;
+        let mut switches = 0;
+        let last = ran.deadlock_at.unwrap_or(usize::MAX).min(ran.choices.len());
+        for depth in 0..last {
+            let point = &ran.choices[depth];
+            if depth >= fixed {
+                let first_untouched = point.untouched.iter().min().copied();
+                let chosen_untouched = point.untouched.contains(&point.chosen);
+                let alternatives = point.enabled.iter().copied().filter(|&alt| {
+                    alt != point.chosen
+                        && (!point.untouched.contains(&alt)
+                            || (!chosen_untouched && Some(alt) == first_untouched))
+                });
+                let alternatives: Vec<usize> = alternatives.collect();
+                for &alt in alternatives.iter().rev() {
+                    let switch = point.preempted.is_some_and(|p| p != alt);
+                    if self
+                        .max_switches
+                        .is_some_and(|max| switches + u32::from(switch) > max)
+                    {
+                        cut += 1;
+                        continue;
+                    }
+                    let mut next: Vec<usize> =
+                        ran.choices[..depth].iter().map(|c| c.chosen).collect();
+                    next.push(alt);
+                    pending.push(next);
+                }
+            }
+            switches += u32::from(point.preempted.is_some_and(|p| p != point.chosen));
+        }
+        cut
+    }
+}

@@ -1,0 +1,239 @@
+//! A schedule as it ran, written down: each statement with its answer and its wait, how each
+//! instance ended, the class, and a last line in plain words.
+
+use super::run::{GaveUp, Ran, Step};
+use crate::model::schedule::{InstanceEnd, ScheduleClass};
+use crate::model::schedule_results::{ScheduleRecord, StepRecord};
+use crate::model::statement::{Effect, Fetch};
+use crate::model::{ErrorClass, IncrementError, MethodId, Refusal};
+
+/// The record of `ran`, whose counter started at `start` and ended at `after`.
+pub(super) fn record(
+    ran: &Ran,
+    method: MethodId,
+    start: i64,
+    after: Option<i64>,
+) -> ScheduleRecord {
+    let ends: Vec<InstanceEnd> = (0..ran.results.len())
+        .map(|i| instance_end(ran, i, method))
+        .collect();
+    let class = ScheduleClass::classify(start, &ends, after, ran.waited());
+    let order: Vec<u32> = ran
+        .steps
+        .iter()
+        .filter(|step| step.statement.effect != Effect::Local)
+        .map(|step| step.instance as u32 + 1)
+        .collect();
+    let switches = order.windows(2).filter(|pair| pair[0] != pair[1]).count() as u32;
+    ScheduleRecord {
+        switches,
+        class,
+        summary: summary(ran, &ends, class, start, after),
+        steps: ran.steps.iter().map(step_record).collect(),
+        ends: ends
+            .iter()
+            .enumerate()
+            .map(|(i, end)| end_words(i, end))
+            .collect(),
+        final_count: after,
+        order,
+    }
+}
+
+fn step_record(step: &Step) -> StepRecord {
+    StepRecord {
+        session: step.instance as u32 + 1,
+        sql: step.statement.shown(),
+        answer: answer_words(step),
+        waited_for: step.waited_for.clone(),
+        resumed_after: step.resumed_after,
+        local: step.statement.effect == Effect::Local,
+    }
+}
+
+/// What a statement answered, in words.
+fn answer_words(step: &Step) -> String {
+    match &step.answer {
+        None => "(no answer)".to_string(),
+        Some(Err(failure)) => {
+            let code = failure.code().or(failure.sqlstate.as_deref()).unwrap_or("");
+            let waited = match step.would_block {
+                true => " (would wait: sent again once the lock may be free)",
+                false => "",
+            };
+            format!("ERROR {code}: {}{waited}", failure.message)
+        }
+        Some(Ok(answer)) => match step.statement.fetch {
+            Fetch::Rows if !answer.has_row() => "no row".to_string(),
+            Fetch::Rows => {
+                let columns: Vec<String> = answer
+                    .first_row
+                    .iter()
+                    .map(|(name, value)| match value {
+                        Ok(Some(v)) => format!("{name} = {v}"),
+                        Ok(None) => format!("{name} = NULL"),
+                        Err(kind) => format!("{name} ({kind})"),
+                    })
+                    .collect();
+                let more = match answer.rows {
+                    0 | 1 => String::new(),
+                    n => format!(" ({n} rows)"),
+                };
+                format!("{}{more}", columns.join(", "))
+            }
+            Fetch::Written if step.statement.binds.is_empty() && answer.rows == 0 => {
+                "ok".to_string()
+            }
+            Fetch::Written => match answer.rows {
+                1 => "1 row written".to_string(),
+                n => format!("{n} rows written"),
+            },
+        },
+    }
+}
+
+/// How instance `i` ended, for the classification.
+fn instance_end(ran: &Ran, i: usize, method: MethodId) -> InstanceEnd {
+    let code_of = |code: Option<&str>| code.unwrap_or("").to_string();
+    match &ran.results[i] {
+        Ok(count) => InstanceEnd::Acknowledged(match method.count_is() {
+            None => *count,
+            Some(_) => None,
+        }),
+        Err(IncrementError::Database(failure)) => {
+            let code = code_of(failure.code());
+            match failure.class {
+                ErrorClass::Rejected {
+                    refusal: Refusal::Deadlock,
+                    ..
+                } => InstanceEnd::Deadlock { code },
+                ErrorClass::Rejected {
+                    refusal: Refusal::LockTimeout,
+                    ..
+                } if ran.waited_on_ours[i] => InstanceEnd::Deadlock { code },
+                ErrorClass::Rejected {
+                    refusal: Refusal::LockTimeout,
+                    ..
+                } => InstanceEnd::TimedOut { code },
+                ErrorClass::Rejected {
+                    refusal: Refusal::Busy,
+                    ..
+                } => match ran.gave_up[i] {
+                    GaveUp::Deadlock => InstanceEnd::Deadlock { code },
+                    GaveUp::Stranger => InstanceEnd::TimedOut { code },
+                    GaveUp::No => InstanceEnd::Refused { code },
+                },
+                ErrorClass::Rejected { .. } => InstanceEnd::Refused { code },
+                ErrorClass::Ambiguous | ErrorClass::Unavailable | ErrorClass::Internal => {
+                    InstanceEnd::Unknown {
+                        cause: failure.detail.clone(),
+                    }
+                }
+            }
+        }
+        Err(IncrementError::LockTimeout) => match ran.waited_on_ours[i] {
+            true => InstanceEnd::Deadlock {
+                code: "GET_LOCK timeout".into(),
+            },
+            false => InstanceEnd::TimedOut {
+                code: "GET_LOCK timeout".into(),
+            },
+        },
+        Err(
+            err @ (IncrementError::CasExhausted(_)
+            | IncrementError::RowGone(_)
+            | IncrementError::ScriptRefused { .. }
+            | IncrementError::ScriptFailed { .. }),
+        ) => InstanceEnd::Refused {
+            code: err.to_string(),
+        },
+        Err(
+            err @ (IncrementError::NotApplicable(_) | IncrementError::ScriptPartlyApplied { .. }),
+        ) => InstanceEnd::Unknown {
+            cause: err.to_string(),
+        },
+    }
+}
+
+fn end_words(i: usize, end: &InstanceEnd) -> String {
+    let who = format!("T{}", i + 1);
+    match end {
+        InstanceEnd::Acknowledged(Some(count)) => format!("{who} committed, wrote {count}"),
+        InstanceEnd::Acknowledged(None) => format!("{who} committed"),
+        InstanceEnd::Refused { code } => format!("{who} refused ({code})"),
+        InstanceEnd::Deadlock { code } => format!("{who} the deadlock's victim ({code})"),
+        InstanceEnd::TimedOut { code } => format!("{who} timed out waiting ({code})"),
+        InstanceEnd::Unknown { cause } => format!("{who} failed, fate unknown: {cause}"),
+    }
+}
+
+/// The last line: what the counter shows against what was expected, and why, in words.
+fn summary(
+    ran: &Ran,
+    ends: &[InstanceEnd],
+    class: ScheduleClass,
+    start: i64,
+    after: Option<i64>,
+) -> String {
+    let n = ends.len() as i64;
+    let got = after.map_or("nothing readable".to_string(), |a| (a - start).to_string());
+    let who = |wanted: fn(&InstanceEnd) -> bool| -> Vec<String> {
+        let matching = ends.iter().enumerate().filter(|(_, end)| wanted(end));
+        matching.map(|(i, _)| format!("T{}", i + 1)).collect()
+    };
+    let waits: Vec<String> = ran
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let on = step.waited_for.as_ref()?;
+            Some(format!("T{} waited ({on})", step.instance + 1))
+        })
+        .collect();
+    let waited = match waits.is_empty() {
+        true => String::new(),
+        false => format!("; {}", waits.join("; ")),
+    };
+    match class {
+        ScheduleClass::Exact => format!("expected {n}, got {got}: each increment saw the other's"),
+        ScheduleClass::ExactAfterWait => format!("expected {n}, got {got}{waited}"),
+        ScheduleClass::Refused => {
+            let refused = who(|e| matches!(e, InstanceEnd::Refused { .. }));
+            let codes: Vec<&str> = ends
+                .iter()
+                .filter_map(|end| match end {
+                    InstanceEnd::Refused { code } => Some(code.as_str()),
+                    _ => None,
+                })
+                .collect();
+            format!(
+                "{} refused with {}{waited}: nothing lost, a retry would succeed",
+                refused.join(", "),
+                codes.join(", ")
+            )
+        }
+        ScheduleClass::Deadlock => {
+            let victims = who(|e| matches!(e, InstanceEnd::Deadlock { .. }));
+            format!(
+                "the sessions waited for each other; {} rolled back as the deadlock's victim: \
+                 nothing lost, a retry would succeed",
+                victims.join(", ")
+            )
+        }
+        ScheduleClass::Timeout => {
+            let holder = ran.strangers.iter().flatten().next().cloned();
+            let holder = holder.unwrap_or_else(|| "a lock outside the schedule".into());
+            format!("a session waited for {holder} until its lock timeout")
+        }
+        ScheduleClass::Unknown => match &ran.stuck {
+            Some(why) => format!("stopped: {why}"),
+            None => format!("expected {n}, got {got}: some increment's fate is unknown"),
+        },
+        ScheduleClass::Duplicate => {
+            format!("expected {n}, got {got}: two sessions wrote the same count{waited}")
+        }
+        ScheduleClass::Extra => format!("expected at most {n}, got {got}: a refusal was applied"),
+        ScheduleClass::Lost => format!(
+            "expected {n}, got {got}: one session's write overwrote the other's (lost update)"
+        ),
+    }
+}
