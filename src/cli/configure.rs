@@ -98,7 +98,7 @@ fn describe(option: EngineOption) -> &'static str {
 }
 
 /// `items` without repeats, in first-seen order (`--methods 1,2,1` runs 1 and 2).
-fn distinct<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+pub(super) fn distinct<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = Vec::new();
     for item in items {
         if !seen.contains(&item) {
@@ -209,36 +209,42 @@ impl MatrixArgs {
         })
     }
 
-    /// The engines to run, in order, without repeats, each with its configured database;
-    /// `all` means every engine this machine can start (or has a URL for).
     fn engines(&self) -> anyhow::Result<Vec<(Engine, Option<Location>)>> {
-        let url = self.database.database_url.as_deref();
-        let mut chosen = Vec::new();
-        for choice in &self.engines {
-            let (wanted, all): (&[Engine], bool) = match choice {
-                EngineChoice::One(engine) => (std::slice::from_ref(engine), false),
-                EngineChoice::All => (&Engine::STARTABLE, true),
-            };
-            for &engine in wanted {
-                if chosen.iter().any(|(e, _)| *e == engine) {
-                    continue;
-                }
-                let url = if all {
-                    url.filter(|u| env::url_fits(engine, u))
-                } else {
-                    url
-                };
-                let location = env::location(engine, url)?;
-                if all && location.is_none() && !engines::can_start(engine) {
-                    eprintln!(
-                        "note: {} is not available here (no server binaries); skipped",
-                        engine.name()
-                    );
-                    continue;
-                }
-                chosen.push((engine, location));
-            }
-        }
-        Ok(chosen)
+        chosen_engines(&self.engines, self.database.database_url.as_deref())
     }
+}
+
+/// The engines to run, in order, without repeats, each with its configured database; `all`
+/// means every engine this machine can start (or has a URL for).
+pub(super) fn chosen_engines(
+    choices: &[EngineChoice],
+    url: Option<&str>,
+) -> anyhow::Result<Vec<(Engine, Option<Location>)>> {
+    let mut chosen = Vec::new();
+    for choice in choices {
+        let (wanted, all): (&[Engine], bool) = match choice {
+            EngineChoice::One(engine) => (std::slice::from_ref(engine), false),
+            EngineChoice::All => (&Engine::STARTABLE, true),
+        };
+        for &engine in wanted {
+            if chosen.iter().any(|(e, _)| *e == engine) {
+                continue;
+            }
+            let url = if all {
+                url.filter(|u| env::url_fits(engine, u))
+            } else {
+                url
+            };
+            let location = env::location(engine, url)?;
+            if all && location.is_none() && !engines::can_start(engine) {
+                eprintln!(
+                    "note: {} is not available here (no server binaries); skipped",
+                    engine.name()
+                );
+                continue;
+            }
+            chosen.push((engine, location));
+        }
+    }
+    Ok(chosen)
 }

@@ -8,6 +8,7 @@ mod configure;
 mod database;
 pub mod env;
 mod parse;
+mod schedules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use parse::{
     parse_engine_option, parse_engines, parse_isolation, parse_method, parse_method_choice,
     parse_seconds,
 };
+pub use schedules::{RowChoice, SchedulesArgs};
 
 /// Default number of connections increments run on: enough for real contention on one row,
 /// few enough that PostgreSQL is not drowned in backends fighting for the same lock.
@@ -52,6 +54,9 @@ pub enum Command {
     Hammer(HammerArgs),
     /// Run every isolation level x every method and print the +/- table.
     Matrix(MatrixArgs),
+    /// Run every interleaving of two increments' statements, one statement at a time, and
+    /// classify each schedule: the +/- table as a proof.
+    Schedules(SchedulesArgs),
 }
 
 #[derive(Debug, Clone, Args)]

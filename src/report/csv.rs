@@ -98,7 +98,7 @@ fn settings(r: &RunRecord) -> String {
 }
 
 /// RFC 4180 quoting, only where needed.
-fn quote(field: &str) -> String {
+pub fn quote(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

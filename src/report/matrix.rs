@@ -10,7 +10,7 @@ use super::table::new_table;
 use crate::model::results::{MatrixResult, NotApplicable};
 use crate::model::{MethodId, Verdict};
 
-fn styled(markdown: bool) -> Table {
+pub fn styled(markdown: bool) -> Table {
     let mut table = new_table();
     if markdown {
         table.load_style(ASCII_MARKDOWN);

@@ -1,0 +1,192 @@
+//! `counter schedules` as tables (terminal or Markdown) and CSV: per starting state the +/-
+//! table of the original's layout, proven by every schedule; per cell how many schedules had
+//! each class and the shortest one behind its verdict.
+
+use super::csv::quote;
+use super::matrix::{not_applicable_text, styled};
+use super::settings_text;
+use crate::model::MethodId;
+use crate::model::schedule::{ScheduleClass, StartState};
+use crate::model::schedule_results::{ScheduleCell, ScheduleRecord, SchedulesResult};
+
+/// The cell's symbol: `+`, or `-` and its worst class.
+pub fn symbol(cell: &ScheduleCell) -> String {
+    match cell.worst.is_exact() {
+        true => "+".to_string(),
+        false => format!("- {}", cell.worst),
+    }
+}
+
+/// The +/- table for the cells that started from `start`.
+pub fn verdict_table(result: &SchedulesResult, start: StartState, markdown: bool) -> String {
+    let methods: Vec<MethodId> = result
+        .meta
+        .methods
+        .iter()
+        .filter_map(|&n| MethodId::from_number(u64::from(n)))
+        .collect();
+    let mut table = styled(markdown);
+    let mut header = vec!["isolation \\ method".to_string()];
+    header.extend(methods.iter().map(|&m| MethodId::title(m)));
+    table.set_header(header);
+    for &level in &result.meta.levels {
+        let mut row = vec![level.sql_name().to_string()];
+        for &method in &methods {
+            let cell = result
+                .cells
+                .iter()
+                .find(|c| c.isolation == level && c.method == method.number() && c.start == start);
+            let gap = result.not_applicable.iter().any(|gap| {
+                gap.isolation == level && gap.method.is_none_or(|m| m == method.number())
+            });
+            row.push(match (cell, gap) {
+                (Some(cell), _) => symbol(cell),
+                (None, true) => "n/a".to_string(),
+                (None, false) => String::new(),
+            });
+        }
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+/// `exact 1, lost 6`, best class first.
+pub fn classes_text(cell: &ScheduleCell) -> String {
+    let classes = cell.classes.iter();
+    let parts = classes.map(|(class, n)| format!("{class} {n}"));
+    parts.collect::<Vec<_>>().join(", ")
+}
+
+/// `T1 T2 T1 T1 T2 T2`
+pub fn order_text(schedule: &ScheduleRecord) -> String {
+    let sessions = schedule.order.iter().map(|s| format!("T{s}"));
+    sessions.collect::<Vec<_>>().join(" ")
+}
+
+/// Per cell: the schedules, their classes, and the shortest schedule of the worst class.
+pub fn classes_table(result: &SchedulesResult, markdown: bool) -> String {
+    let mut table = styled(markdown);
+    table.set_header(vec![
+        "isolation",
+        "method",
+        "row",
+        "verdict",
+        "schedules",
+        "shortest schedule of the worst class",
+    ]);
+    for cell in &result.cells {
+        let shortest = cell.shortest(cell.worst);
+        let why = shortest.map_or(String::new(), |s| {
+            format!("{}: {}", order_text(s), s.summary)
+        });
+        let mut counted = format!("{} ({})", cell.schedules.len(), classes_text(cell));
+        if cell.cut_by_switches > 0 {
+            counted.push_str(&format!(
+                ", {} cut by the switch bound",
+                cell.cut_by_switches
+            ));
+        }
+        if cell.cut_by_cap > 0 {
+            counted.push_str(&format!(", {} over the cap", cell.cut_by_cap));
+        }
+        table.add_row(vec![
+            cell.isolation.sql_name().to_string(),
+            format!("{} {}", cell.method, cell.method_name),
+            cell.start.as_str().to_string(),
+            symbol(cell),
+            counted,
+            why,
+        ]);
+    }
+    table.to_string()
+}
+
+/// Everything `counter schedules` prints for one engine.
+pub fn full_report(result: &SchedulesResult, markdown: bool) -> String {
+    let meta = &result.meta;
+    let mut out = format!(
+        "schedules of {} instances on {} {} ({}; isolation scope {})\n\n",
+        meta.sessions,
+        meta.engine,
+        meta.server_version,
+        settings_text(&meta.settings),
+        meta.isolation_scope.name()
+    );
+    for &start in &meta.starts {
+        out.push_str(&format!("row {} before each schedule:\n\n", start.as_str()));
+        out.push_str(&verdict_table(result, start, markdown));
+        out.push_str("\n\n");
+    }
+    out.push_str(&classes_table(result, markdown));
+    out.push('\n');
+    for gap in &result.not_applicable {
+        out.push_str(&format!("\nn/a: {}", not_applicable_text(gap)));
+    }
+    let diverged: Vec<&String> = result.cells.iter().flat_map(|c| &c.diverged).collect();
+    for note in &diverged {
+        out.push_str(&format!("\nNOT REPRODUCIBLE: {note}"));
+    }
+    let bound = match meta.max_switches {
+        Some(max) => format!("at most {max} switches away from a session that could go on"),
+        None => "no switch bound".to_string(),
+    };
+    out.push_str(&format!(
+        "\n{} schedules in {:.1} s ({:.0} per second); untouched sessions start in order \
+         (the mirror images are not run); {bound}\n",
+        meta.schedules_run,
+        meta.wall_ms / 1000.0,
+        meta.schedules_run as f64 / (meta.wall_ms / 1000.0).max(0.001)
+    ));
+    out
+}
+
+/// The CSV header.
+pub const CSV_HEADER: &str = "engine,server_version,isolation,method,method_name,row,verdict,\
+worst,schedules,classes,cut_by_switches,cut_by_cap,shortest_worst,elapsed_ms";
+
+/// One row per cell, every engine.
+pub fn to_csv(results: &[SchedulesResult]) -> String {
+    let mut out = format!("{CSV_HEADER}\n");
+    for result in results {
+        for cell in &result.cells {
+            let classes = cell.classes.iter().map(|(c, n)| format!("{}={n}", c.key()));
+            let shortest = cell
+                .shortest(cell.worst)
+                .map(order_text)
+                .unwrap_or_default();
+            let verdict = match cell.worst.is_exact() {
+                true => "+",
+                false => "-",
+            };
+            let fields = [
+                result.meta.engine.clone(),
+                result.meta.server_version.clone(),
+                cell.isolation.sql_name().to_string(),
+                cell.method.to_string(),
+                cell.method_name.clone(),
+                cell.start.as_str().to_string(),
+                verdict.to_string(),
+                cell.worst.key().to_string(),
+                cell.schedules.len().to_string(),
+                classes.collect::<Vec<_>>().join(";"),
+                cell.cut_by_switches.to_string(),
+                cell.cut_by_cap.to_string(),
+                shortest,
+                format!("{:.1}", cell.elapsed_ms),
+            ];
+            let quoted: Vec<String> = fields.iter().map(|f| quote(f)).collect();
+            out.push_str(&quoted.join(","));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether any schedule lost or doubled an acknowledged increment.
+pub fn violations(result: &SchedulesResult) -> impl Iterator<Item = &ScheduleCell> {
+    result.cells.iter().filter(|cell| {
+        cell.classes
+            .keys()
+            .any(|c| ScheduleClass::violates_invariant(*c))
+    })
+}
