@@ -450,6 +450,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                 .map(|j| self.ids[j])
                 .collect();
             let wait = self.probe.waits(self.ids[i], &ours).await;
+            tracing::debug!(instance = i + 1, ?wait, "asked the database");
             // An answer that came meanwhile wins: the statement is no longer waiting.
             if !matches!(self.phases[i], Phase::Sent { .. }) {
                 continue;
@@ -480,7 +481,11 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                     self.strangers[i] = Some(format!("{lock}, held by {holder}"));
                     self.mark_looked(i);
                 }
-                Ok(Wait::Running | Wait::Unsure) | Err(_) => self.mark_looked(i),
+                Ok(Wait::Running | Wait::Unsure) => self.mark_looked(i),
+                Err(err) => {
+                    tracing::warn!(%err, "the probe could not ask about T{}", i + 1);
+                    self.mark_looked(i);
+                }
             }
         }
     }

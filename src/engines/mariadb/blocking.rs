@@ -3,10 +3,12 @@
 //! metadata lock) and named-lock (`GET_LOCK`) waits are not InnoDB's and show only as the
 //! session's state in the process list, without saying who holds the lock.
 //!
-//! InnoDB serves those tables from a cache it refreshes only when more than 0.1 s passed since
-//! it was last filled (`trx0i_s.cc`): a "LOCK WAIT" read sooner than that after a lock was
-//! let go may be the old state. A wait is trusted only when read [`LAG`] after the last change
-//! of the schedule; sooner, the answer is [`Wait::Unsure`] and the explorer asks again.
+//! InnoDB serves its lock tables from a cache that it fills again only when more than 0.1 s
+//! passed since they were last *read* (`trx0i_s.cc`): asking every few milliseconds keeps
+//! reading the same old answer (seen here: a wait never showed in 5 s of polling every 5 ms).
+//! So the probe reads them at most every [`LAG`], as one snapshot of every transaction's state
+//! and every lock wait, and trusts a snapshot only when it was taken after the schedule's last
+//! change; until then a row-lock wait is [`Wait::Unsure`] and the explorer asks again.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,20 @@ pub const LAG: Duration = Duration::from_millis(120);
 pub struct MariaProbe {
     conn: MySqlConnection,
     changed: Instant,
+    /// When InnoDB's tables were last read, and what they said.
+    snapshot: Option<Snapshot>,
+    /// Fresh snapshots in a row that showed a connection waiting without the lock wait
+    /// behind it (the two tables are read one after the other).
+    unexplained: u32,
+}
+
+/// InnoDB's lock tables as read at `taken`.
+struct Snapshot {
+    taken: Instant,
+    /// The connections whose transaction waits for a lock.
+    waiting: Vec<i64>,
+    /// (waiting connection, connection holding the lock)
+    waits_for: Vec<(i64, i64)>,
 }
 
 impl MariaProbe {
@@ -32,6 +48,8 @@ impl MariaProbe {
         Ok(MariaProbe {
             conn,
             changed: Instant::now(),
+            snapshot: None,
+            unexplained: 0,
         })
     }
 
@@ -40,67 +58,99 @@ impl MariaProbe {
     }
 }
 
-impl BlockingProbe for MariaProbe {
-    async fn waits(&mut self, who: i64, ours: &[i64]) -> Result<Wait, DbFailure> {
-        let asked = Instant::now();
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT p.STATE, t.trx_state FROM information_schema.PROCESSLIST p \
-             LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
-             WHERE p.ID = ?",
+impl MariaProbe {
+    /// A snapshot taken after the last change: the one kept, or a new one when InnoDB's cache
+    /// is due to be filled again; None when neither.
+    async fn fresh_snapshot(&mut self) -> Result<Option<&Snapshot>, DbFailure> {
+        let kept = self.snapshot.as_ref().map(|s| s.taken);
+        if kept.is_some_and(|taken| taken > self.changed) {
+            return Ok(self.snapshot.as_ref());
+        }
+        if kept.is_some_and(|taken| taken.elapsed() < LAG) {
+            return Ok(None);
+        }
+        let taken = Instant::now();
+        let waiting: Vec<i64> = sqlx::query_scalar(
+            "SELECT CAST(trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_TRX \
+             WHERE trx_state = 'LOCK WAIT'",
         )
-        .bind(who)
-        .fetch_optional(&mut self.conn)
-        .await
-        .map_err(|e| errors::classify(&e))?;
-        let Some((state, trx_state)) = row else {
-            return Ok(Wait::Running);
-        };
-        // The process list is live: a table or named lock wait is certain when seen.
-        let state = state.unwrap_or_default();
-        if state.starts_with("Waiting for table") {
-            let lock = "table lock (LOCK TABLES)".to_string();
-            return Ok(Wait::OnOurs {
-                holders: Vec::new(),
-                lock,
-            });
-        }
-        if state == "User lock" {
-            let lock = "named lock (GET_LOCK)".to_string();
-            return Ok(Wait::OnOurs {
-                holders: Vec::new(),
-                lock,
-            });
-        }
-        if trx_state.as_deref() != Some("LOCK WAIT") {
-            return Ok(Wait::Running);
-        }
-        if asked.duration_since(self.changed) < LAG {
-            return Ok(Wait::Unsure);
-        }
-        let blockers: Vec<i64> = sqlx::query_scalar(
-            "SELECT CAST(b.trx_mysql_thread_id AS SIGNED) \
-             FROM information_schema.INNODB_LOCK_WAITS w \
-             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
-             WHERE r.trx_mysql_thread_id = ?",
-        )
-        .bind(who)
         .fetch_all(&mut self.conn)
         .await
         .map_err(|e| errors::classify(&e))?;
-        let lock = "row lock".to_string();
-        let holders: Vec<i64> = blockers
+        let waits_for: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(r.trx_mysql_thread_id AS SIGNED), CAST(b.trx_mysql_thread_id AS SIGNED) \
+             FROM information_schema.INNODB_LOCK_WAITS w \
+             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| errors::classify(&e))?;
+        self.snapshot = Some(Snapshot {
+            taken,
+            waiting,
+            waits_for,
+        });
+        // Taken after the change only if it was: a change may have come in the meantime.
+        Ok(self.snapshot.as_ref().filter(|s| s.taken > self.changed))
+    }
+}
+
+impl BlockingProbe for MariaProbe {
+    async fn waits(&mut self, who: i64, ours: &[i64]) -> Result<Wait, DbFailure> {
+        // The process list is live: a table or named lock wait is certain when seen.
+        let state: Option<Option<String>> =
+            sqlx::query_scalar("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?")
+                .bind(who)
+                .fetch_optional(&mut self.conn)
+                .await
+                .map_err(|e| errors::classify(&e))?;
+        let Some(state) = state else {
+            return Ok(Wait::Running);
+        };
+        let state = state.unwrap_or_default();
+        let named = match state.as_str() {
+            s if s.starts_with("Waiting for table") => Some("table lock (LOCK TABLES)"),
+            "User lock" => Some("named lock (GET_LOCK)"),
+            _ => None,
+        };
+        if let Some(lock) = named {
+            return Ok(Wait::OnOurs {
+                holders: Vec::new(),
+                lock: lock.to_string(),
+            });
+        }
+        let Some(snapshot) = self.fresh_snapshot().await? else {
+            return Ok(Wait::Unsure);
+        };
+        if !snapshot.waiting.contains(&who) {
+            self.unexplained = 0;
+            return Ok(Wait::Running);
+        }
+        let blockers: Vec<i64> = snapshot
+            .waits_for
             .iter()
-            .copied()
-            .filter(|b| ours.contains(b))
+            .filter(|(waiter, _)| *waiter == who)
+            .map(|(_, holder)| *holder)
             .collect();
+        let lock = "row lock".to_string();
+        let holders: Vec<i64> = blockers.iter().copied().filter(|b| ours.contains(b)).collect();
+        if blockers.is_empty() {
+            // Read again once the cache is due; twice unexplained, the wait is certain but
+            // its holder unknown.
+            self.unexplained += 1;
+            self.changed = Instant::now();
+            if self.unexplained < 2 {
+                return Ok(Wait::Unsure);
+            }
+        }
+        self.unexplained = 0;
         match (holders.is_empty(), blockers.first()) {
-            (false, _) => Ok(Wait::OnOurs { holders, lock }),
             (true, Some(stranger)) => Ok(Wait::OnStranger {
                 holder: format!("connection {stranger}"),
                 lock,
             }),
-            (true, None) => Ok(Wait::Unsure),
+            _ => Ok(Wait::OnOurs { holders, lock }),
         }
     }
 
