@@ -282,7 +282,7 @@ where
         let rows = if statement.binds.is_empty() {
             let raw = sqlx::raw_sql(text);
             match statement.fetch {
-                Fetch::Written => {
+                Fetch::Nothing | Fetch::Written => {
                     let done = raw.execute(&mut *conn).await?;
                     return Ok(Answer {
                         rows: L::rows_written(&done),
@@ -297,7 +297,7 @@ where
                 query = query.bind(*value);
             }
             match statement.fetch {
-                Fetch::Written => {
+                Fetch::Nothing | Fetch::Written => {
                     let done = query.execute(&mut *conn).await?;
                     return Ok(Answer {
                         rows: L::rows_written(&done),

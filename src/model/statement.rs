@@ -32,6 +32,9 @@ pub enum Effect {
 /// How a statement's answer is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
+    /// Nothing but success or failure (`BEGIN`, `COMMIT`, `LOCK TABLES`: the row count an
+    /// engine reports for these is not theirs; SQLite's is the previous statement's).
+    Nothing,
     /// The rows it wrote.
     Written,
     /// The rows it answered with (their number, and the first one's columns).
@@ -62,7 +65,7 @@ impl Statement {
 
     /// A fixed statement without values whose answer is not read (`BEGIN`, `COMMIT`, ...).
     pub fn control(sql: &'static str, effect: Effect) -> Statement {
-        Statement::fixed(sql, &[], effect, Fetch::Written)
+        Statement::fixed(sql, &[], effect, Fetch::Nothing)
     }
 
     /// The text with its values written in, for people (transcripts, specs): `$1`/`?N`/`?`

@@ -81,9 +81,7 @@ fn answer_words(step: &Step) -> String {
                 };
                 format!("{}{more}", columns.join(", "))
             }
-            Fetch::Written if step.statement.binds.is_empty() && answer.rows == 0 => {
-                "ok".to_string()
-            }
+            Fetch::Nothing => "ok".to_string(),
             Fetch::Written => match answer.rows {
                 1 => "1 row written".to_string(),
                 n => format!("{n} rows written"),

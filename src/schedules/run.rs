@@ -102,12 +102,14 @@ enum Phase {
         statement: Statement,
         go: oneshot::Sender<()>,
     },
-    /// Sent; `blocked`: seen waiting for another instance (`on`) or for an unknown holder.
+    /// Sent; `blocked`: seen waiting for another instance (`on`) or for an unknown holder,
+    /// and not looked at again since; `waited`: seen waiting at some point.
     Sent {
         step: usize,
         since: Instant,
         looked: bool,
         blocked: Option<Vec<usize>>,
+        waited: bool,
     },
     /// SQLite: would block; waits to be sent again.
     Parked {
@@ -134,7 +136,6 @@ pub(super) struct Runner<'p, P: BlockingProbe> {
     steps: Vec<Step>,
     choices: Vec<Choice>,
     last_step_instance: Option<usize>,
-    last_completed: Option<usize>,
     deadlock_at: Option<usize>,
     /// How long without any progress before the run is stopped.
     patience: Duration,
@@ -174,7 +175,6 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             steps: Vec::new(),
             choices: Vec::new(),
             last_step_instance: None,
-            last_completed: None,
             deadlock_at: None,
             patience: lock_timeout + Duration::from_secs(5),
             progress: Instant::now(),
@@ -297,6 +297,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             since: Instant::now(),
             looked: false,
             blocked: None,
+            waited: false,
         };
         self.probe.changed();
         let _ = go.send(());
@@ -327,15 +328,20 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
     }
 
     fn answered(&mut self, i: usize, answer: Result<Answer, DbFailure>, would_block: bool) {
-        let Phase::Sent { step, blocked, .. } =
+        let Phase::Sent { step, waited, .. } =
             std::mem::replace(&mut self.phases[i], Phase::Working)
         else {
             return;
         };
         self.probe.changed();
         let failed = answer.as_ref().err().map(|f| f.refusal());
-        if blocked.is_some() {
-            self.steps[step].resumed_after = self.last_completed;
+        if waited {
+            // What let it go: the last step another instance sent (whether or not its own
+            // answer has arrived yet, which is a race).
+            let later = self.steps.iter().enumerate().skip(step + 1).rev();
+            let mut released = later.filter(|(_, s)| s.instance != i);
+            let released = released.find(|(_, s)| s.statement.effect != Effect::Local);
+            self.steps[step].resumed_after = released.map(|(index, _)| index);
         }
         if let Some(Some(Refusal::Deadlock)) = failed {
             self.deadlock_at.get_or_insert(self.choices.len());
@@ -351,19 +357,18 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
         self.steps[step].answer = Some(answer);
         if would_block {
             self.steps[step].would_block = true;
-            self.steps[step].waited_for = Some("the database's lock (SQLITE_BUSY)".into());
+            self.steps[step].waited_for = Some("the database's write lock (SQLITE_BUSY)".into());
             self.resend_pending[i] = true;
             return;
         }
-        self.last_completed = Some(step);
         if effect == Effect::Releases || failed.is_some() {
-            self.look_again_at_blocked();
+            self.look_again_at_blocked(step);
         }
     }
 
-    /// After a step that may have let go of a lock: every blocked instance is unconfirmed
+    /// After `step`, which may have let go of a lock: every blocked instance is unconfirmed
     /// again (asked again, or for SQLite sent again), in order.
-    fn look_again_at_blocked(&mut self) {
+    fn look_again_at_blocked(&mut self, step: usize) {
         for i in 0..self.phases.len() {
             match &mut self.phases[i] {
                 Phase::Sent {
@@ -372,7 +377,13 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                     *blocked = None;
                     *looked = false;
                 }
-                Phase::Parked { .. } => self.go(i),
+                Phase::Parked { .. } => {
+                    let parked = self.steps.iter_mut().rev().find(|s| s.instance == i);
+                    if let Some(parked) = parked {
+                        parked.resumed_after = Some(step);
+                    }
+                    self.go(i);
+                }
                 _ => {}
             }
         }
@@ -471,8 +482,12 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                     };
                     self.steps[step].waited_for = Some(format!("{lock}, held by {whom}"));
                     self.waited_on_ours[i] = true;
-                    if let Phase::Sent { blocked, .. } = &mut self.phases[i] {
+                    if let Phase::Sent {
+                        blocked, waited, ..
+                    } = &mut self.phases[i]
+                    {
                         *blocked = Some(on);
+                        *waited = true;
                     }
                     self.progress = Instant::now();
                 }

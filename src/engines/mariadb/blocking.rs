@@ -134,7 +134,11 @@ impl BlockingProbe for MariaProbe {
             .map(|(_, holder)| *holder)
             .collect();
         let lock = "row lock".to_string();
-        let holders: Vec<i64> = blockers.iter().copied().filter(|b| ours.contains(b)).collect();
+        let holders: Vec<i64> = blockers
+            .iter()
+            .copied()
+            .filter(|b| ours.contains(b))
+            .collect();
         if blockers.is_empty() {
             // Read again once the cache is due; twice unexplained, the wait is certain but
             // its holder unknown.
