@@ -28,6 +28,9 @@ pub struct MariaProbe {
     changed: Instant,
     /// When InnoDB's tables were last read, and what they said.
     snapshot: Option<Snapshot>,
+    /// When they were last read (at first: when this probe connected, as another connection
+    /// may have read them just before).
+    last_read: Instant,
     /// Fresh snapshots in a row that showed a connection waiting without the lock wait
     /// behind it (the two tables are read one after the other).
     unexplained: u32,
@@ -49,6 +52,7 @@ impl MariaProbe {
             conn,
             changed: Instant::now(),
             snapshot: None,
+            last_read: Instant::now(),
             unexplained: 0,
         })
     }
@@ -60,16 +64,18 @@ impl MariaProbe {
 
 impl MariaProbe {
     /// A snapshot taken after the last change: the one kept, or a new one when InnoDB's cache
-    /// is due to be filled again; None when neither.
+    /// is due to be filled again (no read in the last [`LAG`], so that this one fills it);
+    /// None when neither.
     async fn fresh_snapshot(&mut self) -> Result<Option<&Snapshot>, DbFailure> {
         let kept = self.snapshot.as_ref().map(|s| s.taken);
         if kept.is_some_and(|taken| taken > self.changed) {
             return Ok(self.snapshot.as_ref());
         }
-        if kept.is_some_and(|taken| taken.elapsed() < LAG) {
+        if self.last_read.elapsed() < LAG {
             return Ok(None);
         }
         let taken = Instant::now();
+        self.last_read = taken;
         let waiting: Vec<i64> = sqlx::query_scalar(
             "SELECT CAST(trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_TRX \
              WHERE trx_state = 'LOCK WAIT'",
