@@ -6,8 +6,9 @@
 //! answered after a few milliseconds is not guessed to be blocked: the probe connection asks
 //! the database (PostgreSQL `pg_blocking_pids`, MariaDB's InnoDB and process-list states), and
 //! asks again until the statement either answers or is seen waiting for a lock held by
-//! another instance. After a step that may let go of a lock (a commit, a rollback, an error),
-//! every blocked instance is looked at again the same way. Statements that change nothing
+//! another instance. After every step (a commit lets go of locks; a new lock request can make
+//! the database pick a waiting session as a deadlock's victim), every blocked instance is
+//! looked at again the same way. Statements that change nothing
 //! another session can see (`BEGIN`, `SAVEPOINT`, ...) go at once, without a choice. So the
 //! same choices give the same run, whatever the machine's speed.
 
@@ -361,14 +362,15 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             self.resend_pending[i] = true;
             return;
         }
-        if effect == Effect::Releases || failed.is_some() {
-            self.look_again_at_blocked(step);
-        }
+        // Any step may end another's wait, not only a release: a new lock request can make
+        // the database pick a waiting session as a deadlock's victim.
+        let releases = effect == Effect::Releases || failed.is_some();
+        self.look_again_at_blocked(step, releases);
     }
 
-    /// After `step`, which may have let go of a lock: every blocked instance is unconfirmed
-    /// again (asked again, or for SQLite sent again), in order.
-    fn look_again_at_blocked(&mut self, step: usize) {
+    /// After `step`: every blocked instance is unconfirmed again (asked again), in order; and
+    /// when the step let go of a lock (`releases`), SQLite's parked ones are sent again.
+    fn look_again_at_blocked(&mut self, step: usize, releases: bool) {
         for i in 0..self.phases.len() {
             match &mut self.phases[i] {
                 Phase::Sent {
@@ -377,7 +379,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                     *blocked = None;
                     *looked = false;
                 }
-                Phase::Parked { .. } => {
+                Phase::Parked { .. } if releases => {
                     let parked = self.steps.iter_mut().rev().find(|s| s.instance == i);
                     if let Some(parked) = parked {
                         parked.resumed_after = Some(step);
@@ -396,22 +398,24 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             while let Ok((i, event)) = self.events.try_recv() {
                 self.apply(i, event);
             }
-            let local: Vec<usize> = (0..self.phases.len())
-                .filter(|&i| {
-                    matches!(&self.phases[i], Phase::AtGate { statement, .. }
-                        if statement.effect == Effect::Local)
-                })
-                .collect();
-            if !local.is_empty() {
-                local.into_iter().for_each(|i| self.go(i));
-                continue;
-            }
             let working = self.phases.iter().any(|p| matches!(p, Phase::Working));
             let unconfirmed: Vec<usize> = (0..self.phases.len())
                 .filter(|&i| matches!(self.phases[i], Phase::Sent { blocked: None, .. }))
                 .collect();
             if !working && unconfirmed.is_empty() {
-                return Ok(());
+                // Quiet: statements no other session can notice go now, one at a time, the
+                // lowest session first (the order the instances reach their gates is a race).
+                let local = (0..self.phases.len()).find(|&i| {
+                    matches!(&self.phases[i], Phase::AtGate { statement, .. }
+                        if statement.effect == Effect::Local)
+                });
+                match local {
+                    Some(i) => {
+                        self.go(i);
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
             }
             let wait = match unconfirmed.is_empty() {
                 true => self.patience,

@@ -367,7 +367,12 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: &str) ->
 fn assert_same(first: &SchedulesResult, second: &SchedulesResult) {
     let (a, b) = (without_timings(first), without_timings(second));
     if let Some(difference) = first_difference(&a, &b, "") {
-        panic!("two runs differ at {difference}");
+        // Both runs kept for a look (target/ is not the temp folder, and not committed).
+        for (name, value) in [("first", &a), ("second", &b)] {
+            let path = format!("target/schedules-{name}-run.json");
+            let _ = std::fs::write(&path, serde_json::to_string_pretty(value).unwrap());
+        }
+        panic!("two runs differ at {difference} (both in target/schedules-*-run.json)");
     }
 }
 
