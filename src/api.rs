@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Isolation, IsolationScope};
+
 /// The increment route (`{n}`: a method number or slug), as the original project had it.
 pub const INCREMENT_ROUTE: &str = "/api/v1/endpoint/counter/{n}";
 /// Every counter row.
@@ -142,14 +144,18 @@ pub struct Info {
     pub version: String,
     /// `postgresql`, `mariadb`, `sqlite`, `cockroachdb` or `yugabytedb`.
     pub engine: String,
-    /// The isolation level requested for this server run.
-    pub isolation: String,
+    /// The isolation level requested for this server run, as SQL writes it
+    /// (`read committed`).
+    #[serde(with = "crate::model::isolation::sql_name")]
+    #[schema(value_type = String, example = "read committed")]
+    pub isolation: Isolation,
     /// The level the database says its transactions run at.
     pub effective_isolation: String,
     /// Which statements the level reaches: `session` (all) or `transaction` (explicit
     /// transactions only).
     #[serde(default)]
-    pub isolation_scope: String,
+    #[schema(value_type = Option<String>, example = "session")]
+    pub isolation_scope: Option<IsolationScope>,
     /// The database settings that change outcomes (`fsync`, `synchronous_commit`, ...).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,

@@ -125,16 +125,19 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
         Err(err) if err.never_sent() => {
             return RequestEnd::Rejected {
                 reason: "connect".into(),
+                status: None,
             };
         }
         Err(http::HttpError::Timeout) => {
             return RequestEnd::Unknown {
                 reason: "timeout".into(),
+                status: None,
             };
         }
         Err(_) => {
             return RequestEnd::Unknown {
                 reason: "connection".into(),
+                status: None,
             };
         }
     };
@@ -160,13 +163,19 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
         let reason = answer
             .and_then(|a| a.code.or(a.sqlstate).or(a.error))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        RequestEnd::Rejected { reason }
+        RequestEnd::Rejected {
+            reason,
+            status: Some(status.as_u16()),
+        }
     } else {
         // An ambiguous commit names its SQLSTATE (CockroachDB's 40003); other failures
         // only have their status.
         let reason = answer
             .and_then(|a| a.code.or(a.sqlstate))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        RequestEnd::Unknown { reason }
+        RequestEnd::Unknown {
+            reason,
+            status: Some(status.as_u16()),
+        }
     }
 }

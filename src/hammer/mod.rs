@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::api::Info;
 use crate::model::results::{Latency, RunRecord};
-use crate::model::{Contention, Ends, IsolationScope, MethodId, Outcome, Verdict};
+use crate::model::{Contention, Ends, MethodId, Outcome, Verdict};
 pub use config::{Control, HammerConfig, HttpVerb, MAX_DEFAULT_CONCURRENCY};
 pub use error::HammerError;
 pub use target::Target;
@@ -49,6 +49,9 @@ pub struct HammerRun {
     pub verdict: Verdict,
     /// Error tallies by SQLSTATE (`40001`) or by kind (`HTTP 503`, `timeout`, `connect`).
     pub errors: BTreeMap<String, u64>,
+    /// Increments of the row a server still had in progress when the counter was read (after
+    /// the patience ran out): their fate is not in the count.
+    pub still_in_flight: u64,
     /// Pairs of acknowledged requests that wrote the same count: lost updates seen directly.
     pub duplicate_writes: u64,
     pub latency: Latency,
@@ -80,7 +83,7 @@ impl HammerRun {
         RunRecord {
             engine: info.map(|i| i.engine.clone()),
             server_version: info.map(|i| i.server_version.clone()),
-            isolation: info.and_then(|i| crate::model::Isolation::from_sql_name(&i.isolation)),
+            isolation: info.map(|i| i.isolation),
             effective_isolation: info.map(|i| i.effective_isolation.clone()),
             method: self.method.number(),
             method_name: self.method.slug().to_string(),
@@ -109,7 +112,7 @@ impl HammerRun {
             interrupted: self.interrupted,
             replicas: u32::try_from(self.replicas).unwrap_or(u32::MAX),
             think_ms: info.map(|i| i.think_ms),
-            isolation_scope: info.and_then(|i| IsolationScope::from_name(&i.isolation_scope)),
+            isolation_scope: info.and_then(|i| i.isolation_scope),
             settings: info.map(|i| i.settings.clone()).unwrap_or_default(),
             fault: None,
         }
@@ -124,100 +127,44 @@ fn round4(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
 }
 
-/// Runs one hammer: checks the server, optionally resets the row, fires the increments and
-/// classifies the outcome.
+/// Runs one hammer: checks the servers, optionally resets the row, fires the increments,
+/// refuses a run that only shows the server does not fit, and classifies the outcome.
 pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerRun, HammerError> {
     config.validate()?;
     let target = &config.targets[0];
     let id = config.method.row_id();
-    let mut server = None;
-    for (index, replica) in config.targets.iter().enumerate() {
-        let info = replica.info().await?;
-        if let Some(gap) = info.as_ref().and_then(|i| {
-            i.unavailable
-                .iter()
-                .find(|u| u.number == config.method.number())
-        }) {
-            return Err(HammerError::Usage(format!(
-                "the server at {} cannot run method {}: {}",
-                replica.base_url, config.method, gap.reason
-            )));
-        }
-        if let Some(info) = &info
-            && !info
-                .methods
-                .iter()
-                .any(|m| m.number == config.method.number())
-        {
-            return Err(HammerError::Usage(format!(
-                "the server at {} has no method {}",
-                replica.base_url, config.method
-            )));
-        }
-        if index == 0 {
-            server = info;
-        }
-    }
+    let server = check_servers(config).await?;
     // A late commit of an earlier run (a request its client gave up on) must land neither
     // after the reset nor after the final read: wait for the row's increments to finish.
-    let mut still_running = 0;
+    let mut still_in_flight = 0;
     if config.reset {
-        still_running += wait_until_settled(config, id).await?;
+        still_in_flight += wait_until_settled(config, id).await?;
         target.reset(id).await?;
     }
     // A counter server is asked for the row; one with only the original's surface, for the
     // list of every row.
     let per_row = server.is_some();
     let before = target.read_count(id, per_row).await?;
-    let fired = fire::fire(config, before, control.clone()).await;
-    // The run happened: what it measured is kept even if the counter can no longer be read
-    // (the server went away), and the outcome then says so.
-    let after = match wait_until_settled(config, id).await {
-        Ok(running) => {
-            still_running += running;
-            target.read_count(id, per_row).await
-        }
-        Err(err) => Err(err),
-    };
     let fire::Fired {
         mut tally,
         duplicate_writes,
         duration,
-    } = fired;
-    if still_running > 0 {
-        tally
-            .errors
-            .insert("still in flight when read".to_string(), still_running);
-    }
-    let path = crate::api::increment_path(config.method.number());
-    let every = |status: &str| {
-        tally.completed() > 0 && tally.errors.get(status) == Some(&tally.completed())
+    } = fire::fire(config, before, control.clone()).await;
+    // The run happened: what it measured is kept even if the counter can no longer be read
+    // (the server went away), and the outcome then says so.
+    let after = match wait_until_settled(config, id).await {
+        Ok(running) => {
+            still_in_flight += running;
+            target.read_count(id, per_row).await
+        }
+        Err(err) => Err(err),
     };
-    if every("HTTP 404") {
-        return Err(HammerError::Connect(format!(
-            "every increment at {}{path} answered 404: the server does not know method {}",
-            target.base_url, config.method
-        )));
-    }
-    if every("HTTP 405") && config.verb == HttpVerb::Post {
-        // Nothing changed: a 405 is refused before anything runs.
-        let allowed = target.allowed(axum::http::Method::POST, &path).await?;
-        let hint = match allowed {
-            Some(verbs) if verbs.to_ascii_uppercase().contains("GET") => {
-                format!(
-                    "it allows {verbs}: use --http-method get (as the original project's server wants)"
-                )
-            }
-            Some(verbs) => format!("it allows {verbs}"),
-            None => "the server does not say which verbs it allows".to_string(),
-        };
-        return Err(HammerError::Usage(format!(
-            "every POST to {}{path} answered 405 Method Not Allowed; {hint}",
-            target.base_url
-        )));
+    refuse_a_misfit(config, &tally).await?;
+    if still_in_flight > 0 {
+        // Shown with the errors; the count itself is the run's `still_in_flight`.
+        tally.errors.insert(STILL_IN_FLIGHT.to_string(), still_in_flight);
     }
     let completed = tally.completed();
-    let interrupted = completed < config.requests;
     let (after, unreadable) = match after {
         Ok(after) => (Some(after), None),
         Err(err) => (None, Some(err.to_string())),
@@ -250,11 +197,74 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         verdict: Verdict::judge(outcome, contention),
         latency: tally.latency_summary(),
         errors: tally.errors,
+        still_in_flight,
         duplicate_writes,
         duration,
-        interrupted,
+        interrupted: completed < config.requests,
         server,
     })
+}
+
+/// How the errors table shows increments still in progress when the counter was read.
+pub const STILL_IN_FLIGHT: &str = "still in flight when read";
+
+/// Asks every server what it is; refuses a method one of them cannot run or does not have.
+/// The first server's answer (None: not a counter server).
+async fn check_servers(config: &HammerConfig) -> Result<Option<crate::api::Info>, HammerError> {
+    let mut first = None;
+    for (index, replica) in config.targets.iter().enumerate() {
+        let info = replica.info().await?;
+        if let Some(info) = &info {
+            let number = config.method.number();
+            if let Some(gap) = info.unavailable.iter().find(|u| u.number == number) {
+                return Err(HammerError::Usage(format!(
+                    "the server at {} cannot run method {}: {}",
+                    replica.base_url, config.method, gap.reason
+                )));
+            }
+            if !info.methods.iter().any(|m| m.number == number) {
+                return Err(HammerError::Usage(format!(
+                    "the server at {} has no method {}",
+                    replica.base_url, config.method
+                )));
+            }
+        }
+        if index == 0 {
+            first = info;
+        }
+    }
+    Ok(first)
+}
+
+/// A run in which every increment answered 404 or 405 says nothing about the method: the
+/// server does not know it, or wants another verb (the original project's wants GET). Nothing
+/// changed (both are refused before anything runs).
+async fn refuse_a_misfit(config: &HammerConfig, tally: &stats::Tally) -> Result<(), HammerError> {
+    let target = &config.targets[0];
+    let path = crate::api::increment_path(config.method.number());
+    if tally.all_answered(404) {
+        return Err(HammerError::Connect(format!(
+            "every increment at {}{path} answered 404: the server does not know method {}",
+            target.base_url, config.method
+        )));
+    }
+    if tally.all_answered(405) && config.verb == HttpVerb::Post {
+        let allowed = target.allowed(axum::http::Method::POST, &path).await?;
+        let hint = match allowed {
+            Some(verbs) if verbs.to_ascii_uppercase().contains("GET") => {
+                format!(
+                    "it allows {verbs}: use --http-method get (as the original project's server wants)"
+                )
+            }
+            Some(verbs) => format!("it allows {verbs}"),
+            None => "the server does not say which verbs it allows".to_string(),
+        };
+        return Err(HammerError::Usage(format!(
+            "every POST to {}{path} answered 405 Method Not Allowed; {hint}",
+            target.base_url
+        )));
+    }
+    Ok(())
 }
 
 /// How long the hammer waits for a server's increments of a row to finish before it reads

@@ -27,10 +27,11 @@ pub enum RequestEnd {
         written: Option<i64>,
         interval: Option<DbInterval>,
     },
-    /// A definite "not applied" (4xx, 409): keyed by SQLSTATE, or by HTTP status.
-    Rejected { reason: String },
+    /// A definite "not applied" (4xx, 409): keyed by the engine's code, or by HTTP status;
+    /// `status`: the HTTP status, when an answer came.
+    Rejected { reason: String, status: Option<u16> },
     /// Fate unknown (timeout, reset, 5xx).
-    Unknown { reason: String },
+    Unknown { reason: String, status: Option<u16> },
 }
 
 /// Tallies of everything but the written counts.
@@ -40,6 +41,8 @@ pub struct Tally {
     pub rejected: u64,
     pub unknown: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Answers that were not 2xx, by HTTP status (what tells a foreign server's 404 or 405).
+    pub statuses: BTreeMap<u16, u64>,
     pub latency: Histogram<u64>,
     /// The database intervals of acknowledged increments (the first ones, up to a bound).
     pub intervals: Vec<DbInterval>,
@@ -54,6 +57,7 @@ impl Tally {
             rejected: 0,
             unknown: 0,
             errors: BTreeMap::new(),
+            statuses: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("constant histogram bounds are valid"),
             intervals: Vec::new(),
@@ -74,15 +78,29 @@ impl Tally {
                     None => self.without_interval += 1,
                 }
             }
-            RequestEnd::Rejected { reason } => {
+            RequestEnd::Rejected { reason, status } => {
                 self.rejected += 1;
                 *self.errors.entry(reason.clone()).or_default() += 1;
+                self.count_status(*status);
             }
-            RequestEnd::Unknown { reason } => {
+            RequestEnd::Unknown { reason, status } => {
                 self.unknown += 1;
                 *self.errors.entry(reason.clone()).or_default() += 1;
+                self.count_status(*status);
             }
         }
+    }
+
+    fn count_status(&mut self, status: Option<u16>) {
+        if let Some(status) = status {
+            *self.statuses.entry(status).or_default() += 1;
+        }
+    }
+
+    /// Whether every request that ended got an answer with HTTP `status`.
+    pub fn all_answered(&self, status: u16) -> bool {
+        let completed = self.completed();
+        completed > 0 && self.statuses.get(&status) == Some(&completed)
     }
 
     pub fn completed(&self) -> u64 {
@@ -189,18 +207,21 @@ mod tests {
         tally.record(
             &RequestEnd::Rejected {
                 reason: "40001".into(),
+                status: Some(409),
             },
             ms,
         );
         tally.record(
             &RequestEnd::Rejected {
                 reason: "40001".into(),
+                status: Some(409),
             },
             ms,
         );
         tally.record(
             &RequestEnd::Unknown {
                 reason: "timeout".into(),
+                status: None,
             },
             ms,
         );

@@ -81,3 +81,20 @@ impl fmt::Display for IsolationScope {
         f.write_str(self.name())
     }
 }
+
+/// Serde for a level written by its SQL name (`"repeatable read"`).
+pub mod sql_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Isolation;
+
+    pub fn serialize<S: Serializer>(level: &Isolation, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(level.sql_name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Isolation, D::Error> {
+        let name = String::deserialize(d)?;
+        Isolation::from_sql_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown isolation level {name:?}")))
+    }
+}

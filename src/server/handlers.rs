@@ -210,9 +210,9 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
     Json(Info {
         version: env!("CARGO_PKG_VERSION").to_string(),
         engine: about.engine.name().to_string(),
-        isolation: about.isolation.sql_name().to_string(),
+        isolation: about.isolation,
         effective_isolation: about.effective_isolation,
-        isolation_scope: about.scope.name().to_string(),
+        isolation_scope: Some(about.scope),
         settings: about.settings,
         server_version: about.server_version,
         pool_size: about.pool_size,

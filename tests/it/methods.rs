@@ -5,7 +5,7 @@ use std::sync::Arc;
 use counter::hammer::{self, Control, HammerConfig, HammerRun, Target};
 use counter::model::Isolation;
 use counter::model::MethodId;
-use counter::model::Outcome;
+use counter::model::{Outcome, Verdict};
 
 use counter::server::AppState;
 
@@ -53,7 +53,8 @@ async fn upsert_and_compare_and_swap_at_read_committed_are_exact() {
         MethodId::AdvisoryLock,
     ] {
         let run = hammer(&[&server], method).await;
-        assert_eq!(run.outcome, Outcome::Exact, "{method}: {run:?}");
+        // "+": exact, and the requests raced (not merely followed one another).
+        assert_eq!(run.verdict, Verdict::Exact, "{method}: {run:?}");
     }
     server.stop().await;
 }
@@ -68,7 +69,7 @@ async fn in_process_lock_is_exact_with_one_server_and_not_with_two() {
     let state = |backend| AppState::with_backend(backend, 0);
     let first = start_server_with(&options, think(), state).await;
     let run = hammer(&[&first], MethodId::InProcessLock).await;
-    assert_eq!(run.outcome, Outcome::Exact, "one replica: {run:?}");
+    assert_eq!(run.verdict, Verdict::Exact, "one replica, raced: {run:?}");
     let second = start_server_with(&options, think(), state).await;
     let run = hammer(&[&first, &second], MethodId::InProcessLock).await;
     assert_eq!(run.replicas, 2);
@@ -87,7 +88,7 @@ async fn retry_turns_row_lock_at_repeatable_read_exact() {
     let options = fresh_database().await;
     let server = start_server_on(&options, Isolation::RepeatableRead, 10, 10).await;
     let run = hammer(&[&server], MethodId::RowLock).await;
-    assert_eq!(run.outcome, Outcome::Exact, "{run:?}");
+    assert_eq!(run.verdict, Verdict::Exact, "raced, refused and retried: {run:?}");
     let (status, body) = server.increment(2).await;
     assert!(status.is_success());
     assert!(body["attempts"].as_u64().unwrap() >= 1);
