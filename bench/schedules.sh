@@ -16,7 +16,7 @@ METHODS=1,2,3,4,5,6,7
 echo "== the exploration as a user runs it (throwaway cluster included)"
 for run in 1 2 3; do
     start=$(date +%s%N)
-    "$COUNTER" schedules --methods "$METHODS" --quiet --json "$WORK/own.json" > /dev/null || true
+    "$COUNTER" schedules --methods "$METHODS" --quiet --json "$WORK/own.json" > /dev/null 2>&1 || true
     end=$(date +%s%N)
     python3 - "$WORK/own.json" "$(( (end - start) / 1000000 ))" <<'PY'
 import json, sys
@@ -40,7 +40,7 @@ psql -h 127.0.0.1 -p "$DB_PORT" -U postgres -d counter -qc \
     "INSERT INTO counter (id, count) VALUES (4, 0) ON CONFLICT (id) DO NOTHING" >/dev/null
 for round in 1 2 3; do
     "$COUNTER" schedules --methods "$METHODS" --database-url "$URL" --quiet \
-        --json "$WORK/explored.json" > /dev/null || true
+        --json "$WORK/explored.json" > /dev/null 2>&1 || true
     explorer=$(python3 - "$WORK/explored.json" <<'PY'
 import json, sys
 result = json.load(open(sys.argv[1]))
