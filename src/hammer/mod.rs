@@ -162,7 +162,9 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
     refuse_a_misfit(config, &tally).await?;
     if still_in_flight > 0 {
         // Shown with the errors; the count itself is the run's `still_in_flight`.
-        tally.errors.insert(STILL_IN_FLIGHT.to_string(), still_in_flight);
+        tally
+            .errors
+            .insert(STILL_IN_FLIGHT.to_string(), still_in_flight);
     }
     let completed = tally.completed();
     let (after, unreadable) = match after {

@@ -88,7 +88,11 @@ async fn retry_turns_row_lock_at_repeatable_read_exact() {
     let options = fresh_database().await;
     let server = start_server_on(&options, Isolation::RepeatableRead, 10, 10).await;
     let run = hammer(&[&server], MethodId::RowLock).await;
-    assert_eq!(run.verdict, Verdict::Exact, "raced, refused and retried: {run:?}");
+    assert_eq!(
+        run.verdict,
+        Verdict::Exact,
+        "raced, refused and retried: {run:?}"
+    );
     let (status, body) = server.increment(2).await;
     assert!(status.is_success());
     assert!(body["attempts"].as_u64().unwrap() >= 1);
