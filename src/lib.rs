@@ -71,6 +71,10 @@ pub async fn run(cli: Cli) -> u8 {
             Ok(command) => matrix::command::run(command).await,
             Err(err) => Err(err),
         },
+        Command::Explain(args) => match args.into_command() {
+            Ok(command) => schedules::explain::run(command).await,
+            Err(err) => Err(err),
+        },
         Command::Schedules(args) => match args.into_command() {
             Ok(command) => schedules::command::run(command).await,
             Err(err) => Err(err),

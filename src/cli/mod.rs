@@ -7,6 +7,7 @@
 mod configure;
 mod database;
 pub mod env;
+mod explain;
 mod parse;
 mod schedules;
 
@@ -23,6 +24,7 @@ use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId};
 use crate::server::DEFAULT_MAX_IN_FLIGHT;
 pub use database::{DatabaseArgs, PoolerChoice, Topology};
 pub use env::load_dotenv_files;
+pub use explain::{ExplainArgs, RowState};
 pub use parse::{EngineChoice, MethodChoice};
 use parse::{
     parse_engine_option, parse_engines, parse_isolation, parse_method, parse_method_choice,
@@ -57,6 +59,9 @@ pub enum Command {
     /// Run every interleaving of two increments' statements, one statement at a time, and
     /// classify each schedule: the +/- table as a proof.
     Schedules(SchedulesArgs),
+    /// Explore one cell and show the shortest schedule of each class step by step (and as an
+    /// isolation-tester spec, terminal scripts, a swimlane SVG).
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,9 +6,12 @@ pub mod cost;
 pub mod csv;
 pub mod html;
 pub mod matrix;
+pub mod replay;
 pub mod schedules;
 pub mod svg;
+pub mod swimlane;
 pub mod table;
+pub mod transcript;
 
 /// How tables show a fact the run could not learn.
 pub const UNKNOWN: &str = "-";

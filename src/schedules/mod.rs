@@ -10,6 +10,7 @@
 //! schedules `explore.rs`, a schedule's record `record.rs`.
 
 pub mod command;
+pub mod explain;
 mod explore;
 mod gate;
 mod record;

@@ -203,8 +203,9 @@ fn summary(
                     _ => None,
                 })
                 .collect();
+            let after = refused_after_commit(ran);
             format!(
-                "{} refused with {}{waited}: nothing lost, a retry would succeed",
+                "{} refused with {}{after}{waited}: nothing lost, a retry would succeed",
                 refused.join(", "),
                 codes.join(", ")
             )
@@ -230,8 +231,76 @@ fn summary(
             format!("expected {n}, got {got}: two sessions wrote the same count{waited}")
         }
         ScheduleClass::Extra => format!("expected at most {n}, got {got}: a refusal was applied"),
-        ScheduleClass::Lost => format!(
-            "expected {n}, got {got}: one session's write overwrote the other's (lost update)"
-        ),
+        ScheduleClass::Lost => {
+            let (last, earlier) = commit_order(ran);
+            let names = |list: &[usize]| {
+                let names = list.iter().map(|i| format!("T{}", i + 1));
+                names.collect::<Vec<_>>().join(" and ")
+            };
+            let read = first_reads(ran);
+            let same = match read.first() {
+                Some(Some(value)) if read.iter().all(|r| *r == Some(*value)) => {
+                    format!("both read {value}; ")
+                }
+                _ => String::new(),
+            };
+            match last {
+                Some(last) if !earlier.is_empty() => format!(
+                    "expected {n}, got {got}: {same}T{}'s write overwrote {}'s (lost update)",
+                    last + 1,
+                    names(&earlier)
+                ),
+                _ => format!(
+                    "expected {n}, got {got}: an acknowledged increment is missing (lost update)"
+                ),
+            }
+        }
+    }
+}
+
+/// The instance that committed last, and the others that committed before it.
+fn commit_order(ran: &Ran) -> (Option<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = Vec::new();
+    let commits = ran.steps.iter().filter(|step| {
+        step.statement.sql.eq_ignore_ascii_case("COMMIT") && matches!(step.answer, Some(Ok(_)))
+    });
+    for step in commits {
+        order.retain(|&i| i != step.instance);
+        order.push(step.instance);
+    }
+    let last = order.pop();
+    (last, order)
+}
+
+/// Each instance's first value read (None: it read none, or no row).
+fn first_reads(ran: &Ran) -> Vec<Option<i64>> {
+    (0..ran.results.len())
+        .map(|i| {
+            let reads = ran.steps.iter().filter(|step| {
+                step.instance == i
+                    && step.statement.fetch == Fetch::Rows
+                    && step.statement.effect != Effect::Local
+            });
+            let answered = reads.filter_map(|step| step.answer.as_ref()?.as_ref().ok());
+            answered.map(|answer| answer.scalar()).next().flatten()
+        })
+        .collect()
+}
+
+/// " after T2 committed", when a refused instance's failing step went on after another's
+/// commit.
+fn refused_after_commit(ran: &Ran) -> String {
+    let failed = ran
+        .steps
+        .iter()
+        .rev()
+        .find(|step| matches!(step.answer, Some(Err(_))));
+    let Some(after) = failed.and_then(|step| step.resumed_after) else {
+        return String::new();
+    };
+    let releasing = &ran.steps[after];
+    match releasing.statement.sql.eq_ignore_ascii_case("COMMIT") {
+        true => format!(" after T{} committed", releasing.instance + 1),
+        false => String::new(),
     }
 }

@@ -1,0 +1,161 @@
+//! `counter explain`: one cell's schedules, the shortest of each class shown step by step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::env;
+use super::parse::{parse_engine_option, parse_isolation, parse_method, parse_seconds};
+use crate::engines::EngineOption;
+use crate::methods::script::Script;
+use crate::model::schedule::{ScheduleClass, StartState};
+use crate::model::{Engine, Isolation, IsolationScope, MethodId};
+use crate::schedules::SchedulesConfig;
+use crate::schedules::explain::{ExplainCommand, Shown};
+
+/// The row's state before each schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RowState {
+    Exists,
+    Absent,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// Method: a number (1, 2, 3, ...) or a slug (table-lock, row-lock, ...; custom for
+    /// --method-file).
+    #[arg(short = 'n', long = "method", value_parser = parse_method)]
+    pub method: MethodId,
+
+    /// Isolation level of both sessions.
+    #[arg(long, default_value = "read-committed", value_parser = parse_isolation)]
+    pub isolation: Isolation,
+
+    /// Database engine: postgres, mariadb, sqlite (throwaway), cockroach or yugabyte (URL).
+    #[arg(long, value_enum, default_value_t = Engine::Postgres)]
+    pub engine: Engine,
+
+    /// The row's state before each schedule.
+    #[arg(long, value_enum, default_value_t = RowState::Exists)]
+    pub row: RowState,
+
+    /// Show the shortest schedule of this class only: exact, exact-after-wait, refused,
+    /// deadlock, timeout, unknown, duplicate, extra or lost.
+    #[arg(long, value_parser = parse_class)]
+    pub class: Option<ScheduleClass>,
+
+    /// Show every schedule, not only the shortest of each class.
+    #[arg(long, conflicts_with = "class")]
+    pub all: bool,
+
+    /// Write the schedules shown as a PostgreSQL isolation-tester spec to this file.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+
+    /// Print each schedule shown as terminal scripts, one per session, to paste into psql (or
+    /// mariadb) windows in the order given.
+    #[arg(long)]
+    pub psql: bool,
+
+    /// Draw the first schedule shown as swimlanes (SVG) in this file (the others beside it).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+
+    /// Instances of the method in each schedule.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=3))]
+    pub sessions: u32,
+
+    /// Seconds a statement waits for a lock before the database gives up.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    pub lock_timeout: Duration,
+
+    /// Which statements the level reaches: session (every statement) or transaction.
+    #[arg(long, env = "COUNTER_ISOLATION_SCOPE", value_enum, default_value_t = IsolationScope::Session)]
+    pub isolation_scope: IsolationScope,
+
+    /// A script of your own as method 12 (custom).
+    #[arg(long, env = "COUNTER_METHOD_FILE")]
+    pub method_file: Option<PathBuf>,
+
+    /// An engine setting for every session, as name=value (repeatable).
+    #[arg(long = "engine-option", value_parser = parse_engine_option)]
+    pub engine_options: Vec<EngineOption>,
+
+    /// Database URL (a configured database instead of a throwaway one).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+fn parse_class(text: &str) -> Result<ScheduleClass, String> {
+    let wanted = text.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    let known = ScheduleClass::ALL.into_iter();
+    let mut known = known.map(|class| (class.key(), class));
+    let found = known
+        .find(|(key, _)| *key == wanted || (wanted == "duplicate_counts" && *key == "duplicate"));
+    found.map(|(_, class)| class).ok_or_else(|| {
+        let keys: Vec<&str> = ScheduleClass::ALL.iter().map(|c| c.key()).collect();
+        format!("unknown class {text:?}; known: {}", keys.join(", "))
+    })
+}
+
+impl ExplainArgs {
+    pub fn into_command(self) -> anyhow::Result<ExplainCommand> {
+        let script = match &self.method_file {
+            Some(path) => Some(Arc::new(Script::load(path)?)),
+            None => None,
+        };
+        let method = match (&script, self.method) {
+            (None, MethodId::Custom) => {
+                anyhow::bail!("method 12 (custom) runs the script given with --method-file FILE")
+            }
+            (_, method) => method,
+        };
+        if let Some(reason) = crate::schedules::not_explored(method) {
+            anyhow::bail!("method {method} has no schedules to explain: {reason}");
+        }
+        if let Some(option) = self
+            .engine_options
+            .iter()
+            .find(|o| o.engine() != self.engine)
+        {
+            anyhow::bail!(
+                "--engine-option applies to --engine {}",
+                option.engine().name()
+            );
+        }
+        let location = env::location(self.engine, self.database_url.as_deref())?;
+        let config = SchedulesConfig {
+            engine: self.engine,
+            levels: vec![self.isolation],
+            methods: vec![method],
+            starts: vec![match self.row {
+                RowState::Exists => StartState::Exists,
+                RowState::Absent => StartState::Absent,
+            }],
+            scope: self.isolation_scope,
+            engine_options: self.engine_options.clone(),
+            script,
+            sessions: self.sessions as usize,
+            max_switches: (self.sessions > 2).then_some(2),
+            max_schedules: 20_000,
+            lock_timeout: self.lock_timeout,
+            deadlock_timeout: None,
+        };
+        let shown = match (self.all, self.class) {
+            (true, _) => Shown::All,
+            (false, Some(class)) => Shown::Class(class),
+            (false, None) => Shown::EveryClass,
+        };
+        Ok(ExplainCommand {
+            config,
+            location,
+            throwaway_deadlock_timeout: super::schedules::THROWAWAY_DEADLOCK_TIMEOUT,
+            shown,
+            spec: self.spec,
+            svg: self.svg,
+            psql: self.psql,
+        })
+    }
+}
