@@ -2,6 +2,7 @@
 //! PostgreSQL: one throwaway cluster per test process, one fresh database per test.
 
 mod config;
+mod explain;
 mod faults;
 mod ha;
 mod hammer;
