@@ -206,6 +206,7 @@ impl MatrixArgs {
             quiet: self.quiet,
             pooler,
             replicated,
+            schedules: self.schedules,
         })
     }
 

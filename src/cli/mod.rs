@@ -291,6 +291,12 @@ pub struct MatrixArgs {
     #[arg(long)]
     pub markdown: bool,
 
+    /// Also explore every schedule of two sessions of each cell (both starting states) and
+    /// show both verdicts: the race's and the schedules' ("hollow" where a race "+" has a
+    /// schedule that loses or refuses).
+    #[arg(long)]
+    pub schedules: bool,
+
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,

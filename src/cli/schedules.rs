@@ -19,10 +19,7 @@ use crate::model::{Engine, Isolation, IsolationScope, MethodId};
 use crate::schedules::SchedulesConfig;
 use crate::schedules::command::{SchedulesCommand, SchedulesOutputs};
 
-/// PostgreSQL's deadlock_timeout on the throwaway cluster: a deadlock costs a schedule this
-/// long instead of the default second; still many times the few milliseconds between the two
-/// waits of a deadlock here, so the first waiter stays the one that detects it.
-pub(super) const THROWAWAY_DEADLOCK_TIMEOUT: Duration = Duration::from_millis(200);
+pub(super) use crate::schedules::THROWAWAY_DEADLOCK_TIMEOUT;
 
 /// Which starting states of the row to explore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

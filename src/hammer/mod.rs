@@ -115,6 +115,8 @@ impl HammerRun {
             isolation_scope: info.and_then(|i| i.isolation_scope),
             settings: info.map(|i| i.settings.clone()).unwrap_or_default(),
             fault: None,
+            schedule_verdict: None,
+            schedule_worst: None,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct MatrixCommand {
     pub pooler: Option<PoolerRequest>,
     /// A throwaway replicated cluster to start instead of a single one.
     pub replicated: Option<Replication>,
+    /// Also explore every schedule of each cell (`--schedules`).
+    pub schedules: bool,
 }
 
 /// Where the results go besides the printed tables.
@@ -72,8 +74,25 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
             () = &mut shutdown => None,
         };
         bar.finish_and_clear();
+        let mut result = match (result, command.schedules) {
+            (Some(Ok(result)), true) => {
+                let explored = tokio::select! {
+                    explored = with_schedules(result, &config, &provisioned) => Some(explored),
+                    () = &mut shutdown => None,
+                };
+                match explored {
+                    Some(explored) => Some(explored),
+                    None => {
+                        provisioned.shutdown();
+                        eprintln!("interrupted");
+                        return Ok(130);
+                    }
+                }
+            }
+            (result, _) => result,
+        };
         provisioned.shutdown();
-        let Some(result) = result else {
+        let Some(result) = result.take() else {
             eprintln!("interrupted");
             return Ok(130);
         };
@@ -99,6 +118,30 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         );
     }
     Ok(results.iter().map(report_violations).max().unwrap_or(0))
+}
+
+/// Explores every cell of `result` on the same database, and writes each record's schedule
+/// verdict beside its race verdict.
+async fn with_schedules(
+    mut result: MatrixResult,
+    config: &MatrixConfig,
+    provisioned: &engines::Provisioned,
+) -> Result<MatrixResult, super::MatrixError> {
+    let explored = crate::schedules::run(
+        &crate::schedules::SchedulesConfig::beside(config, provisioned.throwaway.is_some()),
+        &provisioned.location,
+        |_| {},
+    )
+    .await
+    .map_err(|err| super::MatrixError::Schedules(err.to_string()))?;
+    for run in &mut result.runs {
+        let level = run.isolation;
+        let verdict = level.and_then(|level| explored.verdict_for(level, run.method));
+        run.schedule_verdict = verdict.map(|(verdict, _)| verdict);
+        run.schedule_worst = verdict.map(|(_, worst)| worst);
+    }
+    result.schedules = Some(explored);
+    Ok(result)
 }
 
 /// The reason the first engine gave, when every engine refused the custom method's script:

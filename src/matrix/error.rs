@@ -14,4 +14,6 @@ pub enum MatrixError {
     Script(#[from] ScriptError),
     #[error("could not start a server: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("the schedules could not be explored: {0}")]
+    Schedules(String),
 }

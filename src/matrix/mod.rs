@@ -208,6 +208,7 @@ pub async fn run(
         runs,
         not_applicable,
         problems,
+        schedules: None,
     })
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::isolation::{Isolation, IsolationScope};
 use super::outcome::{Outcome, Verdict};
+use super::schedule::ScheduleClass;
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -78,6 +79,12 @@ pub struct RunRecord {
     /// The fault injected into a replicated cluster during the run, and what it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultRecord>,
+    /// With `matrix --schedules`: the cell's verdict over every schedule of two sessions
+    /// (both starting states), and the worst class of schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_verdict: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_worst: Option<ScheduleClass>,
 }
 
 /// What a fault injected in the middle of a run did (`--topology ha --fault ...`).
@@ -163,6 +170,9 @@ pub struct MatrixResult {
     /// Cells not run because the engine cannot express them.
     #[serde(default)]
     pub not_applicable: Vec<NotApplicable>,
+    /// With `matrix --schedules`: every schedule of two sessions of each cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<super::schedule_results::SchedulesResult>,
     /// Broken invariants of the harness itself (sessions left idle in transaction).
     #[serde(default)]
     pub problems: Vec<String>,

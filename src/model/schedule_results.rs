@@ -109,6 +109,45 @@ pub struct SchedulesMeta {
     pub wall_ms: f64,
 }
 
+impl SchedulesResult {
+    /// The verdict of `method` at `level` over both starting states (the worst class of
+    /// either), None when it was not explored.
+    pub fn verdict_for(&self, level: Isolation, method: u32) -> Option<(Verdict, ScheduleClass)> {
+        let cells = self.cells.iter();
+        let cells = cells.filter(|c| c.isolation == level && c.method == method);
+        let worst = cells.map(|c| c.worst).max()?;
+        let verdict = match worst.is_exact() {
+            true => Verdict::Exact,
+            false => Verdict::NotExact,
+        };
+        Some((verdict, worst))
+    }
+}
+
+/// How a race's verdict and the schedules' compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agreement {
+    Same,
+    /// The race was "+", but some schedule loses, doubles or refuses: the race was lucky.
+    Hollow,
+    /// The race was "-", but no schedule of two sessions shows it: it needs more sessions,
+    /// or the race saw something else (a finding to explain).
+    RaceOnly,
+    /// The race did not decide ("?").
+    Undecided,
+}
+
+impl Agreement {
+    pub fn of(race: Verdict, schedules: Verdict) -> Agreement {
+        match (race, schedules) {
+            (Verdict::Inconclusive, _) => Agreement::Undecided,
+            (Verdict::Exact, Verdict::NotExact) => Agreement::Hollow,
+            (Verdict::NotExact, Verdict::Exact) => Agreement::RaceOnly,
+            _ => Agreement::Same,
+        }
+    }
+}
+
 /// Every cell of one engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchedulesResult {
@@ -116,4 +155,28 @@ pub struct SchedulesResult {
     pub cells: Vec<ScheduleCell>,
     #[serde(default)]
     pub not_applicable: Vec<NotApplicable>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Agreement;
+    use crate::model::Verdict::{Exact, Inconclusive, NotExact};
+
+    #[test]
+    fn a_race_and_its_schedules_agree_or_say_how_not() {
+        let cases = [
+            (Exact, Exact, Agreement::Same),
+            (NotExact, NotExact, Agreement::Same),
+            (Exact, NotExact, Agreement::Hollow),
+            (NotExact, Exact, Agreement::RaceOnly),
+            (Inconclusive, NotExact, Agreement::Undecided),
+        ];
+        for (race, schedules, agreement) in cases {
+            assert_eq!(
+                Agreement::of(race, schedules),
+                agreement,
+                "{race} / {schedules}"
+            );
+        }
+    }
 }

@@ -4,8 +4,9 @@ use crate::model::results::RunRecord;
 
 /// The original results file's columns, then what was added since: the knobs (think_ms,
 /// replicas, isolation_scope), the evidence of contention (overlap, peak_in_flight) and the
-/// database settings that change outcomes (`fsync=on;synchronous_commit=on`).
-pub const COLUMNS: [&str; 30] = [
+/// database settings that change outcomes (`fsync=on;synchronous_commit=on`), and with
+/// `--schedules` the cell's verdict over every schedule and its worst class.
+pub const COLUMNS: [&str; 32] = [
     "engine",
     "server_version",
     "isolation",
@@ -36,6 +37,8 @@ pub const COLUMNS: [&str; 30] = [
     "isolation_scope",
     "settings",
     "duplicate_writes",
+    "schedule_verdict",
+    "schedule_worst",
 ];
 
 /// The header and one line per record.
@@ -80,6 +83,12 @@ pub fn to_csv(records: &[RunRecord]) -> String {
                 .unwrap_or_default(),
             settings(r),
             r.duplicate_writes.to_string(),
+            r.schedule_verdict
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            r.schedule_worst
+                .map(|c| c.key().to_string())
+                .unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         out.push_str(&line.join(","));

@@ -75,6 +75,9 @@ fn section(result: &MatrixResult) -> String {
     if let Some(hint) = inconclusive_hint(result) {
         let _ = write!(html, "<p class=\"note\">{}</p>", escape(&hint));
     }
+    if let Some(schedules) = &result.schedules {
+        html.push_str(&super::proof::html_section(result, schedules));
+    }
     if !result.not_applicable.is_empty() {
         html.push_str("<h2>Not applicable on this engine</h2><ul>");
         for gap in &result.not_applicable {

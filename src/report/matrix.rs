@@ -101,6 +101,10 @@ pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
     }
     out.push_str(LEGEND);
     out.push('\n');
+    if let Some(schedules) = &result.schedules {
+        out.push('\n');
+        out.push_str(&super::proof::beside(result, schedules, markdown));
+    }
     if let Some(hint) = inconclusive_hint(result) {
         out.push_str(&hint);
         out.push('\n');

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod csv;
 pub mod html;
 pub mod matrix;
+pub mod proof;
 pub mod replay;
 pub mod schedules;
 pub mod svg;

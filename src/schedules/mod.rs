@@ -64,6 +64,11 @@ pub enum SchedulesError {
     Script(#[from] ScriptError),
 }
 
+/// PostgreSQL's deadlock_timeout on a throwaway cluster: a deadlock costs a schedule this long
+/// instead of the default second; still many times the few milliseconds between the two waits
+/// of a deadlock here, so the first waiter stays the one that detects it.
+pub const THROWAWAY_DEADLOCK_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// Why the explorer does not run `method`, when it does not.
 pub fn not_explored(method: MethodId) -> Option<&'static str> {
     match method {
@@ -80,6 +85,27 @@ pub fn not_explored(method: MethodId) -> Option<&'static str> {
 }
 
 impl SchedulesConfig {
+    /// The exploration of a matrix's cells (`matrix --schedules`): its levels and methods
+    /// (those without schedules are n/a), both starting states, two sessions. On a throwaway
+    /// PostgreSQL cluster deadlocks are detected after 200 ms.
+    pub fn beside(matrix: &crate::matrix::MatrixConfig, throwaway: bool) -> SchedulesConfig {
+        SchedulesConfig {
+            engine: matrix.engine,
+            levels: matrix.levels.clone(),
+            methods: matrix.methods.clone(),
+            starts: vec![StartState::Exists, StartState::Absent],
+            scope: matrix.scope,
+            engine_options: matrix.engine_options.clone(),
+            script: matrix.script.clone(),
+            sessions: 2,
+            max_switches: None,
+            max_schedules: 20_000,
+            lock_timeout: Duration::from_secs(5),
+            deadlock_timeout: (throwaway && matrix.engine == Engine::Postgres)
+                .then_some(THROWAWAY_DEADLOCK_TIMEOUT),
+        }
+    }
+
     fn open_options(&self, level: Isolation) -> OpenOptions {
         let mut open = OpenOptions::new(level, self.sessions as u32 + 1);
         open.scope = self.scope;

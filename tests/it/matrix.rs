@@ -230,3 +230,52 @@ async fn a_matrix_that_fails_part_way_stops_every_server_it_started() {
     }
     assert_eq!(left, 0, "connections of the first replica still open");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_schedules_shows_both_verdicts_in_the_table_and_the_csv() {
+    let _cpu = crate::support::racing().await;
+    let dir = crate::support::TempDir::new("matrix-schedules");
+    let csv = dir.join("cells.csv");
+    let args = [
+        "matrix",
+        "--schedules",
+        "--quiet",
+        "--levels",
+        "read-committed,repeatable-read",
+        "--methods",
+        "1,4",
+        "--csv",
+        csv.to_str().unwrap(),
+    ];
+    let out = crate::support::run_counter(args, &[]).await;
+    // Method 4 loses updates at read committed: exit 1, as for the matrix alone.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("race / schedules"), "{stdout}");
+    assert!(stdout.contains("- / - lost"), "{stdout}");
+    assert!(stdout.contains("- / - refused"), "{stdout}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let verdict = header
+        .iter()
+        .position(|c| *c == "schedule_verdict")
+        .unwrap();
+    let worst = header.iter().position(|c| *c == "schedule_worst").unwrap();
+    let method = header.iter().position(|c| *c == "method").unwrap();
+    let isolation = header.iter().position(|c| *c == "isolation").unwrap();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let expected = match (fields[method], fields[isolation]) {
+            ("1", _) => ("+", "exact_after_wait"),
+            ("4", "read committed") => ("-", "lost"),
+            ("4", _) => ("-", "refused"),
+            other => panic!("unexpected row {other:?}"),
+        };
+        assert_eq!((fields[verdict], fields[worst]), expected, "{line}");
+    }
+}
