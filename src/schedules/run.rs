@@ -472,10 +472,13 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             }
             match wait {
                 Ok(Wait::OnOurs { holders, lock }) => {
-                    let on: Vec<usize> = holders
+                    // InnoDB lists one row per lock held, so one holder can come twice.
+                    let mut on: Vec<usize> = holders
                         .iter()
                         .filter_map(|h| self.ids.iter().position(|id| id == h))
                         .collect();
+                    on.sort_unstable();
+                    on.dedup();
                     let whom = match on.as_slice() {
                         [] => "another session".to_string(),
                         on => on

@@ -50,6 +50,14 @@ pub trait Database: Send + Sync + 'static {
         &self,
         patience: Duration,
     ) -> impl Future<Output = Result<i64, DbFailure>> + Send;
+    /// Waits until deleted rows are gone from the storage, so that a row deleted a moment ago
+    /// is absent the way a row never created is. Only InnoDB needs it (a delete-marked record
+    /// stays until purge, and it is locked differently from the gap a vanished record leaves);
+    /// PostgreSQL's dead tuples and SQLite's freed pages take no locks. Returns whether the
+    /// wait could be made (`false`: the account may not ask).
+    fn forget_deleted(&self) -> impl Future<Output = Result<bool, DbFailure>> + Send {
+        async { Ok(true) }
+    }
     /// The increments' connections: how many are free to lend, of how many there may be.
     fn free_connections(&self) -> (usize, u32);
     /// Why this database cannot run `method`, from what it showed when connected.

@@ -270,6 +270,12 @@ impl Backend {
         each_db!(&self.db, db => db.settle_idle_in_transaction(patience).await)
     }
 
+    /// Waits until deleted rows are purged from the storage (see [`Database::forget_deleted`]);
+    /// `false` when the database's account may not wait for it.
+    pub async fn forget_deleted(&self) -> Result<bool, DbFailure> {
+        each_db!(&self.db, db => db.forget_deleted().await)
+    }
+
     pub fn describe(&self) -> Description {
         let facts = each_db!(&self.db, db => db.facts());
         Description {

@@ -24,6 +24,11 @@ impl Backend {
     pub async fn ping(&self) -> Result<(), DbFailure> {
         each_db!(&self.db, db => reads::ping(db.pool(), errors_of(db)).await)
     }
+
+    /// Whether the counter tables can be read.
+    pub async fn tables_readable(&self) -> Result<(), DbFailure> {
+        each_db!(&self.db, db => reads::tables_readable(db.pool(), errors_of(db)).await)
+    }
 }
 
 fn errors_of<D: Database>(_db: &D) -> &'static crate::engines::errors::ErrorTable {

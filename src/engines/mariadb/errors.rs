@@ -50,8 +50,13 @@ pub fn name_of(number: u16) -> &'static str {
         .unwrap_or("")
 }
 
+/// MariaDB's own error number (1213 for a deadlock), which its SQLSTATEs blur.
+pub fn number_of(db: &dyn DatabaseError) -> Option<u16> {
+    Some(db.try_downcast_ref::<MySqlDatabaseError>()?.number())
+}
+
 fn code_of(db: &dyn DatabaseError) -> Option<String> {
-    let number = db.try_downcast_ref::<MySqlDatabaseError>()?.number();
+    let number = number_of(db)?;
     let refusal = REFUSALS.iter().find(|(n, ..)| *n == number).map(|r| r.1);
     let unavailable = UNAVAILABLE.iter().find(|(n, _)| *n == number).map(|u| u.1);
     let name = refusal.or(unavailable);
