@@ -57,11 +57,15 @@ pub mod codes {
     pub const SCRIPT_FAILED: &str = "script_failed";
     pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
     pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+    /// `/health`: the database answers, but the counter tables cannot be read (dropped?).
+    pub const TABLES_MISSING: &str = "tables_missing";
     /// Too many increments in progress: this one was not started.
     pub const OVERLOADED: &str = "overloaded";
     pub const INTERNAL: &str = "internal_error";
     /// The request's body is larger than the server takes: nothing was done.
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// The request's body was cut short, or stalled: nothing was done.
+    pub const INCOMPLETE_BODY: &str = "incomplete_body";
 }
 
 /// The answer to an increment.

@@ -102,3 +102,20 @@ where
     let answered = sqlx::query("SELECT 1").execute(pool).await;
     answered.map(|_| ()).map_err(|err| table.classify(&err))
 }
+
+/// Whether the counter tables can be read (a script, or someone else, may have dropped one).
+pub async fn tables_readable<DB>(pool: &Pool<DB>, table: &ErrorTable) -> Result<(), DbFailure>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let answered = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM counter WHERE 1 = 0) \
+         + (SELECT COUNT(*) FROM counter_shard WHERE 1 = 0) \
+         + (SELECT COUNT(*) FROM counter_ledger WHERE 1 = 0)",
+    )
+    .execute(pool)
+    .await;
+    answered.map(|_| ()).map_err(|err| table.classify(&err))
+}

@@ -122,9 +122,14 @@ pub enum IncrementError {
     #[error("line {line} of the script wrote no row: refused, nothing was applied")]
     ScriptRefused { line: usize },
     /// A custom method's script could not go on at `line` before anything was applied (its
-    /// transaction, if any, was rolled back).
+    /// transaction, if any, was rolled back). `failure`: the database's error, when it was
+    /// the database that refused the statement (a division by zero, a missing column).
     #[error("line {line} of the script: {message}; nothing was applied")]
-    ScriptFailed { line: usize, message: String },
+    ScriptFailed {
+        line: usize,
+        message: String,
+        failure: Option<Box<DbFailure>>,
+    },
     /// A custom method's script failed at `line` after it had written in autocommit: the
     /// increment may be half done, and nobody can say.
     #[error(

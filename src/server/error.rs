@@ -89,8 +89,12 @@ impl ApiError {
                 codes::REFUSED_BY_SCRIPT,
                 err.to_string(),
             ),
-            IncrementError::ScriptFailed { .. } => {
-                Self::new(StatusCode::CONFLICT, codes::SCRIPT_FAILED, err.to_string())
+            IncrementError::ScriptFailed { failure, .. } => {
+                let answer = Self::new(StatusCode::CONFLICT, codes::SCRIPT_FAILED, err.to_string());
+                match failure {
+                    Some(failure) => answer.with_codes(failure),
+                    None => answer,
+                }
             }
             // Not a refusal: part of it may have been applied.
             IncrementError::ScriptPartlyApplied { .. } => Self::new(

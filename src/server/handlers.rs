@@ -13,7 +13,7 @@ use crate::api::{
     CountRow, Deleted, ErrorBody, Health, IncrementResponse, Info, MethodInfo, Unavailable, codes,
 };
 use crate::model::method::known_methods;
-use crate::model::{DbInterval, MethodId};
+use crate::model::{DbInterval, ErrorClass, MethodId};
 
 fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(text)| text).map_err(|rejection| {
@@ -233,6 +233,18 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         .ping()
         .await
         .map_err(|err| ApiError::from_db(&err))?;
+    let tables = state.backend.tables_readable().await;
+    tables.map_err(|err| match err.class {
+        ErrorClass::Internal => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::TABLES_MISSING,
+            format!(
+                "the database answers, but the counter tables cannot be read: {}",
+                err.message
+            ),
+        ),
+        _ => ApiError::from_db(&err),
+    })?;
     Ok(Json(Health {
         status: "ok".to_string(),
     }))
@@ -247,21 +259,53 @@ pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
 /// refused before anything runs, instead of being drained.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
-/// Refuses a request that announces a body larger than [`MAX_BODY_BYTES`] (413, nothing
-/// done).
+/// How long a request's body may take to arrive once its headers have.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the whole body before the route runs, so that a request acts only once it has fully
+/// arrived: one larger than [`MAX_BODY_BYTES`] is a 413 however it is framed (a
+/// `Content-Length` is refused before reading, a chunked body once it passes the limit), one
+/// cut short is a 400 and one that stalls a 408, all with nothing done.
 pub async fn limit_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use http_body_util::{BodyExt, LengthLimitError, Limited};
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
+        )
+        .into_response()
+    };
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
-            format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
-        )
-        .into_response();
+        return too_large();
     }
+    let (parts, body) = request.into_parts();
+    let limited = Limited::new(body, MAX_BODY_BYTES as usize).collect();
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, limited).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => return too_large(),
+        Ok(Err(_)) => {
+            return ApiError::bad_request(
+                codes::INCOMPLETE_BODY,
+                "the request's body ended before it was complete; nothing was done",
+            )
+            .into_response();
+        }
+        Err(_) => {
+            let seconds = BODY_READ_TIMEOUT.as_secs();
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                codes::INCOMPLETE_BODY,
+                format!("the request's body did not arrive within {seconds} s; nothing was done"),
+            )
+            .into_response();
+        }
+    };
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
     next.run(request).await
 }
 

@@ -109,6 +109,86 @@ async fn a_large_body_gets_413_and_changes_nothing() {
     server.stop().await;
 }
 
+/// Sends `head` then `body` on a raw connection and returns the status line's code and the
+/// whole answer (or 0 when the server answered nothing within 15 s).
+async fn raw_exchange(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: &[u8],
+    hold: bool,
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    if !hold {
+        stream.shutdown().await.unwrap();
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            }
+            let complete = answer.ends_with(b"}") || answer.ends_with(b"}\r\n0\r\n\r\n");
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") && complete {
+                break;
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok());
+    (read.map(|_| code.unwrap_or(0)).unwrap_or(0), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_large_body_and_an_incomplete_one_change_nothing() {
+    let _cpu = crate::support::busy().await;
+    let server = start_server(Isolation::ReadCommitted, 2).await;
+    let addr = server.handle.addr;
+    // 70 KB in chunks of 1 KB, no Content-Length: refused once past the limit.
+    let mut chunked = Vec::new();
+    for _ in 0..70 {
+        chunked.extend_from_slice(b"400\r\n");
+        chunked.extend_from_slice(&[b'x'; 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = "POST /api/v1/endpoint/counter/3/ HTTP/1.1\r\nHost: x\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let (code, answer) = raw_exchange(addr, head, &chunked, false).await;
+    assert_eq!(code, 413, "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    assert_eq!(server.count(3).await, None, "nothing was done");
+    // Content-Length 100 and 3 bytes sent, the connection held open: nothing runs until the
+    // body is complete, and it never is.
+    let head = "POST /api/v1/endpoint/counter/3/ HTTP/1.1\r\nHost: x\r\n\
+                Content-Length: 100\r\n\r\n";
+    let held = tokio::spawn(raw_exchange(addr, head, b"abc", true));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        server.count(3).await,
+        None,
+        "incremented before its body arrived"
+    );
+    let (code, answer) = held.await.unwrap();
+    assert_eq!(code, 408, "{answer}");
+    assert!(answer.contains("incomplete_body"), "{answer}");
+    // The same body cut short by the client: a 400, nothing done.
+    let (code, answer) = raw_exchange(addr, head, b"abc", false).await;
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(server.count(3).await, None, "nothing was done");
+    // A small chunked body is no reason to refuse.
+    let head = "POST /api/v1/endpoint/counter/3/ HTTP/1.1\r\nHost: x\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let (code, answer) = raw_exchange(addr, head, b"2\r\n{}\r\n0\r\n\r\n", true).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(server.count(3).await, Some(1));
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_between_read_and_write_is_refused_not_acknowledged() {
     let _cpu = crate::support::busy().await;

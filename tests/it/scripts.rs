@@ -231,8 +231,13 @@ async fn run_time_failures_are_refusals_inside_a_transaction_and_unknown_after_a
 async fn bad_scripts_stop_the_run_with_file_line_and_exit_2() {
     let _cpu = crate::support::busy().await;
     let dir = TempDir::new("scripts-bad");
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 7] = [
         ("empty.sql", "", "empty.sql: the script is empty"),
+        (
+            "drop.sql",
+            "SELECT 1;\nDROP TABLE counter;\n",
+            "drop.sql:2: DROP changes the schema",
+        ),
         (
             "meta.sql",
             "SELECT 1;\n\\setrandom x 1 10\n",
@@ -317,4 +322,97 @@ async fn bad_scripts_stop_the_run_with_file_line_and_exit_2() {
     let missing = run_counter(&["matrix", "--methods", "custom"], &[]).await;
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--method-file"));
+}
+
+/// A server over a fresh database of the shared cluster whose method 12 is `text`.
+async fn serve_script(text: &str, pool_size: u32) -> crate::support::TestServer {
+    let dir = TempDir::new("scripts-served");
+    let path = dir.join("script.sql");
+    std::fs::write(&path, text).unwrap();
+    let script = std::sync::Arc::new(counter::methods::script::Script::load(&path).unwrap());
+    let mut open =
+        counter::engines::OpenOptions::new(counter::model::Isolation::ReadCommitted, pool_size);
+    open.script = Some(script);
+    crate::support::start_server_with(&fresh_database().await, open, |backend| {
+        counter::server::AppState::with_backend(backend, 0)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_script_leaves_on_its_connection_reaches_no_other_request() {
+    let _cpu = crate::support::busy().await;
+    // A setting, a temporary table's absence of a schema, a session-level advisory lock.
+    let server = serve_script(
+        "SET search_path = nowhere;\nSELECT pg_advisory_lock(3);\n\
+         UPDATE public.counter SET count = count + 1 WHERE id = :id;\n",
+        2,
+    )
+    .await;
+    for _ in 0..5 {
+        let (status, body) = server.increment(12).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    }
+    for k in 1..=10 {
+        let (status, body) = server.increment(3).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        assert_eq!(body["count"], k, "{body}");
+        let (status, body) = server.increment(6).await;
+        assert_eq!(
+            status,
+            reqwest::StatusCode::OK,
+            "method 6 takes advisory lock 6: {body}"
+        );
+    }
+    let locks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            .fetch_one(&server.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        locks, 0,
+        "the script's session lock went with its connection"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_the_database_refuses_mid_way_is_a_409_with_its_sqlstate() {
+    let _cpu = crate::support::busy().await;
+    let server = serve_script(
+        "BEGIN;\nUPDATE counter SET count = count + 1 WHERE id = :id;\nSELECT 1/0;\nCOMMIT;\n",
+        2,
+    )
+    .await;
+    let (status, body) = server.increment(12).await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "script_failed", "{body}");
+    assert_eq!(body["sqlstate"], "22012", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 3") && message.contains("division by zero"),
+        "{body}"
+    );
+    assert_eq!(
+        server.count(12).await,
+        Some(0),
+        "rolled back: nothing applied"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_503_when_the_counter_tables_are_gone() {
+    let _cpu = crate::support::busy().await;
+    let server = crate::support::start_server(counter::model::Isolation::ReadCommitted, 2).await;
+    let (status, body) = server.call(reqwest::Method::GET, "/health").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    sqlx::query("DROP TABLE counter_ledger")
+        .execute(&server.db.pool)
+        .await
+        .unwrap();
+    let (status, body) = server.call(reqwest::Method::GET, "/health").await;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "tables_missing", "{body}");
+    server.stop().await;
 }

@@ -89,6 +89,17 @@ impl Script {
         let mut parser = Parser::default();
         parser.scan(text).map_err(|(line, msg)| fail(line, msg))?;
         let Parser { steps, written, .. } = parser;
+        let statements = steps
+            .iter()
+            .filter(|step| matches!(step, Step::Sql(_)))
+            .count();
+        if statements > MAX_SCRIPT_STATEMENTS {
+            let message = format!(
+                "the script has {statements} statements; scripts are limited to \
+                 {MAX_SCRIPT_STATEMENTS}"
+            );
+            return Err(fail(0, message));
+        }
         check_structure(&steps).map_err(|(line, msg)| fail(line, msg))?;
         Ok(Script {
             file: file.to_string(),
@@ -98,13 +109,30 @@ impl Script {
         })
     }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`: at most [`MAX_SCRIPT_BYTES`], UTF-8 (the first
+    /// line that is not is named).
     pub fn load(path: &std::path::Path) -> Result<Script, ScriptError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| ScriptError {
+        let fail = |line: usize, message: String| ScriptError {
             file: file.clone(),
-            line: 0,
-            message: format!("cannot read it: {err}"),
+            line,
+            message,
+        };
+        let size =
+            std::fs::metadata(path).map_err(|err| fail(0, format!("cannot read it: {err}")))?;
+        if size.len() > MAX_SCRIPT_BYTES {
+            let message = format!(
+                "the script is {} bytes; scripts are limited to {MAX_SCRIPT_BYTES} bytes \
+                 (one transaction of a request, not a program)",
+                size.len()
+            );
+            return Err(fail(0, message));
+        }
+        let bytes = std::fs::read(path).map_err(|err| fail(0, format!("cannot read it: {err}")))?;
+        let text = String::from_utf8(bytes).map_err(|err| {
+            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            fail(line, "this line is not valid UTF-8".into())
         })?;
         Script::parse(&file, &text)
     }
@@ -117,6 +145,12 @@ impl Script {
         })
     }
 }
+
+/// The largest script file: a request's transaction fits in far less, and the check prepares
+/// every statement at start-up (5 million `SELECT 1;` took a gigabyte and a minute).
+pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
+/// The most statements a script may have.
+pub const MAX_SCRIPT_STATEMENTS: usize = 1000;
 
 /// A parse error: the line and the message.
 type Failure = (usize, String);

@@ -71,7 +71,18 @@ fn sleeps_take_pgbench_units() {
 
 #[test]
 fn bad_scripts_name_their_line() {
-    let cases: [(&str, usize, &str); 14] = [
+    let cases: [(&str, usize, &str); 17] = [
+        (
+            "SELECT 1;\nDROP TABLE counter;\n",
+            2,
+            "DROP changes the schema",
+        ),
+        (
+            "BEGIN;\n  create temp table t (x int);\nCOMMIT;\n",
+            2,
+            "CREATE changes",
+        ),
+        ("TRUNCATE counter;\n", 1, "TRUNCATE changes the schema"),
         ("", 0, "empty"),
         ("  \n-- nothing\n", 0, "no SQL statement"),
         ("-- only a comment\n\\sleep 1 ms\n", 0, "no SQL statement"),
@@ -117,4 +128,33 @@ fn bad_scripts_name_their_line() {
         };
         assert!(err.to_string().starts_with(&place), "{err}");
     }
+}
+
+#[test]
+fn a_script_is_bounded_in_statements() {
+    let text = "SELECT 1;\n".repeat(MAX_SCRIPT_STATEMENTS + 1);
+    let err = Script::parse("long.sql", &text).unwrap_err();
+    assert!(err.to_string().contains("limited to 1000"), "{err}");
+    let text = "SELECT 1;\n".repeat(MAX_SCRIPT_STATEMENTS);
+    assert!(Script::parse("long.sql", &text).is_ok());
+}
+
+#[test]
+fn a_file_that_is_not_utf8_or_too_large_is_refused_with_where() {
+    let dir = std::env::temp_dir().join(format!("counter-script-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("latin1.sql");
+    std::fs::write(&bad, b"SELECT 1;\n-- caf\xe9\nSELECT 2;\n").unwrap();
+    let err = Script::load(&bad).unwrap_err();
+    let large = dir.join("large.sql");
+    let text = "SELECT 1;\n".repeat(MAX_SCRIPT_BYTES as usize / 10 + 1);
+    std::fs::write(&large, text).unwrap();
+    let too_large = Script::load(&large).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err.line, 2, "{err}");
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    assert!(
+        too_large.to_string().contains("limited to 1048576 bytes"),
+        "{too_large}"
+    );
 }

@@ -11,8 +11,8 @@ use super::statement::{Pause, Statement};
 use crate::methods::get_or_create::get_or_create;
 use crate::methods::session::{Guard, MethodContext, Placeholders, Read, Session};
 use crate::methods::span::Span;
-use crate::model::IncrementError;
 use crate::model::statement::{Effect, Fetch, Statement as Sent};
+use crate::model::{DbFailure, ErrorClass, IncrementError};
 
 /// Runs `script` once for counter `id`; returns the count written when the script makes it
 /// known (`-- written: var`, or a `RETURNING count`). Whatever fails, an open transaction is
@@ -75,16 +75,17 @@ impl Run {
         for step in &script.steps {
             match step {
                 Step::Begin { line } => {
-                    session
-                        .begin(Guard::Nothing, self.id)
-                        .await
-                        .map_err(|err| self.failed(*line, err))?;
+                    let begun = session.begin(Guard::Nothing, self.id).await;
+                    begun.map_err(|err| match err {
+                        IncrementError::Database(failure) => self.database(*line, failure),
+                        err => self.failed(*line, err),
+                    })?;
                     self.in_transaction = true;
                 }
                 Step::Commit { line } => {
                     self.in_transaction = false;
                     let committed = session.commit().await;
-                    committed.map_err(|err| self.failed(*line, err.into()))?;
+                    committed.map_err(|err| self.database(*line, err))?;
                 }
                 Step::Rollback { .. } => {
                     session.rollback().await;
@@ -128,7 +129,7 @@ impl Run {
             },
         };
         let answered = session.run_script(sent).await;
-        let answer = answered.map_err(|err| self.failed(line, IncrementError::Database(err)))?;
+        let answer = answered.map_err(|err| self.database(line, err))?;
         if statement.returning {
             let count = answer
                 .first_row
@@ -192,7 +193,31 @@ impl Run {
     }
 
     fn script_failed(&self, line: usize, message: String) -> IncrementError {
-        self.failed(line, IncrementError::ScriptFailed { line, message })
+        let failed = IncrementError::ScriptFailed {
+            line,
+            message,
+            failure: None,
+        };
+        self.failed(line, failed)
+    }
+
+    /// The database's error at `line`. A refusal (40001, a deadlock, ...) stays one. Any other
+    /// error the database answered with its code (a division by zero, a missing column) is
+    /// the script's failure: the statement did nothing and its transaction rolls back, so it
+    /// is a 409, not the server's 500. An error with no code (the connection broke) stays
+    /// what it is: whether a statement sent then was applied is not known.
+    fn database(&self, line: usize, failure: DbFailure) -> IncrementError {
+        let answered = failure.class == ErrorClass::Internal && failure.sqlstate.is_some();
+        if !answered {
+            return self.failed(line, IncrementError::Database(failure));
+        }
+        let code = failure.sqlstate.as_deref().unwrap_or_default();
+        let failed = IncrementError::ScriptFailed {
+            line,
+            message: format!("the database refused it ({code}: {})", failure.message),
+            failure: Some(Box::new(failure)),
+        };
+        self.failed(line, failed)
     }
 
     /// `err` at `line`, unless a statement already committed on its own: then nothing can be

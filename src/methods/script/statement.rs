@@ -76,6 +76,16 @@ pub fn command(text: &str, line: usize, gset: Option<String>) -> Result<Command,
         ["SET", "TRANSACTION", ..]
         | ["SET", "SESSION", "CHARACTERISTICS", ..]
         | ["SET", "SESSION", "TRANSACTION", ..] => return Err(NOT_THE_LEVEL.into()),
+        [
+            first @ ("CREATE" | "ALTER" | "DROP" | "TRUNCATE" | "GRANT" | "REVOKE" | "RENAME"
+            | "COMMENT" | "REINDEX" | "CLUSTER" | "VACUUM" | "SECURITY" | "REASSIGN"),
+            ..,
+        ] => {
+            return Err(format!(
+                "{first} changes the schema, and a script runs on every request: it may read \
+                 and write rows, not change the tables (make them with the database's own tools)"
+            ));
+        }
         _ if text.to_ascii_lowercase().contains("transaction_isolation") => {
             return Err(NOT_THE_LEVEL.into());
         }
