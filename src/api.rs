@@ -48,6 +48,8 @@ pub mod codes {
     pub const ROLLED_BACK: &str = "transaction_rolled_back";
     pub const CAS_EXHAUSTED: &str = "cas_exhausted";
     pub const LOCK_TIMEOUT: &str = "lock_timeout";
+    /// A statement ran past `--statement-timeout`: cancelled and rolled back, nothing applied.
+    pub const STATEMENT_TIMEOUT: &str = "statement_timeout";
     /// The row was deleted while the increment ran: nothing was applied.
     pub const ROW_GONE: &str = "row_gone";
     /// A custom method's script refused the attempt (`\refuse-if-zero-rows`).
@@ -110,6 +112,10 @@ pub struct ErrorBody {
     /// How many times the transaction ran before this answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// `false` when the server knows the increment was not applied although the answer is a
+    /// 5xx (no database connection could be had: nothing was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<bool>,
 }
 
 /// A counter row.

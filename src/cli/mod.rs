@@ -141,6 +141,20 @@ pub struct BehaviourArgs {
     /// innodb_snapshot_isolation=on|off (mariadb).
     #[arg(long = "engine-option", value_parser = parse_engine_option)]
     pub engine_options: Vec<EngineOption>,
+
+    /// Seconds any statement may run before the database cancels it and the transaction
+    /// rolls back (PostgreSQL statement_timeout, MariaDB max_statement_time); 0: no limit.
+    /// Not applied through a transaction pooler, which drops session settings.
+    #[arg(long, env = "COUNTER_STATEMENT_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub statement_timeout: u64,
+}
+
+impl BehaviourArgs {
+    /// `--statement-timeout` as the engines take it.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        (self.statement_timeout > 0).then(|| Duration::from_secs(self.statement_timeout))
+    }
 }
 
 /// How many requests and how many at once (shared by hammer and matrix).

@@ -52,13 +52,14 @@ impl ErrorTable {
     }
 }
 
-/// Errors that did not come from the database: the connection or the pool failed
-/// (unavailable: whether the work was applied is unknown), or something unexpected.
+/// Errors that did not come from the database: no connection could be had (nothing sent), the
+/// connection failed (unavailable: whether the work was applied is unknown), or something
+/// unexpected.
 fn transport_class(err: &sqlx::Error) -> ErrorClass {
     match err {
+        // Only getting a connection fails these ways.
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => ErrorClass::NotSent,
         sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)

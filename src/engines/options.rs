@@ -92,7 +92,15 @@ pub struct OpenOptions {
     pub script: Option<Arc<Script>>,
     /// Lock waits bounded by the session (the schedule explorer); None for a server run.
     pub waits: Option<WaitLimits>,
+    /// The longest any statement may run before the database cancels it (PostgreSQL
+    /// `statement_timeout`, MariaDB `max_statement_time`); None: no limit. Without it a
+    /// script's `pg_sleep(100)` ran on after its client had hung up, holding a connection.
+    pub statement_timeout: Option<Duration>,
 }
+
+/// `--statement-timeout`'s default: far above any increment's statement, short enough that
+/// a stuck one gives its connection back.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl OpenOptions {
     /// `level` for every statement, `pool_size` connections, no think time, durable.
@@ -107,6 +115,7 @@ impl OpenOptions {
             shards: crate::methods::DEFAULT_SHARDS,
             script: None,
             waits: None,
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
         }
     }
 }

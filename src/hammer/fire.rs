@@ -115,6 +115,8 @@ struct Answer {
     code: Option<String>,
     /// The error code, for rejections without a SQLSTATE (e.g. `cas_exhausted`).
     error: Option<String>,
+    /// `false`: a 5xx the server knows applied nothing (no database connection was had).
+    applied: Option<bool>,
 }
 
 /// How an increment ended, from its answer. A request that never reached the server is a
@@ -124,7 +126,7 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
         Ok(reply) => (reply.status, reply.body),
         Err(err) if err.never_sent() => {
             return RequestEnd::Rejected {
-                reason: "connect".into(),
+                reason: crate::model::results::NOT_CONNECTED.into(),
                 status: None,
             };
         }
@@ -158,8 +160,10 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
         return RequestEnd::Acknowledged { written, interval };
     }
     let error = answer.as_ref().and_then(|a| a.error.as_deref());
-    // A shed request was never started: as definite a "not applied" as a 4xx.
-    if status.is_client_error() || error == Some(codes::OVERLOADED) {
+    // A shed request was never started, one the server says it sent nothing for was not
+    // applied: as definite a "not applied" as a 4xx.
+    let not_applied = answer.as_ref().and_then(|a| a.applied) == Some(false);
+    if status.is_client_error() || error == Some(codes::OVERLOADED) || not_applied {
         let reason = answer
             .and_then(|a| a.code.or(a.sqlstate).or(a.error))
             .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
@@ -177,5 +181,72 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
             reason,
             status: Some(status.as_u16()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Result<http::Reply, http::HttpError> {
+        Ok(http::Reply {
+            status: hyper::StatusCode::from_u16(status).unwrap(),
+            body: hyper::body::Bytes::from(body.to_string()),
+            location: None,
+            allow: None,
+        })
+    }
+
+    /// Each answer, and what it says about the increment: only what the server knows was not
+    /// applied is rejected; every other failure is unknown.
+    #[test]
+    fn answers_are_applied_refused_or_unknown() {
+        let rejected = |reason: &str, status| RequestEnd::Rejected {
+            reason: reason.into(),
+            status: Some(status),
+        };
+        let unknown = |reason: &str, status| RequestEnd::Unknown {
+            reason: reason.into(),
+            status: Some(status),
+        };
+        let cases = [
+            (
+                409,
+                r#"{"error":"serialization_failure","sqlstate":"40001","code":"40001"}"#,
+                rejected("40001", 409),
+            ),
+            (
+                503,
+                r#"{"error":"overloaded"}"#,
+                rejected("overloaded", 503),
+            ),
+            (
+                503,
+                r#"{"error":"database_unavailable","applied":false}"#,
+                rejected("database_unavailable", 503),
+            ),
+            (
+                503,
+                r#"{"error":"database_unavailable"}"#,
+                unknown("HTTP 503", 503),
+            ),
+            (
+                503,
+                r#"{"error":"outcome_unknown","sqlstate":"40003","code":"40003"}"#,
+                unknown("40003", 503),
+            ),
+            (500, "not json", unknown("HTTP 500", 500)),
+            (404, "", rejected("HTTP 404", 404)),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(classify(reply(status, body)), expected, "{status} {body}");
+        }
+        assert!(matches!(
+            classify(reply(200, r#"{"id":3,"count":7}"#)),
+            RequestEnd::Acknowledged {
+                written: Some(7),
+                ..
+            }
+        ));
     }
 }

@@ -39,6 +39,8 @@ pub struct MatrixConfig {
     pub engine_options: Vec<EngineOption>,
     /// Slots of a sharded counter (method 10).
     pub shards: u32,
+    /// `--statement-timeout` (None: no limit).
+    pub statement_timeout: Option<Duration>,
     /// The custom method's script (`--method-file`), method 12.
     pub script: Option<Arc<Script>>,
     /// The fault injected in the middle of every run (`--topology ha`).
@@ -71,6 +73,7 @@ impl MatrixConfig {
             shards: self.shards,
             script: self.script.clone(),
             waits: None,
+            statement_timeout: self.statement_timeout,
         }
     }
 

@@ -12,8 +12,12 @@ pub enum ErrorClass {
     Rejected { refusal: Refusal, retryable: bool },
     /// The database cannot say whether the transaction was applied (CockroachDB's 40003).
     Ambiguous,
-    /// The database could not be reached, or no connection was free in time.
+    /// The database could not be reached, or failed mid-way: whether the work was applied is
+    /// unknown.
     Unavailable,
+    /// No connection could be had (none free in time, or the database would not open one):
+    /// nothing was sent, so nothing was applied.
+    NotSent,
     /// Anything else; the cause is logged, never shown to a client.
     Internal,
 }
@@ -32,6 +36,9 @@ pub enum Refusal {
     Duplicate,
     /// A lock not granted in time: PostgreSQL 55P03, MariaDB 1205.
     LockTimeout,
+    /// A statement that ran past the statement timeout, cancelled and rolled back: PostgreSQL
+    /// 57014, MariaDB 1969.
+    StatementTimeout,
     /// SQLite's database lock held by another connection (SQLITE_BUSY, SQLITE_LOCKED).
     Busy,
     /// Another rollback the engine names (the code says which).
@@ -65,6 +72,15 @@ impl DbFailure {
             detail: message.clone(),
             message,
         }
+    }
+
+    /// This failure, met while getting a connection: an unavailable database then means
+    /// nothing was sent.
+    pub fn before_sending(mut self) -> DbFailure {
+        if self.class == ErrorClass::Unavailable {
+            self.class = ErrorClass::NotSent;
+        }
+        self
     }
 
     /// The engine's error code, whatever the class.

@@ -116,14 +116,14 @@ pub fn explain(r: &RunRecord) -> String {
         ),
         Exact => format!("Exact: the counter grew by exactly {change}."),
         Rejected if r.unknown > 0 => format!(
-            "Rejected: the database refused {} requests, and {} more failed without a definite answer but were not applied ({}); every acknowledged increment is there.",
-            r.rejected,
+            "Rejected: {}, and {} more failed without a definite answer but were not applied ({}); every acknowledged increment is there.",
+            r.refusals_in_words(),
             r.unknown,
             r.errors_text()
         ),
         Rejected => format!(
-            "Rejected: the database refused {} requests ({}); every acknowledged increment is there.",
-            r.rejected,
+            "Rejected: {} ({}); every acknowledged increment is there.",
+            r.refusals_in_words(),
             r.errors_text()
         ),
         Failed => format!(

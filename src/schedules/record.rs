@@ -122,11 +122,14 @@ fn instance_end(ran: &Ran, i: usize, method: MethodId) -> InstanceEnd {
                     GaveUp::No => InstanceEnd::Refused { code },
                 },
                 ErrorClass::Rejected { .. } => InstanceEnd::Refused { code },
-                ErrorClass::Ambiguous | ErrorClass::Unavailable | ErrorClass::Internal => {
-                    InstanceEnd::Unknown {
-                        cause: failure.detail.clone(),
-                    }
-                }
+                // No connection (NotSent) is no verdict on the method either: the schedule
+                // did not run as chosen.
+                ErrorClass::Ambiguous
+                | ErrorClass::Unavailable
+                | ErrorClass::NotSent
+                | ErrorClass::Internal => InstanceEnd::Unknown {
+                    cause: failure.detail.clone(),
+                },
             }
         }
         Err(IncrementError::LockTimeout) => match ran.waited_on_ours[i] {

@@ -15,6 +15,7 @@ fn named(refusal: Refusal) -> &'static str {
         Refusal::Deadlock => codes::DEADLOCK_DETECTED,
         Refusal::Duplicate => codes::UNIQUE_VIOLATION,
         Refusal::LockTimeout => codes::LOCK_TIMEOUT,
+        Refusal::StatementTimeout => codes::STATEMENT_TIMEOUT,
         Refusal::Busy | Refusal::Other => codes::ROLLED_BACK,
     }
 }
@@ -35,6 +36,7 @@ impl ApiError {
                 sqlstate: None,
                 code: None,
                 attempts: None,
+                applied: None,
             },
         }
     }
@@ -136,6 +138,17 @@ impl ApiError {
                     codes::DATABASE_UNAVAILABLE,
                     "the database is unreachable or busy; whether the increment was applied is unknown",
                 )
+            }
+            ErrorClass::NotSent => {
+                tracing::warn!(cause = %failure.detail, "no database connection");
+                let mut answer = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::DATABASE_UNAVAILABLE,
+                    "no database connection could be had in time; nothing was sent, the \
+                     increment was not applied",
+                );
+                answer.body.applied = Some(false);
+                answer
             }
             ErrorClass::Internal => Self::internal(&failure.detail),
         }

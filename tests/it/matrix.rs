@@ -203,6 +203,7 @@ async fn a_matrix_that_fails_part_way_stops_every_server_it_started() {
         durability: counter::engines::Durability::Durable,
         engine_options: Vec::new(),
         shards: counter::methods::DEFAULT_SHARDS,
+        statement_timeout: None,
         script: None,
         fault: None,
         script_may_be_refused: false,

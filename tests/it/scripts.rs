@@ -326,6 +326,15 @@ async fn bad_scripts_stop_the_run_with_file_line_and_exit_2() {
 
 /// A server over a fresh database of the shared cluster whose method 12 is `text`.
 async fn serve_script(text: &str, pool_size: u32) -> crate::support::TestServer {
+    serve_script_with(text, pool_size, None).await
+}
+
+/// The same, with a `--statement-timeout` of its own (None: the default).
+async fn serve_script_with(
+    text: &str,
+    pool_size: u32,
+    statement_timeout: Option<std::time::Duration>,
+) -> crate::support::TestServer {
     let dir = TempDir::new("scripts-served");
     let path = dir.join("script.sql");
     std::fs::write(&path, text).unwrap();
@@ -333,6 +342,9 @@ async fn serve_script(text: &str, pool_size: u32) -> crate::support::TestServer 
     let mut open =
         counter::engines::OpenOptions::new(counter::model::Isolation::ReadCommitted, pool_size);
     open.script = Some(script);
+    if statement_timeout.is_some() {
+        open.statement_timeout = statement_timeout;
+    }
     crate::support::start_server_with(&fresh_database().await, open, |backend| {
         counter::server::AppState::with_backend(backend, 0)
     })
@@ -414,5 +426,61 @@ async fn health_says_503_when_the_counter_tables_are_gone() {
     let (status, body) = server.call(reqwest::Method::GET, "/health").await;
     assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"], "tables_missing", "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_increment_that_found_no_connection_is_not_applied_and_says_so() {
+    let _cpu = crate::support::busy().await;
+    // One connection, held 7 s by a sleeping script: longer than the 5 s a request waits.
+    let server = serve_script("SELECT pg_sleep(7);\n", 1).await;
+    let client = server.client.clone();
+    let sleeper = tokio::spawn(
+        client
+            .post(server.url("/api/v1/endpoint/counter/12/"))
+            .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (status, body) = server.increment(3).await;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "database_unavailable", "{body}");
+    assert_eq!(body["applied"], false, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not applied"),
+        "{body}"
+    );
+    assert_eq!(server.count(3).await, None, "nothing was sent");
+    let slept = sleeper.await.unwrap().unwrap();
+    assert_eq!(slept.status(), reqwest::StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_the_timeout_is_cancelled_and_rolled_back() {
+    let _cpu = crate::support::busy().await;
+    let server = serve_script_with(
+        "BEGIN;\nUPDATE counter SET count = count + 1 WHERE id = :id;\nSELECT pg_sleep(20);\nCOMMIT;\n",
+        2,
+        Some(std::time::Duration::from_secs(1)),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (status, body) = server.increment(12).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "statement_timeout", "{body}");
+    assert_eq!(body["sqlstate"], "57014", "{body}");
+    assert_eq!(server.count(12).await, Some(0), "rolled back");
+    let sleeping: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%'",
+    )
+    .fetch_one(&server.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(sleeping, 0, "nothing runs on after the answer");
     server.stop().await;
 }

@@ -8,11 +8,13 @@ use sqlx::mysql::MySqlDatabaseError;
 use crate::engines::errors::{ErrorTable, rejected};
 use crate::model::{DbFailure, ErrorClass, Refusal};
 
-/// The refusals: the transaction (or statement) was rolled back, and a new attempt can
-/// succeed.
-const REFUSALS: [(u16, &str, Refusal); 4] = [
+/// The refusals: the transaction (or statement) was rolled back, and (but after a statement
+/// timeout) a new attempt can succeed.
+const REFUSALS: [(u16, &str, Refusal); 5] = [
     (1213, "ER_LOCK_DEADLOCK", Refusal::Deadlock),
     (1205, "ER_LOCK_WAIT_TIMEOUT", Refusal::LockTimeout),
+    // max_statement_time: the statement was rolled back (the methods then roll back).
+    (1969, "ER_STATEMENT_TIMEOUT", Refusal::StatementTimeout),
     (1020, "ER_CHECKREAD", Refusal::Serialization),
     (DUPLICATE_ENTRY, "ER_DUP_ENTRY", Refusal::Duplicate),
 ];
@@ -69,7 +71,8 @@ fn sqlstate_of(db: &dyn DatabaseError) -> Option<String> {
 
 fn class_of(code: &str) -> ErrorClass {
     if let Some((_, _, refusal)) = REFUSALS.iter().find(|(_, name, _)| *name == code) {
-        return rejected(*refusal, true);
+        // A statement that ran out of time would run out of time again.
+        return rejected(*refusal, *refusal != Refusal::StatementTimeout);
     }
     if UNAVAILABLE.iter().any(|(_, name)| *name == code) {
         return ErrorClass::Unavailable;

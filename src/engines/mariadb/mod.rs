@@ -126,6 +126,11 @@ pub async fn connect(
         .filter(|option| option.engine() == Engine::Mariadb)
         .map(|&option| set_option(option).to_string())
         .collect();
+    if let Some(limit) = open.statement_timeout {
+        // Seconds, with decimals; the number is ours.
+        let seconds = limit.as_secs_f64();
+        on_connect.push(format!("SET SESSION max_statement_time = {seconds}"));
+    }
     if let Some(waits) = open.waits {
         // Whole seconds (the variables' unit), at least one; the number is ours.
         let seconds = waits.lock_timeout.as_secs_f64().ceil().max(1.0) as u64;
@@ -208,7 +213,7 @@ impl MariaDatabase {
     /// A session on a pooled connection, for one attempt of an increment.
     pub async fn session(&self) -> Result<MariaSession, DbFailure> {
         let conn = self.pool.acquire().await;
-        let conn = conn.map_err(|err| errors::classify(&err))?;
+        let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
         Ok(MariaSession::new(conn, self.next_transaction))
     }
 

@@ -16,6 +16,9 @@ pub const COMPLETION_UNKNOWN: &str = "40003";
 pub const UNIQUE_VIOLATION: &str = "23505";
 /// A lock not granted within `lock_timeout`.
 pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+/// A statement cancelled (by `statement_timeout`, or `pg_cancel_backend`): it rolled back,
+/// and so does its transaction. Not a connection failure, unlike the rest of class 57.
+pub const QUERY_CANCELED: &str = "57014";
 
 pub const TABLE: ErrorTable = ErrorTable {
     code_of: sqlstate_of,
@@ -48,6 +51,7 @@ fn class_of(code: &str) -> ErrorClass {
         DEADLOCK_DETECTED => Some((Refusal::Deadlock, true)),
         UNIQUE_VIOLATION => Some((Refusal::Duplicate, true)),
         LOCK_NOT_AVAILABLE => Some((Refusal::LockTimeout, true)),
+        QUERY_CANCELED => Some((Refusal::StatementTimeout, false)),
         _ => None,
     };
     if let Some((refusal, retryable)) = refusal {

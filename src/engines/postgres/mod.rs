@@ -239,7 +239,7 @@ impl PgDatabase {
     /// A session on a leased connection, for one attempt of an increment.
     pub async fn session(&self) -> Result<PgSession, DbFailure> {
         let lease = self.connections.acquire().await;
-        let lease = lease.map_err(|err| errors::classify(&err))?;
+        let lease = lease.map_err(|err| errors::classify(&err).before_sending())?;
         Ok(PgSession::new(lease, self.begin, self.persistent))
     }
 

@@ -100,10 +100,14 @@ pub fn with_level(direct: &PgConnectOptions, open: &OpenOptions) -> PgConnectOpt
             .options([("default_transaction_isolation", open.isolation.sql_name())]),
         IsolationScope::Transaction => direct.clone(),
     };
+    let millis = |wait: std::time::Duration| format!("{}ms", wait.as_millis().max(1));
+    let options = match open.statement_timeout {
+        Some(limit) => options.options([("statement_timeout", millis(limit))]),
+        None => options,
+    };
     let Some(waits) = open.waits else {
         return options;
     };
-    let millis = |wait: std::time::Duration| format!("{}ms", wait.as_millis().max(1));
     let options = options.options([("lock_timeout", millis(waits.lock_timeout))]);
     match waits.deadlock_timeout {
         Some(deadlock) => options.options([("deadlock_timeout", millis(deadlock))]),

@@ -153,7 +153,7 @@ impl SqliteDatabase {
     /// A session on a pooled connection, for one attempt of an increment.
     pub async fn session(&self) -> Result<SqliteSession, DbFailure> {
         let conn = self.pool.acquire().await;
-        let conn = conn.map_err(|err| errors::classify(&err))?;
+        let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
         Ok(SqliteSession::new(conn))
     }
 }
