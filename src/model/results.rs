@@ -257,7 +257,14 @@ mod tests {
 
     #[test]
     fn requests_never_started_are_not_blamed_on_the_database() {
-        let cases: [(u64, &[(&str, u64)], &[&str], &[&str]); 4] = [
+        // (rejected, errors, words present, words absent)
+        type Case = (
+            u64,
+            &'static [(&'static str, u64)],
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let cases: [Case; 4] = [
             (
                 57,
                 &[("40001", 57)],
