@@ -111,6 +111,8 @@ pub(super) fn distinct<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) 
 
 impl HammerArgs {
     pub fn into_command(self) -> Result<HammerCommand, HammerError> {
+        let output = [("--output", self.output.as_deref())];
+        crate::report::files::check_all(output).map_err(HammerError::Usage)?;
         let targets = self
             .domain
             .iter()
@@ -133,6 +135,13 @@ impl HammerArgs {
 
 impl MatrixArgs {
     pub fn into_command(self) -> anyhow::Result<MatrixCommand> {
+        crate::report::files::check_all([
+            ("--csv", self.csv.as_deref()),
+            ("--json", self.json.as_deref()),
+            ("--html", self.html.as_deref()),
+            ("--svg", self.svg.as_deref()),
+        ])
+        .map_err(anyhow::Error::msg)?;
         let levels = match self.levels.is_empty() {
             true => Isolation::ALL.to_vec(),
             false => distinct(self.levels.iter().copied()),

@@ -102,6 +102,11 @@ fn parse_class(text: &str) -> Result<ScheduleClass, String> {
 
 impl ExplainArgs {
     pub fn into_command(self) -> anyhow::Result<ExplainCommand> {
+        let outputs = [
+            ("--spec", self.spec.as_deref()),
+            ("--svg", self.svg.as_deref()),
+        ];
+        crate::report::files::check_all(outputs).map_err(anyhow::Error::msg)?;
         let script = match &self.method_file {
             Some(path) => Some(Arc::new(Script::load(path)?)),
             None => None,

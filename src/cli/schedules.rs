@@ -103,6 +103,11 @@ pub struct SchedulesArgs {
 
 impl SchedulesArgs {
     pub fn into_command(self) -> anyhow::Result<SchedulesCommand> {
+        let outputs = [
+            ("--json", self.json.as_deref()),
+            ("--csv", self.csv.as_deref()),
+        ];
+        crate::report::files::check_all(outputs).map_err(anyhow::Error::msg)?;
         let levels = match self.levels.is_empty() {
             true => Isolation::ALL.to_vec(),
             false => distinct(self.levels.iter().copied()),

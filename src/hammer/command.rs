@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Control, HammerConfig};
@@ -58,8 +57,16 @@ pub async fn run(command: HammerCommand) -> anyhow::Result<u8> {
         Format::Csv => csv::to_csv(std::slice::from_ref(&record)),
     };
     match &command.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("could not write {}", path.display()))?,
+        Some(path) => {
+            if let Err(err) = std::fs::write(path, &text) {
+                // The load is done and the counter changed: the figures must not be lost.
+                print!("{text}");
+                anyhow::bail!(
+                    "could not write {} ({err}); the summary is above",
+                    path.display()
+                );
+            }
+        }
         None => print!("{text}"),
     }
     // With --path the load did not go to the increment endpoint: there is nothing to judge.

@@ -104,7 +104,6 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         anyhow::bail!("{refused}");
     }
     let outputs = &command.outputs;
-    write_outputs(outputs, &results)?;
     for result in &results {
         if results.len() > 1 {
             println!("== {} {}\n", result.meta.engine, result.meta.server_version);
@@ -117,6 +116,9 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
             matrix::comparison_table(&results, outputs.markdown)
         );
     }
+    // After the report is on the terminal: a file that cannot be written loses nothing.
+    write_outputs(outputs, &results)
+        .map_err(|err| anyhow::anyhow!("{err:#}; the report is above"))?;
     Ok(results.iter().map(report_violations).max().unwrap_or(0))
 }
 
@@ -194,6 +196,18 @@ fn report_violations(result: &MatrixResult) -> u8 {
     }
     for problem in &result.problems {
         eprintln!("HARNESS PROBLEM: {problem}");
+        code = 1;
+    }
+    // A cell with no verdict is no success either.
+    for run in result.runs.iter().filter(|run| run.outcome.is_no_verdict()) {
+        let level = run.isolation.map_or("?", |level| level.sql_name());
+        eprintln!(
+            "NO VERDICT: {level} x method {} ({}), trial {}: {}",
+            run.method,
+            run.method_name,
+            run.trial,
+            crate::report::table::explain(run)
+        );
         code = 1;
     }
     code

@@ -68,6 +68,12 @@ impl Outcome {
         matches!(self, Outcome::Lost | Outcome::Extra)
     }
 
+    /// Whether the run says nothing about the method: its requests failed without a
+    /// definite answer, or the counter could not be read.
+    pub fn is_no_verdict(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Unknown)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Exact => "exact",

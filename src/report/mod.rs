@@ -4,6 +4,7 @@
 pub mod cell;
 pub mod cost;
 pub mod csv;
+pub mod files;
 pub mod html;
 pub mod matrix;
 pub mod proof;

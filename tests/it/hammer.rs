@@ -204,3 +204,48 @@ async fn cli_exit_codes_and_json_shape() {
     assert_eq!(server.count(3).await, Some(100), "bad runs sent nothing");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_that_cannot_be_written_stops_the_run_before_any_request() {
+    let _cpu = crate::support::busy().await;
+    let server = start_server(Isolation::ReadCommitted, 2).await;
+    let addr = server.handle.addr.to_string();
+    let out = run_cli(
+        [
+            "hammer",
+            "-d",
+            &addr,
+            "-n",
+            "3",
+            "--output",
+            "/nonexistent/x.json",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--output /nonexistent/x.json: cannot write there"),
+        "{stderr}"
+    );
+    assert_eq!(server.count(3).await, None, "no request was sent");
+    // matrix checks its files before it starts a database.
+    let started = std::time::Instant::now();
+    let out = run_cli(
+        ["matrix", "--csv", "/nonexistent/x.csv"]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--csv /nonexistent/x.csv"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

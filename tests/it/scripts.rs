@@ -484,3 +484,39 @@ async fn a_statement_past_the_timeout_is_cancelled_and_rolled_back() {
     assert_eq!(sleeping, 0, "nothing runs on after the answer");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_cell_without_a_verdict_makes_the_exit_code_1() {
+    let _cpu = crate::support::busy().await;
+    // Every request's connection dies under it: 503s of unknown fate, none applied: "failed".
+    let dir = TempDir::new("scripts-no-verdict");
+    let path = dir.join("terminate.sql");
+    std::fs::write(&path, "SELECT pg_terminate_backend(pg_backend_pid());\n").unwrap();
+    let url = url_of(&fresh_database().await);
+    let out = run_counter(
+        &[
+            "matrix",
+            "-q",
+            "--database-url",
+            &url,
+            "--method-file",
+            path.to_str().unwrap(),
+            "--levels",
+            "read-committed",
+            "--requests",
+            "5",
+            "--concurrency",
+            "5",
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("failed"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("NO VERDICT: read committed x method 12"),
+        "{stderr}"
+    );
+}
