@@ -15,7 +15,15 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or("error: invalid usage");
+            let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+            let mut first = lines.next().unwrap_or("error: invalid usage").to_string();
+            // "the following required arguments were not provided:" names them below.
+            if first.ends_with(':') {
+                let named: Vec<&str> = lines
+                    .take_while(|line| !line.starts_with("Usage"))
+                    .collect();
+                first = format!("{first} {}", named.join(", "));
+            }
             eprintln!("{first} (see counter --help)");
             return ExitCode::from(2);
         }

@@ -113,11 +113,15 @@ impl HammerArgs {
     pub fn into_command(self) -> Result<HammerCommand, HammerError> {
         let output = [("--output", self.output.as_deref())];
         crate::report::files::check_all(output).map_err(HammerError::Usage)?;
-        let targets = self
+        let mut targets = self
             .domain
             .iter()
             .map(|d| Target::parse(d))
             .collect::<Result<Vec<_>, _>>()?;
+        // --timeout bounds every call, the hammer's own included.
+        for target in &mut targets {
+            target.deadline = self.timeout;
+        }
         let mut config = HammerConfig::new(targets, self.method, self.load.requests(false));
         config.concurrency = self.load.concurrency(false);
         config.reset = self.reset;

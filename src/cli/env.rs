@@ -24,19 +24,31 @@ const POSTGRES_KEYS: [&str; 5] = [
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "DATABASE_URL is not a valid postgres:// URL (expected postgres://user:password@host:port/database)"
+        "--database-url (or DATABASE_URL) is not a valid postgres:// URL (expected postgres://user:password@host:port/database){0}"
     )]
-    BadDatabaseUrl,
+    BadDatabaseUrl(&'static str),
     #[error(
-        "with --engine mariadb, DATABASE_URL must be a valid mysql:// URL (mysql://user:password@host:port/database)"
+        "with --engine mariadb, --database-url (or DATABASE_URL) must be a valid mysql:// URL (mysql://user:password@host:port/database){0}"
     )]
-    BadMysqlUrl,
+    BadMysqlUrl(&'static str),
     #[error("POSTGRES_PORT must be a port number, got {0:?}")]
     BadPort(String),
     #[error(
         "--database-url (DATABASE_URL) names a PostgreSQL database; --engine sqlite uses a throwaway file of its own"
     )]
     UrlWithSqlite,
+}
+
+/// The URL's scheme, lower case ("" when it has none): safe to name, unlike the rest.
+fn scheme_of(url: &str) -> &'static str {
+    let scheme = url
+        .trim()
+        .split_once("://")
+        .map_or("", |(scheme, _)| scheme);
+    ["postgres", "postgresql", "mysql", "mariadb"]
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(scheme))
+        .unwrap_or("")
 }
 
 /// Loads `.env` and `src/.env` into the process environment without overriding anything.
@@ -63,14 +75,24 @@ pub fn location(engine: Engine, url: Option<&str>) -> Result<Option<Location>, C
         },
         Engine::Mariadb => url
             .map(|url| {
-                let options = engines::mariadb::parse_url(url).ok_or(ConfigError::BadMysqlUrl)?;
+                let hint = match scheme_of(url) {
+                    "postgres" | "postgresql" => ": it is a postgres:// URL, drop --engine mariadb",
+                    _ => "",
+                };
+                let options =
+                    engines::mariadb::parse_url(url).ok_or(ConfigError::BadMysqlUrl(hint))?;
                 Ok(Location::Mariadb(Box::new(options)))
             })
             .transpose(),
         Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => {
             let options = match url {
                 Some(url) => {
-                    Some(engines::postgres::parse_url(url).ok_or(ConfigError::BadDatabaseUrl)?)
+                    let hint = match scheme_of(url) {
+                        "mysql" | "mariadb" => ": it is a mysql:// URL, add --engine mariadb",
+                        _ => "",
+                    };
+                    let parsed = engines::postgres::parse_url(url);
+                    Some(parsed.ok_or(ConfigError::BadDatabaseUrl(hint))?)
                 }
                 None => postgres_keys()?,
             };

@@ -64,7 +64,7 @@ pub(super) fn parse_seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| "not a number".to_string())?;
     if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
-        return Err("must be a number of seconds between 0 and 86400".to_string());
+        return Err("must be more than 0 and at most 86400 seconds".to_string());
     }
     Ok(Duration::from_secs_f64(seconds))
 }

@@ -11,7 +11,7 @@ use super::error::HammerError;
 use super::http::{Endpoint, HttpError, Reply, send_on};
 use crate::api::{self, CountRow, Info, codes};
 
-/// Deadline of the hammer's own calls (info, reset, reads), not of the increments.
+/// Deadline of the hammer's own calls (info, reset, reads) unless `--timeout` says otherwise.
 const CONTROL_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A server's base URL (`http://host:port`, no trailing slash).
@@ -19,6 +19,8 @@ const CONTROL_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Target {
     pub base_url: String,
     pub endpoint: Endpoint,
+    /// How long each of the hammer's own calls may take, connecting included.
+    pub deadline: Duration,
 }
 
 impl Target {
@@ -41,20 +43,40 @@ impl Target {
             format!("http://{text}")
         };
         let uri: Uri = with_scheme.parse().map_err(|_| bad())?;
-        if uri.scheme_str() != Some("http") || !matches!(uri.path(), "" | "/") {
+        if uri.scheme_str() != Some("http") {
             return Err(bad());
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            let root = uri.authority().map_or(String::new(), |a| a.to_string());
+            return Err(HammerError::Usage(format!(
+                "-d {text:?}: give the server's address without a path ({} is added by \
+                 hammer): -d http://{root}",
+                uri.path()
+            )));
         }
         let authority = uri.authority().ok_or_else(bad)?;
         let host = authority.host();
         if host.is_empty() {
             return Err(bad());
         }
-        let port = authority.port_u16().unwrap_or(80);
+        // The text after the host: `port()` reads an out-of-range number as no port at all.
+        let written_port = authority.as_str().rsplit_once(':').map(|(_, port)| port);
+        let written_port = written_port.filter(|_| authority.as_str() != host);
+        let port = match (written_port, authority.port_u16()) {
+            (None, _) => 80,
+            (Some(_), Some(port)) if port > 0 => port,
+            (Some(port), _) => {
+                return Err(HammerError::Usage(format!(
+                    "-d {text:?}: {port} is not a port (1 to 65535)"
+                )));
+            }
+        };
         Ok(Target {
             base_url: with_scheme,
             endpoint: Endpoint {
                 authority: format!("{host}:{port}"),
             },
+            deadline: CONTROL_DEADLINE,
         })
     }
 
@@ -75,7 +97,7 @@ impl Target {
                 &self.endpoint,
                 method.clone(),
                 &path,
-                CONTROL_DEADLINE,
+                self.deadline,
             )
             .await
             .map_err(|err| HammerError::Connect(describe_transport_error(&self.base_url, &err)))?;
@@ -247,5 +269,16 @@ mod tests {
         assert!(Target::parse("https://x:1").is_err());
         assert!(Target::parse("ftp://x:1").is_err());
         assert!(Target::parse("a b:1").is_err());
+        let words = |text: &str| match Target::parse(text) {
+            Err(HammerError::Usage(words)) => words,
+            other => panic!("{text}: {other:?}"),
+        };
+        let path = words("http://127.0.0.1:18600/api/v1/");
+        assert!(
+            path.contains("without a path") && path.contains("-d http://127.0.0.1:18600"),
+            "{path}"
+        );
+        assert!(words("127.0.0.1:99999").contains("99999 is not a port"));
+        assert!(words("127.0.0.1:0").contains("0 is not a port"));
     }
 }

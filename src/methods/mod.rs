@@ -99,7 +99,8 @@ pub fn summary(method: MethodId) -> &'static str {
 }
 
 /// Why a server cannot run the custom method.
-pub const NO_SCRIPT: &str = "this server was started without --method-file";
+pub const NO_SCRIPT: &str =
+    "method 12 (custom) runs the script given with --method-file, and this server has none";
 
 /// How many lost races a compare-and-swap request tolerates before it gives up.
 pub use compare_and_swap::MAX_TRIES as CAS_MAX_TRIES;

@@ -126,7 +126,8 @@ pub enum IncrementError {
     /// An advisory lock was not granted in time; nothing was done.
     #[error("the advisory lock was not granted within 10 s")]
     LockTimeout,
-    /// The engine cannot express this method (the reason says why); nothing was tried.
+    /// The method cannot run here (the reason, a whole sentence, says why: the engine cannot
+    /// express it, or the server has no script); nothing was tried.
     #[error("{0}")]
     NotApplicable(String),
     /// The row was deleted (a reset) between the increment's read and its write: the write

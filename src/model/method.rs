@@ -164,9 +164,11 @@ impl FromStr for MethodId {
     /// A number (`3`) or a slug (`atomic-update`).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
-        let found = match text.parse::<u64>() {
-            Ok(number) => MethodId::from_number(number),
-            Err(_) => ALL
+        // Digits only: `+3` is no method (Rust's parse would take it; the ids refuse it).
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        let found = match text.parse::<u64>().ok().filter(|_| digits) {
+            Some(number) => MethodId::from_number(number),
+            None => ALL
                 .into_iter()
                 .find(|m| m.slug().eq_ignore_ascii_case(text)),
         };

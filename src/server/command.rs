@@ -32,6 +32,17 @@ pub struct ServeConfig {
 pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
     // Watch for signals from the start, so a Ctrl-C during startup also cleans up.
     let mut shutdown = Box::pin(shutdown_signal());
+    // The port first: one in use is found before a database is started for nothing.
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", config.bind))?;
+    if !config.bind.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}: the API has no authentication, and anyone who can reach \
+             this address can increment (GET too) and reset the counters",
+            config.bind
+        );
+    }
     let provision = engines::provision(
         config.engine,
         config.location.clone(),
@@ -72,13 +83,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
             pooler.dir().display()
         );
     }
-    let result = serve(&config, &provisioned, connect_hint, shutdown).await;
+    let result = serve(&config, listener, &provisioned, connect_hint, shutdown).await;
     provisioned.shutdown();
     result.map(|()| 0)
 }
 
 async fn serve(
     config: &ServeConfig,
+    listener: TcpListener,
     provisioned: &Provisioned,
     connect_hint: Option<String>,
     shutdown: impl std::future::Future<Output = ()>,
@@ -100,9 +112,6 @@ async fn serve(
         pool_size = about.pool_size,
         "database ready"
     );
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("could not listen on {}", config.bind))?;
     let state =
         AppState::with_backend(backend, config.retry).with_max_in_flight(config.max_in_flight);
     let backend = state.backend.clone();

@@ -104,10 +104,9 @@ impl ApiError {
                 codes::OUTCOME_UNKNOWN,
                 err.to_string(),
             ),
-            IncrementError::NotApplicable(reason) => Self::bad_request(
-                codes::NOT_APPLICABLE,
-                format!("this engine cannot run the method: {reason}"),
-            ),
+            IncrementError::NotApplicable(reason) => {
+                Self::bad_request(codes::NOT_APPLICABLE, reason.clone())
+            }
         }
     }
 

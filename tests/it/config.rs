@@ -43,7 +43,7 @@ async fn bad_database_settings_are_one_line_without_the_password() {
         ),
         (
             format!("mysql://postgres:{secret}@127.0.0.1:{port}/x"),
-            "not a valid",
+            "it is a mysql:// URL, add --engine mariadb",
         ),
         (
             // The right password (the cluster's), the wrong database.

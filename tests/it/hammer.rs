@@ -249,3 +249,47 @@ async fn an_output_that_cannot_be_written_stops_the_run_before_any_request() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_bounds_every_call_and_bad_targets_say_what_is_wrong() {
+    let _cpu = crate::support::busy().await;
+    // A port that accepts (the backlog does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let out = run_cli(
+        ["hammer", "-d", &addr, "-n", "3", "--timeout", "2"]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(6), "{waited:?}");
+    drop(silent);
+    let cases = [
+        (
+            vec!["-d", "127.0.0.1:8000", "--timeout", "0"],
+            "must be more than 0",
+        ),
+        (vec!["-d", "127.0.0.1:99999"], "99999 is not a port"),
+        (
+            vec!["-d", "http://127.0.0.1:18600/api/v1/"],
+            "without a path",
+        ),
+    ];
+    for (args, words) in cases {
+        let mut all = vec!["hammer".to_string(), "-n".into(), "3".into()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        let out = run_cli(all).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+    }
+}

@@ -134,6 +134,13 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
             StatusCode::NOT_FOUND,
             "unknown_method",
         ),
+        // Digits only, as for the ids (`GET /count/+3/` is a 400 too).
+        (
+            Method::POST,
+            "/api/v1/endpoint/counter/+3/".into(),
+            StatusCode::NOT_FOUND,
+            "unknown_method",
+        ),
         (
             Method::POST,
             "/api/v1/endpoint/counter/abc/".into(),
@@ -221,6 +228,14 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
         assert_eq!(body["error"], code, "{verb} {shown}: {body}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    let (_, body) = server
+        .call(Method::POST, "/api/v1/endpoint/counter/custom")
+        .await;
+    let words = body["message"].as_str().unwrap();
+    assert!(
+        words.contains("--method-file") && !words.contains("engine"),
+        "{body}"
+    );
     for id in 1..=3 {
         assert_eq!(server.count(id).await, Some(1), "row {id} unchanged");
     }
@@ -486,5 +501,64 @@ async fn hammer_keeps_its_summary_when_the_server_goes_away() {
     assert!(
         acknowledged as i64 <= stored && stored <= (acknowledged + unknown) as i64,
         "{stored} against {summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_in_use_stops_serve_before_a_database_starts_and_an_open_bind_warns() {
+    let _cpu = crate::support::busy().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    // No database configured: serve would start a throwaway cluster (seconds of initdb).
+    let out = crate::support::run_counter(&["serve", "--bind", &bind], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("could not listen on {bind}")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("throwaway"),
+        "no database was started: {stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(taken);
+    // Any address but loopback: one line of warning, then it serves.
+    let url = crate::support::url_of(&crate::support::fresh_database().await);
+    let mut child = crate::process::counter_command()
+        .args(["serve", "--bind", "0.0.0.0:0", "--database-url", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap_or_default();
+            let done = line.contains("listening on");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = lines
+        .iter()
+        .find(|line| line.starts_with("warning: listening on 0.0.0.0"));
+    assert!(
+        warning.is_some_and(|w| w.contains("no authentication")),
+        "{lines:#?}"
     );
 }

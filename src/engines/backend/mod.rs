@@ -196,6 +196,11 @@ impl Backend {
     /// join their row's next batch.
     pub async fn increment(self: &Arc<Self>, method: MethodId, policy: RetryPolicy) -> Attempted {
         if let Some(reason) = self.not_applicable(method) {
+            let no_script = method == MethodId::Custom && self.methods.script.is_none();
+            let reason = match no_script {
+                true => reason,
+                false => format!("this engine cannot run the method: {reason}"),
+            };
             return Attempted {
                 result: Err(IncrementError::NotApplicable(reason)),
                 attempts: 0,

@@ -164,6 +164,14 @@ pub async fn connect_as(
             Box::pin(async move { Ok(on_primary(conn, &port).await) })
         });
     }
+    if follow.is_none() {
+        // One connection first: a pool retries a refused connection until its acquire
+        // timeout and then says only "pool timed out"; one attempt says why, at once.
+        use sqlx::Connection;
+        let first = sqlx::PgConnection::connect_with(&direct).await;
+        let first = first.map_err(|err| connect_error(&direct, &err))?;
+        let _ = first.close().await;
+    }
     let pool = side
         .connect_with(direct.clone())
         .await

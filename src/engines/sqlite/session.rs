@@ -51,7 +51,8 @@ impl Session for SqliteSession {
             // Takes the database's write lock: another writer waits for it.
             Guard::Table => ("BEGIN IMMEDIATE", Effect::Writes),
             Guard::Key => {
-                return Err(IncrementError::NotApplicable(NO_ADVISORY_LOCKS.to_string()));
+                let reason = format!("this engine cannot run the method: {NO_ADVISORY_LOCKS}");
+                return Err(IncrementError::NotApplicable(reason));
             }
         };
         self.wire.opened(guard, id);
