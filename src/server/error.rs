@@ -73,7 +73,7 @@ impl ApiError {
     }
 
     /// Maps an increment's failure: the database's (see [`ApiError::from_db`]), or one of the
-    /// methods' own refusals (409), or a method the engine cannot run (400).
+    /// methods' own refusals (409), or a method this server cannot run (409 too).
     pub fn from_increment(err: &IncrementError) -> Self {
         match err {
             IncrementError::Database(failure) => Self::from_db(failure),
@@ -104,8 +104,10 @@ impl ApiError {
                 codes::OUTCOME_UNKNOWN,
                 err.to_string(),
             ),
+            // The request is well formed; this server's engine or configuration cannot run
+            // it: a conflict with the server's state (400 would call a valid request bad).
             IncrementError::NotApplicable(reason) => {
-                Self::bad_request(codes::NOT_APPLICABLE, reason.clone())
+                Self::new(StatusCode::CONFLICT, codes::NOT_APPLICABLE, reason.clone())
             }
         }
     }

@@ -67,15 +67,21 @@ fn parse_id(text: &str) -> Result<i64, ApiError> {
 
 /// Increment the counter of method `n` with method `n`.
 #[utoipa::path(
-    post,
+    method(post, get),
     path = "/api/v1/endpoint/counter/{n}/",
-    params(("n" = String, Path, description = "Method number (1, 2, 3, ...) or slug (table-lock, row-lock, atomic-update, ...)")),
+    description = "GET increments too, as the original's endpoint does (HEAD is refused).",
+    params(("n" = String, Path, pattern = r"^([1-9][0-9]{0,8}|[a-z][a-z-]{0,39})$",
+        description = "Method number (1, 2, 3, ...) or slug (table-lock, row-lock, atomic-update, ...)")),
     responses(
         (status = 200, description = "Applied", body = IncrementResponse),
         (status = 404, description = "Unknown method", body = ErrorBody),
         (status = 400, description = "Malformed method", body = ErrorBody),
-        (status = 409, description = "Rejected by the database (SQLSTATE in the body); not applied", body = ErrorBody),
-        (status = 503, description = "Database unavailable (outcome unknown), or overloaded (not started)", body = ErrorBody),
+        (status = 405, description = "Another HTTP method", body = ErrorBody),
+        (status = 408, description = "The request's body stalled; nothing was done", body = ErrorBody),
+        (status = 409, description = "Rejected by the database (SQLSTATE in the body), or a method this server cannot run (not_applicable); not applied", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB; nothing was done", body = ErrorBody),
+        (status = 500, description = "The server failed (the cause is in its log)", body = ErrorBody),
+        (status = 503, description = "Database unavailable (outcome unknown; applied: false when nothing was sent), or overloaded (not started)", body = ErrorBody),
     ),
     tag = "counter"
 )]
@@ -125,7 +131,7 @@ pub async fn increment(
 
 /// All counters.
 #[utoipa::path(get, path = "/api/v1/endpoint/count/",
-    responses((status = 200, body = [CountRow]), (status = 503, body = ErrorBody)), tag = "counter")]
+    responses((status = 200, body = [CountRow]), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
 pub async fn list_counts(State(state): State<AppState>) -> Result<Json<Vec<CountRow>>, ApiError> {
     let rows = state
         .backend
@@ -137,8 +143,8 @@ pub async fn list_counts(State(state): State<AppState>) -> Result<Json<Vec<Count
 
 /// One counter.
 #[utoipa::path(get, path = "/api/v1/endpoint/count/{id}/",
-    params(("id" = i64, Path, description = "Row id (the method number)")),
-    responses((status = 200, body = CountRow), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)),
+    params(("id" = i64, Path, minimum = 1, description = "Row id (the method number)")),
+    responses((status = 200, body = CountRow), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)),
     tag = "counter")]
 pub async fn get_count(
     State(state): State<AppState>,
@@ -160,15 +166,15 @@ fn count_row((id, count): (i64, i64)) -> CountRow {
 
 /// Delete every counter (reset).
 #[utoipa::path(delete, path = "/api/v1/endpoint/count/",
-    responses((status = 200, body = Deleted)), tag = "counter")]
+    responses((status = 200, body = Deleted), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
 pub async fn delete_counts(State(state): State<AppState>) -> Result<Json<Deleted>, ApiError> {
     delete(&state, None).await
 }
 
 /// Delete one counter (reset); deleting an absent counter deletes 0 rows.
 #[utoipa::path(delete, path = "/api/v1/endpoint/count/{id}/",
-    params(("id" = i64, Path, description = "Row id (the method number)")),
-    responses((status = 200, body = Deleted), (status = 400, body = ErrorBody)), tag = "counter")]
+    params(("id" = i64, Path, minimum = 1, description = "Row id (the method number)")),
+    responses((status = 200, body = Deleted), (status = 400, body = ErrorBody), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
 pub async fn delete_count(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -187,7 +193,7 @@ async fn delete(state: &AppState, id: Option<i64>) -> Result<Json<Deleted>, ApiE
 }
 
 /// The server run's settings: isolation (requested and effective), database version, methods.
-#[utoipa::path(get, path = "/api/v1/info", responses((status = 200, body = Info)), tag = "meta")]
+#[utoipa::path(get, path = "/api/v1/info", responses((status = 200, body = Info), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody)), tag = "meta")]
 pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let backend = &state.backend;
     let about = backend.describe();
@@ -226,7 +232,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
 
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/health",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)), tag = "meta")]
+    responses((status = 200, body = Health), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "meta")]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state
         .backend

@@ -125,7 +125,7 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
         (
             Method::POST,
             "/api/v1/endpoint/counter/custom".into(),
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "not_applicable",
         ),
         (
@@ -561,4 +561,51 @@ async fn a_port_in_use_stops_serve_before_a_database_starts_and_an_open_bind_war
         warning.is_some_and(|w| w.contains("no authentication")),
         "{lines:#?}"
     );
+}
+
+/// Schemathesis (from PyPI; `.ci/run` installs it) against the server's own OpenAPI
+/// document, every check, a fixed seed and a bounded number of examples: the document says
+/// what the server does (each status a path answers, the ids' minimum, the methods' pattern,
+/// the GET that increments), and no valid request gets a 4xx it did not promise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_the_openapi_document_true() {
+    let found = std::process::Command::new("st")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        crate::support::skipped(
+            "schemathesis_finds_the_openapi_document_true",
+            "Schemathesis is not installed (python3 -m pip install schemathesis; .ci/run does)",
+        );
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let server = start_server(Isolation::ReadCommitted, 4).await;
+    let url = server.url(counter::api::OPENAPI_PATH);
+    let dir = crate::support::TempDir::new("schemathesis");
+    let out = tokio::process::Command::new("st")
+        .args([
+            "run",
+            &url,
+            "--checks",
+            "all",
+            "--max-examples",
+            "30",
+            "--seed",
+            "1",
+        ])
+        .current_dir(dir.join(""))
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("passed"), "{stdout}");
+    server.stop().await;
 }

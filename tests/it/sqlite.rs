@@ -86,7 +86,7 @@ async fn sqlite_runs_what_it_can_express_and_says_why_not_the_rest() {
     for method in [2, 6] {
         let path = format!("/api/v1/endpoint/counter/{method}/");
         let (status, body) = server.call(reqwest::Method::POST, &path).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["error"], "not_applicable");
         assert!(body["message"].as_str().unwrap().contains("SQLite has no"));
     }
