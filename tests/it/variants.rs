@@ -136,7 +136,7 @@ async fn probes_tell_refused_and_unenforced_guards_from_working_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_method_the_probe_ruled_out_is_a_400_and_listed_as_unavailable() {
+async fn a_method_the_probe_ruled_out_is_a_409_and_listed_as_unavailable() {
     let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     let reason = "the database refuses `LOCK TABLE counter IN EXCLUSIVE MODE`: test";
@@ -147,7 +147,7 @@ async fn a_method_the_probe_ruled_out_is_a_400_and_listed_as_unavailable() {
     })
     .await;
     let (status, body) = server.increment(1).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "not_applicable");
     assert!(body["message"].as_str().unwrap().contains(reason), "{body}");
     assert_eq!(server.count(1).await, None, "nothing was tried");
