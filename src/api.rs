@@ -154,6 +154,9 @@ pub struct Info {
     pub version: String,
     /// `postgresql`, `mariadb`, `sqlite`, `cockroachdb` or `yugabytedb`.
     pub engine: String,
+    /// The engine as its makers spell it (`PostgreSQL`, `MariaDB`, `SQLite`, ...), for pages.
+    #[serde(default)]
+    pub engine_product: String,
     /// The isolation level requested for this server run, as SQL writes it
     /// (`read committed`).
     #[serde(with = "crate::model::isolation::sql_name")]

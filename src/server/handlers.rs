@@ -216,6 +216,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
     Json(Info {
         version: env!("CARGO_PKG_VERSION").to_string(),
         engine: about.engine.name().to_string(),
+        engine_product: about.engine.product().to_string(),
         isolation: about.isolation,
         effective_isolation: about.effective_isolation,
         isolation_scope: Some(about.scope),
