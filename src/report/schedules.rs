@@ -2,7 +2,7 @@
 //! table of the original's layout, proven by every schedule; per cell how many schedules had
 //! each class and the shortest one behind its verdict.
 
-use super::csv::quote;
+use super::csv;
 use super::matrix::{not_applicable_text, styled};
 use super::settings_text;
 use crate::model::MethodId;
@@ -140,46 +140,50 @@ pub fn full_report(result: &SchedulesResult, markdown: bool) -> String {
     out
 }
 
-/// The CSV header.
-pub const CSV_HEADER: &str = "engine,server_version,isolation,method,method_name,row,verdict,\
-worst,schedules,classes,cut_by_switches,cut_by_cap,shortest_worst,elapsed_ms";
+/// One CSV row per cell: the header is the field names.
+#[derive(Debug, Default, serde::Serialize)]
+struct CellRow {
+    engine: String,
+    server_version: String,
+    isolation: &'static str,
+    method: u32,
+    method_name: String,
+    row: &'static str,
+    verdict: &'static str,
+    worst: &'static str,
+    schedules: usize,
+    classes: String,
+    cut_by_switches: u64,
+    cut_by_cap: u64,
+    shortest_worst: String,
+    elapsed_ms: String,
+}
 
 /// One row per cell, every engine.
 pub fn to_csv(results: &[SchedulesResult]) -> String {
-    let mut out = format!("{CSV_HEADER}\n");
-    for result in results {
-        for cell in &result.cells {
+    let rows = results.iter().flat_map(|result| {
+        result.cells.iter().map(move |cell| {
             let classes = cell.classes.iter().map(|(c, n)| format!("{}={n}", c.key()));
-            let shortest = cell
-                .shortest(cell.worst)
-                .map(order_text)
-                .unwrap_or_default();
-            let verdict = match cell.worst.is_exact() {
-                true => "+",
-                false => "-",
-            };
-            let fields = [
-                result.meta.engine.clone(),
-                result.meta.server_version.clone(),
-                cell.isolation.sql_name().to_string(),
-                cell.method.to_string(),
-                cell.method_name.clone(),
-                cell.start.as_str().to_string(),
-                verdict.to_string(),
-                cell.worst.key().to_string(),
-                cell.schedules.len().to_string(),
-                classes.collect::<Vec<_>>().join(";"),
-                cell.cut_by_switches.to_string(),
-                cell.cut_by_cap.to_string(),
-                shortest,
-                format!("{:.1}", cell.elapsed_ms),
-            ];
-            let quoted: Vec<String> = fields.iter().map(|f| quote(f)).collect();
-            out.push_str(&quoted.join(","));
-            out.push('\n');
-        }
-    }
-    out
+            let shortest = cell.shortest(cell.worst).map(order_text);
+            CellRow {
+                engine: result.meta.engine.clone(),
+                server_version: result.meta.server_version.clone(),
+                isolation: cell.isolation.sql_name(),
+                method: cell.method,
+                method_name: cell.method_name.clone(),
+                row: cell.start.as_str(),
+                verdict: if cell.worst.is_exact() { "+" } else { "-" },
+                worst: cell.worst.key(),
+                schedules: cell.schedules.len(),
+                classes: classes.collect::<Vec<_>>().join(";"),
+                cut_by_switches: cell.cut_by_switches,
+                cut_by_cap: cell.cut_by_cap,
+                shortest_worst: shortest.unwrap_or_default(),
+                elapsed_ms: format!("{:.1}", cell.elapsed_ms),
+            }
+        })
+    });
+    csv::write_rows(csv::header_of(CellRow::default()), rows)
 }
 
 /// Whether any schedule lost or doubled an acknowledged increment.

@@ -1,6 +1,6 @@
 //! `counter matrix`: a real run over a subset, its CSV, and its bad options.
 
-use counter::report::csv::COLUMNS;
+use counter::report::csv::columns;
 
 async fn run_cli(args: &[&str]) -> std::process::Output {
     crate::support::run_counter(args, &[]).await
@@ -35,15 +35,22 @@ async fn a_subset_matrix_writes_a_csv_whose_verdicts_follow_the_outcomes() {
     .await;
     let stdout = crate::support::stdout_of_success(&out);
 
-    let csv = std::fs::read_to_string(&csv_path).unwrap();
-    let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let columns = columns();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        columns
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
     assert_eq!(rows.len(), 2 * 2 * 2, "levels x methods x trials");
-    let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
+    let col = |name: &str| columns.iter().position(|c| c == name).unwrap();
     for row in &rows {
-        assert_eq!(row.len(), COLUMNS.len(), "{row:?}");
-        let (verdict, outcome) = (row[col("verdict")], row[col("outcome")]);
+        assert_eq!(row.len(), columns.len(), "{row:?}");
+        let (verdict, outcome) = (row[col("verdict")].as_str(), row[col("outcome")].as_str());
         assert_eq!(verdict == "+", outcome == "exact", "{row:?}");
         let requests: i64 = row[col("requests")].parse().unwrap();
         let final_count: i64 = row[col("final_count")].parse().unwrap();

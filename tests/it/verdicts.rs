@@ -6,23 +6,25 @@ use std::time::Duration;
 
 use counter::hammer::{self, Control, HammerConfig, Target};
 use counter::model::{Isolation, MethodId, Outcome, Verdict};
-use counter::report::csv::COLUMNS;
+use counter::report::csv::columns;
 use counter::server::AppState;
 
 use crate::support::{fresh_database, run_counter, start_server_with, stdout_of_success, thinking};
 
-/// The CSV's rows as maps from column to field.
-fn csv_rows(text: &str) -> Vec<std::collections::HashMap<&'static str, String>> {
-    let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
-    lines
-        .map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            assert_eq!(fields.len(), COLUMNS.len(), "{line}");
-            COLUMNS
+/// The CSV's rows as maps from column to field, read back with the `csv` crate.
+fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, columns());
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            assert_eq!(record.len(), header.len(), "{record:?}");
+            header
                 .iter()
-                .zip(fields)
-                .map(|(c, f)| (*c, f.to_string()))
+                .cloned()
+                .zip(record.iter().map(String::from))
                 .collect()
         })
         .collect()

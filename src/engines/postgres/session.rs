@@ -49,6 +49,10 @@ impl Link for Lease {
     fn discard(&mut self) {
         Lease::discard(self);
     }
+
+    fn forget_foreign(&mut self) {
+        Lease::reset_before_reuse(self);
+    }
 }
 
 /// One increment's statements on one leased connection.
