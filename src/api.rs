@@ -138,6 +138,10 @@ pub struct MethodInfo {
     pub slug: String,
     pub name: String,
     pub summary: String,
+    /// The statements that make the method what it is, as this server's engine sends them
+    /// (placeholders as the engine writes them).
+    #[serde(default)]
+    pub statements: Vec<String>,
 }
 
 /// A method the server's engine cannot run, and why.

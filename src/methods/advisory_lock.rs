@@ -9,7 +9,7 @@ use super::read_then_write::read_then_write;
 use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
-pub const SUMMARY: &str = "transaction: pg_advisory_xact_lock(id), then read, write read+1";
+pub const SUMMARY: &str = "transaction: an advisory lock on the id first, then read, write read+1";
 
 pub async fn increment<S: Session>(
     session: &mut S,

@@ -9,7 +9,7 @@ use super::session::{Read, Session};
 use super::span::Span;
 use crate::model::IncrementError;
 
-pub const SUMMARY: &str = "autocommit: get-or-create, then UPDATE counter SET count = count + 1";
+pub const SUMMARY: &str = "autocommit: get-or-create, then one UPDATE that adds 1 in the database";
 
 pub async fn increment<S: Session>(
     session: &mut S,

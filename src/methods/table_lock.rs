@@ -10,8 +10,7 @@ use super::read_then_write::read_then_write;
 use super::session::{Guard, MethodContext, Read, Session};
 use crate::model::IncrementError;
 
-pub const SUMMARY: &str =
-    "LOCK TABLE counter IN EXCLUSIVE MODE first, then get-or-create, read, write read+1";
+pub const SUMMARY: &str = "transaction: LOCK TABLE first, then get-or-create, read, write read+1";
 
 pub async fn increment<S: Session>(
     session: &mut S,

@@ -6,7 +6,8 @@
 use super::session::Session;
 use crate::model::IncrementError;
 
-pub const SUMMARY: &str = "INSERT ... ON CONFLICT (id) DO UPDATE SET count = counter.count + 1";
+pub const SUMMARY: &str =
+    "one statement: insert the row at 1, or add 1 to it (the engine's upsert)";
 
 pub async fn increment<S: Session>(session: &mut S, id: i64) -> Result<i64, IncrementError> {
     Ok(session.upsert(id).await?)

@@ -210,6 +210,11 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
                 slug: method.slug().to_string(),
                 name: method.name().to_string(),
                 summary: backend.summary(method).to_string(),
+                statements: backend
+                    .key_statements(method)
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             }),
         }
     }

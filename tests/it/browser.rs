@@ -234,7 +234,21 @@ async fn the_live_page_is_the_servers(browser: &Browser, server: &HttpServer, na
         let row = browser.text_of(&format!("method-{number}")).await;
         let summary = method["summary"].as_str().unwrap();
         assert!(row.contains(summary), "{name}: row {number} is {row:?}");
+        for sql in method["statements"].as_array().unwrap() {
+            let sql = sql.as_str().unwrap();
+            assert!(
+                row.contains(sql),
+                "{name}: row {number} lacks {sql:?}: {row:?}"
+            );
+        }
     }
+    // Each engine's own upsert, not PostgreSQL's everywhere.
+    let upsert = browser.text_of("method-5").await;
+    let own = match name {
+        "mariadb" => "ON DUPLICATE KEY UPDATE",
+        _ => "ON CONFLICT (id) DO UPDATE",
+    };
+    assert!(upsert.contains(own), "{name}: {upsert:?}");
     browser
         .client
         .find(Locator::Id("plus-3"))

@@ -68,6 +68,8 @@ pub trait Database: Send + Sync + 'static {
     fn summary(&self, method: MethodId) -> &'static str {
         methods::summary(method)
     }
+    /// The statements that make `method` what it is, as this engine's session sends them.
+    fn key_statements(&self, method: MethodId) -> &'static [&'static str];
 }
 
 /// Work to do with a backend's database, whatever its engine: generic code over the engine's

@@ -191,6 +191,11 @@ impl Backend {
         each_db!(&self.db, db => db.summary(method))
     }
 
+    /// The statements that make `method` what it is, as this engine's session sends them.
+    pub fn key_statements(&self, method: MethodId) -> &'static [&'static str] {
+        each_db!(&self.db, db => db.key_statements(method))
+    }
+
     /// One increment with the policy's retries; nothing is tried for a method the database
     /// cannot run (its guard would be refused, or would not guard). Method 9's increments
     /// join their row's next batch.

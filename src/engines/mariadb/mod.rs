@@ -226,6 +226,10 @@ impl MariaDatabase {
 }
 
 impl Database for MariaDatabase {
+    fn key_statements(&self, method: MethodId) -> &'static [&'static str] {
+        session::key_statements(method)
+    }
+
     type Session = MariaSession;
     type Pooled = sqlx::MySql;
     type Probe = blocking::MariaProbe;

@@ -17,7 +17,7 @@ use super::errors::{self, DUPLICATE_ENTRY};
 use crate::engines::wire::{ServerIdQuery, Tx, Wire, pooled_link, session_through_wire};
 use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
 use crate::model::statement::Effect;
-use crate::model::{DbFailure, IncrementError};
+use crate::model::{DbFailure, IncrementError, MethodId};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?";
 const SELECT_FOR_UPDATE: &str = "SELECT count FROM counter WHERE id = ? FOR UPDATE";
@@ -33,6 +33,25 @@ const UPSERT: &str = "INSERT INTO counter (id, count) VALUES (?, 1) \
 /// Signed: sqlx reads no unsigned BIGINT into an i64.
 const WRITTEN: &str = "SELECT CAST(LAST_INSERT_ID() AS SIGNED)";
 const GET_LOCK: &str = "SELECT GET_LOCK(CONCAT('counter:', ?), 10)";
+const LOCK_TABLES: &str = "LOCK TABLES counter WRITE";
+
+/// The statements that make each method what it is on MariaDB (its lock, its read, its
+/// write), as this session sends them: what `/api/v1/info` and the live page show. A test
+/// checks each against the statements a real run sends.
+pub fn key_statements(method: MethodId) -> &'static [&'static str] {
+    match method {
+        MethodId::TableLock => &[LOCK_TABLES, SELECT, WRITE],
+        MethodId::RowLock => &[SELECT_FOR_UPDATE, WRITE],
+        MethodId::AtomicUpdate | MethodId::Coalesced => &[ADD, WRITTEN],
+        MethodId::ReadModifyWrite | MethodId::InProcessLock => &[SELECT, WRITE],
+        MethodId::Upsert => &[UPSERT, WRITTEN],
+        MethodId::AdvisoryLock => &[GET_LOCK, SELECT, WRITE, RELEASE_LOCK],
+        MethodId::CompareAndSwap => &[SELECT, SWAP],
+        MethodId::Sharded => &[ADD_TO_SLOT],
+        MethodId::Ledger => &[APPEND],
+        MethodId::Custom => &[],
+    }
+}
 const RELEASE_LOCK: &str = "SELECT RELEASE_LOCK(CONCAT('counter:', ?))";
 
 /// How method 1 reads on MariaDB.
@@ -70,9 +89,7 @@ impl MariaSession {
         self.wire
             .control("SET autocommit = 0", Effect::Local)
             .await?;
-        self.wire
-            .control("LOCK TABLES counter WRITE", Effect::Writes)
-            .await?;
+        self.wire.control(LOCK_TABLES, Effect::Writes).await?;
         if let Some(level) = self.next_transaction {
             self.wire.control(level, Effect::Local).await?;
         }

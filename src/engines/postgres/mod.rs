@@ -310,6 +310,10 @@ fn connect_error(options: &PgConnectOptions, err: &sqlx::Error) -> DbError {
 }
 
 impl Database for PgDatabase {
+    fn key_statements(&self, method: MethodId) -> &'static [&'static str] {
+        session::key_statements(method)
+    }
+
     type Session = PgSession;
     type Pooled = sqlx::Postgres;
     type Probe = blocking::PgProbe;

@@ -9,7 +9,7 @@ use super::errors::{self, UNIQUE_VIOLATION};
 use crate::engines::wire::{Link, ServerIdQuery, Wire, session_through_wire};
 use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
 use crate::model::statement::Effect;
-use crate::model::{DbFailure, IncrementError};
+use crate::model::{DbFailure, IncrementError, MethodId};
 
 /// Method 1's guard, which the engine probes also try.
 pub const LOCK_TABLE: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
@@ -28,6 +28,24 @@ const APPEND: &str = "INSERT INTO counter_ledger (id) VALUES ($1)";
 const UPSERT: &str = "INSERT INTO counter (id, count) VALUES ($1, 1) \
      ON CONFLICT (id) DO UPDATE SET count = counter.count + 1 RETURNING count";
 const SAVEPOINT: &str = "SAVEPOINT counter_get_or_create";
+
+/// The statements that make each method what it is on PostgreSQL (its lock, its read, its
+/// write), as this session sends them: what `/api/v1/info` and the live page show. A test
+/// checks each against the statements a real run sends.
+pub fn key_statements(method: MethodId) -> &'static [&'static str] {
+    match method {
+        MethodId::TableLock => &[LOCK_TABLE, SELECT, WRITE],
+        MethodId::RowLock => &[SELECT_FOR_UPDATE, WRITE],
+        MethodId::AtomicUpdate | MethodId::Coalesced => &[ADD],
+        MethodId::ReadModifyWrite | MethodId::InProcessLock => &[SELECT, WRITE],
+        MethodId::Upsert => &[UPSERT],
+        MethodId::AdvisoryLock => &[LOCK_KEY, SELECT, WRITE],
+        MethodId::CompareAndSwap => &[SELECT, SWAP],
+        MethodId::Sharded => &[ADD_TO_SLOT],
+        MethodId::Ledger => &[APPEND],
+        MethodId::Custom => &[],
+    }
+}
 const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT counter_get_or_create";
 const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT counter_get_or_create";
 

@@ -159,6 +159,10 @@ impl SqliteDatabase {
 }
 
 impl Database for SqliteDatabase {
+    fn key_statements(&self, method: MethodId) -> &'static [&'static str] {
+        session::key_statements(method)
+    }
+
     type Session = SqliteSession;
     type Pooled = sqlx::Sqlite;
     type Probe = NoServer;

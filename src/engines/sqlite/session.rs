@@ -13,7 +13,7 @@ use super::errors;
 use crate::engines::wire::{ServerIdQuery, Wire, pooled_link, session_through_wire};
 use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
 use crate::model::statement::Effect;
-use crate::model::{DbFailure, ErrorClass, IncrementError, Refusal};
+use crate::model::{DbFailure, ErrorClass, IncrementError, MethodId, Refusal};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?1";
 const INSERT: &str = "INSERT INTO counter (id, count) VALUES (?1, 0)";
@@ -25,6 +25,24 @@ const ADD_TO_SLOT: &str = "INSERT INTO counter_shard (id, slot, count) VALUES (?
 const APPEND: &str = "INSERT INTO counter_ledger (id) VALUES (?1)";
 const UPSERT: &str = "INSERT INTO counter (id, count) VALUES (?1, 1) \
      ON CONFLICT (id) DO UPDATE SET count = count + 1 RETURNING count";
+
+const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+
+/// The statements that make each method what it is on SQLite (its lock, its read, its write),
+/// as this session sends them: what `/api/v1/info` and the live page show; none for the
+/// methods SQLite cannot express. A test checks each against the statements a real run sends.
+pub fn key_statements(method: MethodId) -> &'static [&'static str] {
+    match method {
+        MethodId::TableLock => &[BEGIN_IMMEDIATE, SELECT, WRITE],
+        MethodId::AtomicUpdate | MethodId::Coalesced => &[ADD],
+        MethodId::ReadModifyWrite | MethodId::InProcessLock => &[SELECT, WRITE],
+        MethodId::Upsert => &[UPSERT],
+        MethodId::CompareAndSwap => &[SELECT, SWAP],
+        MethodId::Sharded => &[ADD_TO_SLOT],
+        MethodId::Ledger => &[APPEND],
+        MethodId::RowLock | MethodId::AdvisoryLock | MethodId::Custom => &[],
+    }
+}
 
 /// How method 1 reads on SQLite.
 pub const TABLE_LOCK_SUMMARY: &str =
@@ -49,7 +67,7 @@ impl Session for SqliteSession {
         let (begin, effect) = match guard {
             Guard::Nothing => ("BEGIN", Effect::Local),
             // Takes the database's write lock: another writer waits for it.
-            Guard::Table => ("BEGIN IMMEDIATE", Effect::Writes),
+            Guard::Table => (BEGIN_IMMEDIATE, Effect::Writes),
             Guard::Key => {
                 let reason = format!("this engine cannot run the method: {NO_ADVISORY_LOCKS}");
                 return Err(IncrementError::NotApplicable(reason));
