@@ -98,6 +98,38 @@ fn describe(option: EngineOption) -> &'static str {
     }
 }
 
+/// `--levels` as given (without repeats), or every level.
+pub(super) fn chosen_levels(levels: &[Isolation]) -> Vec<Isolation> {
+    match levels.is_empty() {
+        true => Isolation::ALL.to_vec(),
+        false => distinct(levels.iter().copied()),
+    }
+}
+
+/// `--methods` as given (without repeats, `all` expanded, with the script's method 12 when
+/// there is a script), or the original's three; alone, a script runs its own row only.
+pub(super) fn chosen_methods(
+    choices: &[MethodChoice],
+    has_script: bool,
+) -> anyhow::Result<Vec<MethodId>> {
+    let mut methods = match (choices.is_empty(), has_script) {
+        (true, true) => vec![MethodId::Custom],
+        (true, false) => ORIGINAL.to_vec(),
+        (false, _) => distinct(choices.iter().flat_map(|choice| match choice {
+            MethodChoice::One(method) => vec![*method],
+            MethodChoice::All => REGISTRY.to_vec(),
+        })),
+    };
+    let all = choices.contains(&MethodChoice::All);
+    if all && has_script && !methods.contains(&MethodId::Custom) {
+        methods.push(MethodId::Custom);
+    }
+    if methods.contains(&MethodId::Custom) && !has_script {
+        anyhow::bail!("method 12 (custom) runs the script given with --method-file FILE");
+    }
+    Ok(methods)
+}
+
 /// `items` without repeats, in first-seen order (`--methods 1,2,1` runs 1 and 2).
 pub(super) fn distinct<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = Vec::new();
@@ -146,27 +178,9 @@ impl MatrixArgs {
             ("--svg", self.svg.as_deref()),
         ])
         .map_err(anyhow::Error::msg)?;
-        let levels = match self.levels.is_empty() {
-            true => Isolation::ALL.to_vec(),
-            false => distinct(self.levels.iter().copied()),
-        };
+        let levels = chosen_levels(&self.levels);
         let script = self.behaviour.script()?;
-        let mut methods = match (self.methods.is_empty(), &script) {
-            // A script alone: its row only.
-            (true, Some(_)) => vec![MethodId::Custom],
-            (true, None) => ORIGINAL.to_vec(),
-            (false, _) => distinct(self.methods.iter().flat_map(|choice| match choice {
-                MethodChoice::One(method) => vec![*method],
-                MethodChoice::All => REGISTRY.to_vec(),
-            })),
-        };
-        let all = self.methods.contains(&MethodChoice::All);
-        if all && script.is_some() && !methods.contains(&MethodId::Custom) {
-            methods.push(MethodId::Custom);
-        }
-        if methods.contains(&MethodId::Custom) && script.is_none() {
-            anyhow::bail!("method 12 (custom) runs the script given with --method-file FILE");
-        }
+        let methods = chosen_methods(&self.methods, script.is_some())?;
         let mut engines = self.engines()?;
         let engine_list: Vec<Engine> = engines.iter().map(|(engine, _)| *engine).collect();
         let pool_size = self.pool_size * self.replicas;

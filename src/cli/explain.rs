@@ -1,17 +1,14 @@
 //! `counter explain`: one cell's schedules, the shortest of each class shown step by step.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
 use super::env;
-use super::parse::{parse_engine_option, parse_isolation, parse_method, parse_seconds};
-use crate::engines::EngineOption;
-use crate::methods::script::Script;
+use super::parse::{parse_isolation, parse_method};
+use super::schedules::ExploreArgs;
 use crate::model::schedule::{ScheduleClass, StartState};
-use crate::model::{Engine, Isolation, IsolationScope, MethodId};
+use crate::model::{Engine, Isolation, MethodId};
 use crate::schedules::SchedulesConfig;
 use crate::schedules::explain::{ExplainCommand, Shown};
 
@@ -63,29 +60,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub svg: Option<PathBuf>,
 
-    /// Instances of the method in each schedule.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=3))]
-    pub sessions: u32,
-
-    /// Seconds a statement waits for a lock before the database gives up.
-    #[arg(long, default_value = "5", value_parser = parse_seconds)]
-    pub lock_timeout: Duration,
-
-    /// Which statements the level reaches: session (every statement) or transaction.
-    #[arg(long, env = "COUNTER_ISOLATION_SCOPE", value_enum, default_value_t = IsolationScope::Session)]
-    pub isolation_scope: IsolationScope,
-
-    /// A script of your own as method 12 (custom).
-    #[arg(long, env = "COUNTER_METHOD_FILE")]
-    pub method_file: Option<PathBuf>,
-
-    /// An engine setting for every session, as name=value (repeatable).
-    #[arg(long = "engine-option", value_parser = parse_engine_option)]
-    pub engine_options: Vec<EngineOption>,
-
-    /// Database URL (a configured database instead of a throwaway one).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub explore: ExploreArgs,
 }
 
 fn parse_class(text: &str) -> Result<ScheduleClass, String> {
@@ -107,10 +83,8 @@ impl ExplainArgs {
             ("--svg", self.svg.as_deref()),
         ];
         crate::report::files::check_all(outputs).map_err(anyhow::Error::msg)?;
-        let script = match &self.method_file {
-            Some(path) => Some(Arc::new(Script::load(path)?)),
-            None => None,
-        };
+        let explore = &self.explore;
+        let script = explore.script()?;
         let method = match (&script, self.method) {
             (None, MethodId::Custom) => {
                 anyhow::bail!("method 12 (custom) runs the script given with --method-file FILE")
@@ -120,17 +94,8 @@ impl ExplainArgs {
         if let Some(reason) = crate::schedules::not_explored(method) {
             anyhow::bail!("method {method} has no schedules to explain: {reason}");
         }
-        if let Some(option) = self
-            .engine_options
-            .iter()
-            .find(|o| o.engine() != self.engine)
-        {
-            anyhow::bail!(
-                "--engine-option applies to --engine {}",
-                option.engine().name()
-            );
-        }
-        let location = env::location(self.engine, self.database_url.as_deref())?;
+        explore.check_engine_options(&[self.engine])?;
+        let location = env::location(self.engine, explore.database_url.as_deref())?;
         let config = SchedulesConfig {
             engine: self.engine,
             levels: vec![self.isolation],
@@ -139,13 +104,13 @@ impl ExplainArgs {
                 RowState::Exists => StartState::Exists,
                 RowState::Absent => StartState::Absent,
             }],
-            scope: self.isolation_scope,
-            engine_options: self.engine_options.clone(),
+            scope: explore.isolation_scope,
+            engine_options: explore.engine_options.clone(),
             script,
-            sessions: self.sessions as usize,
-            max_switches: (self.sessions > 2).then_some(2),
+            sessions: explore.sessions as usize,
+            max_switches: (explore.sessions > 2).then_some(2),
             max_schedules: 20_000,
-            lock_timeout: self.lock_timeout,
+            lock_timeout: explore.lock_timeout,
             deadlock_timeout: None,
         };
         let shown = match (self.all, self.class) {

@@ -8,7 +8,7 @@ use super::cell::{Cell, cells};
 use super::settings_text;
 use super::table::new_table;
 use crate::model::results::{MatrixResult, NotApplicable};
-use crate::model::{MethodId, Verdict};
+use crate::model::{Isolation, MethodId, Verdict};
 
 pub fn styled(markdown: bool) -> Table {
     let mut table = new_table();
@@ -18,31 +18,49 @@ pub fn styled(markdown: bool) -> Table {
     table
 }
 
-/// The +/- table of the original study, for the cells run with `retry`.
-pub fn verdict_table(result: &MatrixResult, retry: u32, markdown: bool) -> String {
-    let cells = cells(result, retry);
-    let methods: Vec<MethodId> = result
-        .meta
-        .methods
+/// A table in the original's layout: a row per level of `levels`, a column per method of
+/// `methods` (numbers; unknown ones left out), `corner` in the top-left, each cell's text from
+/// `cell`. The one grid every +/- table here is drawn on.
+pub fn level_method_grid(
+    corner: &str,
+    levels: &[Isolation],
+    methods: &[u32],
+    markdown: bool,
+    mut cell: impl FnMut(Isolation, MethodId) -> String,
+) -> Table {
+    let methods: Vec<MethodId> = methods
         .iter()
         .filter_map(|&n| MethodId::from_number(u64::from(n)))
         .collect();
     let mut table = styled(markdown);
-    let mut header = vec!["isolation \\ method".to_string()];
+    let mut header = vec![corner.to_string()];
     header.extend(methods.iter().map(|&m| MethodId::title(m)));
     table.set_header(header);
-    for &level in &result.meta.levels {
+    for &level in levels {
         let mut row = vec![level.sql_name().to_string()];
-        for &method in &methods {
-            let symbol = cells
+        row.extend(methods.iter().map(|&method| cell(level, method)));
+        table.add_row(row);
+    }
+    table
+}
+
+/// The +/- table of the original study, for the cells run with `retry`.
+pub fn verdict_table(result: &MatrixResult, retry: u32, markdown: bool) -> String {
+    let cells = cells(result, retry);
+    let (levels, methods) = (&result.meta.levels, &result.meta.methods);
+    let table = level_method_grid(
+        "isolation \\ method",
+        levels,
+        methods,
+        markdown,
+        |level, method| {
+            cells
                 .iter()
                 .find(|c| c.level == level && c.method == method)
                 .map(Cell::symbol)
-                .unwrap_or_default();
-            row.push(symbol);
-        }
-        table.add_row(row);
-    }
+                .unwrap_or_default()
+        },
+    );
     table.to_string()
 }
 

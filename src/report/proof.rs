@@ -4,36 +4,29 @@
 //! (it needs more sessions, or the race saw something else).
 
 use super::cell::cells;
-use super::matrix::styled;
+use super::matrix::level_method_grid;
 use super::swimlane::swimlanes;
-use crate::model::MethodId;
 use crate::model::results::MatrixResult;
 use crate::model::schedule_results::{Agreement, SchedulesResult};
 
 /// `race / schedules` per cell (retry 0), e.g. `+ / +`, `+ / - lost (hollow)`.
 pub fn beside(result: &MatrixResult, schedules: &SchedulesResult, markdown: bool) -> String {
     let cells = cells(result, 0);
-    let methods: Vec<MethodId> = result
-        .meta
-        .methods
-        .iter()
-        .filter_map(|&n| MethodId::from_number(u64::from(n)))
-        .collect();
-    let mut table = styled(markdown);
-    let mut header = vec!["race / schedules".to_string()];
-    header.extend(methods.iter().map(|&m| MethodId::title(m)));
-    table.set_header(header);
     let mut hollow = Vec::new();
     let mut race_only = Vec::new();
-    for &level in &result.meta.levels {
-        let mut row = vec![level.sql_name().to_string()];
-        for &method in &methods {
+    let (levels, methods) = (&result.meta.levels, &result.meta.methods);
+    let table = level_method_grid(
+        "race / schedules",
+        levels,
+        methods,
+        markdown,
+        |level, method| {
             let race = cells
                 .iter()
                 .find(|c| c.level == level && c.method == method);
             let race = race.and_then(|cell| cell.verdict());
             let proof = schedules.verdict_for(level, method.number());
-            row.push(match (race, proof) {
+            match (race, proof) {
                 (Some(race), Some((verdict, worst))) => {
                     let worst = match worst.is_exact() {
                         true => String::new(),
@@ -55,10 +48,9 @@ pub fn beside(result: &MatrixResult, schedules: &SchedulesResult, markdown: bool
                 }
                 (Some(race), None) => format!("{race} / n/a"),
                 (None, _) => "n/a".to_string(),
-            });
-        }
-        table.add_row(row);
-    }
+            }
+        },
+    );
     let mut out = format!(
         "race and schedules ({} schedules of two sessions, both starting states):\n\n{table}\n",
         schedules.meta.schedules_run

@@ -3,9 +3,8 @@
 //! each class and the shortest one behind its verdict.
 
 use super::csv;
-use super::matrix::{not_applicable_text, styled};
+use super::matrix::{level_method_grid, not_applicable_text, styled};
 use super::settings_text;
-use crate::model::MethodId;
 use crate::model::schedule::{ScheduleClass, StartState};
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord, SchedulesResult};
 
@@ -19,19 +18,13 @@ pub fn symbol(cell: &ScheduleCell) -> String {
 
 /// The +/- table for the cells that started from `start`.
 pub fn verdict_table(result: &SchedulesResult, start: StartState, markdown: bool) -> String {
-    let methods: Vec<MethodId> = result
-        .meta
-        .methods
-        .iter()
-        .filter_map(|&n| MethodId::from_number(u64::from(n)))
-        .collect();
-    let mut table = styled(markdown);
-    let mut header = vec!["isolation \\ method".to_string()];
-    header.extend(methods.iter().map(|&m| MethodId::title(m)));
-    table.set_header(header);
-    for &level in &result.meta.levels {
-        let mut row = vec![level.sql_name().to_string()];
-        for &method in &methods {
+    let (levels, methods) = (&result.meta.levels, &result.meta.methods);
+    let table = level_method_grid(
+        "isolation \\ method",
+        levels,
+        methods,
+        markdown,
+        |level, method| {
             let cell = result
                 .cells
                 .iter()
@@ -39,14 +32,13 @@ pub fn verdict_table(result: &SchedulesResult, start: StartState, markdown: bool
             let gap = result.not_applicable.iter().any(|gap| {
                 gap.isolation == level && gap.method.is_none_or(|m| m == method.number())
             });
-            row.push(match (cell, gap) {
+            match (cell, gap) {
                 (Some(cell), _) => symbol(cell),
                 (None, true) => "n/a".to_string(),
                 (None, false) => String::new(),
-            });
-        }
-        table.add_row(row);
-    }
+            }
+        },
+    );
     table.to_string()
 }
 
