@@ -50,6 +50,9 @@ pub mod codes {
     pub const LOCK_TIMEOUT: &str = "lock_timeout";
     /// A statement ran past `--statement-timeout`: cancelled and rolled back, nothing applied.
     pub const STATEMENT_TIMEOUT: &str = "statement_timeout";
+    /// A custom method's script ran past the increment's deadline: its statement cancelled,
+    /// its transaction rolled back, nothing applied.
+    pub const DEADLINE_EXCEEDED: &str = "deadline_exceeded";
     /// The row was deleted while the increment ran: nothing was applied.
     pub const ROW_GONE: &str = "row_gone";
     /// A custom method's script refused the attempt (`\refuse-if-zero-rows`).

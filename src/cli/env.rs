@@ -81,7 +81,10 @@ pub fn location(engine: Engine, url: Option<&str>) -> Result<Option<Location>, C
                 };
                 let options =
                     engines::mariadb::parse_url(url).ok_or(ConfigError::BadMysqlUrl(hint))?;
-                Ok(Location::Mariadb(Box::new(options)))
+                Ok(Location::Mariadb {
+                    options: Box::new(options),
+                    scripts: None,
+                })
             })
             .transpose(),
         Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => {
@@ -101,6 +104,7 @@ pub fn location(engine: Engine, url: Option<&str>) -> Result<Option<Location>, C
                 engine,
                 pooler: None,
                 follow: None,
+                scripts: None,
             }))
         }
     }

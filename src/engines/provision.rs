@@ -29,8 +29,14 @@ pub enum Location {
         /// A replicated cluster whose primary every connection follows (the options then
         /// name the primary at start-up).
         follow: Option<Arc<HaView>>,
+        /// The account users' scripts log in with (None: the run's own).
+        scripts: Option<Box<postgres::script_role::ScriptLogin>>,
     },
-    Mariadb(Box<MySqlConnectOptions>),
+    Mariadb {
+        options: Box<MySqlConnectOptions>,
+        /// The account users' scripts log in with (None: the run's own).
+        scripts: Option<Box<mariadb::script_user::ScriptLogin>>,
+    },
     Sqlite(PathBuf),
 }
 
@@ -48,7 +54,7 @@ impl Location {
             ),
             Location::Postgres { options, .. } => postgres::redact_url(options),
             Location::Sqlite(path) => format!("sqlite://{}", path.display()),
-            Location::Mariadb(options) => mariadb::redact(options),
+            Location::Mariadb { options, .. } => mariadb::redact(options),
         }
     }
 }
@@ -128,6 +134,7 @@ pub async fn provision(
             postgres::create_database(&cluster.connect_options("postgres"), DEFAULT_DATABASE)
                 .await?;
             let options = cluster.connect_options(DEFAULT_DATABASE);
+            let scripts = postgres::script_role::create(&options, DEFAULT_DATABASE).await?;
             let (pooler, local) = match pooler {
                 Some(request) => {
                     // On an error the cluster is dropped, which stops it.
@@ -142,6 +149,7 @@ pub async fn provision(
                 engine,
                 pooler,
                 follow: None,
+                scripts: Some(Box::new(scripts)),
             };
             return Ok(Provisioned {
                 location,
@@ -153,8 +161,12 @@ pub async fn provision(
             let start = move || mariadb::LocalMariaDb::start(durability);
             let server = tokio::task::spawn_blocking(start).await??;
             mariadb::create_database(&server).await?;
-            let options = Box::new(server.connect_options());
-            (Location::Mariadb(options), Throwaway::Mariadb(server))
+            let scripts = mariadb::script_user::create(&server).await?;
+            let location = Location::Mariadb {
+                options: Box::new(server.connect_options()),
+                scripts: Some(Box::new(scripts)),
+            };
+            (location, Throwaway::Mariadb(server))
         }
         Engine::Sqlite => {
             let file = sqlite::SqliteFile::create()
@@ -183,6 +195,7 @@ async fn provision_ha(
         engine,
         pooler: None,
         follow: Some(cluster.view()),
+        scripts: None,
     };
     Ok(Provisioned {
         location,

@@ -18,7 +18,7 @@ use sqlx::{
 };
 
 use super::errors::ErrorTable;
-use crate::methods::Guard;
+use crate::methods::{Guard, TxReport};
 use crate::model::statement::{Answer, Effect, Fetch, Observer, Statement, Then};
 use crate::model::{DbFailure, ErrorClass};
 
@@ -41,6 +41,21 @@ pub trait Link: Send {
     fn forget_foreign(&mut self) {
         self.discard();
     }
+    /// Where the connection's transaction is, as the engine reported it without being asked
+    /// (PostgreSQL's `ReadyForQuery` through the relay, SQLite's autocommit flag), and the
+    /// transaction commands reported since the last call; None where the link cannot tell
+    /// (the wire then asks with its report statement, if it has one).
+    fn reported(&mut self) -> Option<Reported> {
+        None
+    }
+}
+
+/// What a link or a report statement says of the connection's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub open: bool,
+    /// Transaction commands completed (their tags), where the engine names them.
+    pub control: Vec<String>,
 }
 
 /// Where the session's transaction is.
@@ -71,6 +86,16 @@ pub enum Wrap {
     ReadsAndWrites,
 }
 
+/// How the wire learns where a connection's transaction is after a user's statement.
+#[derive(Debug, Clone, Copy)]
+pub enum ReportBy {
+    /// The link hears it (see [`Link::reported`]); when it cannot, the state is unknown.
+    Link,
+    /// A statement answering 1 inside a transaction and 0 outside (`SELECT @@in_transaction`),
+    /// sent without the observer: it is the harness asking, not a step of the schedule.
+    Query(&'static str),
+}
+
 /// How the wire asks an engine for its connection's server-side id.
 #[derive(Debug, Clone, Copy)]
 pub enum ServerIdQuery {
@@ -98,6 +123,11 @@ pub struct Wire<L: Link> {
     /// there (a setting, a `search_path`, a temporary table, a session lock) must not reach
     /// the next request, so the link resets or closes it when the session ends.
     ran_foreign: bool,
+    /// A user's statement is being sent: always prepared (one statement per execution, so
+    /// that a text the server lexes differently from counter, after a script changed how it
+    /// reads strings, cannot carry a second statement).
+    sending_foreign: bool,
+    report: ReportBy,
 }
 
 impl<L: Link> Wire<L>
@@ -108,8 +138,10 @@ where
     for<'q> Option<i64>: Encode<'q, L::Db> + Type<L::Db>,
     for<'r> Option<i64>: Decode<'r, L::Db>,
     for<'r> Option<i32>: Decode<'r, L::Db>,
+    for<'r> String: Decode<'r, L::Db>,
     i64: Type<L::Db>,
     i32: Type<L::Db>,
+    String: Type<L::Db>,
     usize: ColumnIndex<<L::Db as Database>::Row>,
 {
     pub fn new(
@@ -129,7 +161,22 @@ where
             id_query,
             server_id: None,
             ran_foreign: false,
+            sending_foreign: false,
+            report: ReportBy::Link,
         }
+    }
+
+    /// This connection serves a user's script, whatever it sends: it will not serve anyone
+    /// else (its link resets or closes it when the session ends).
+    pub fn serves_foreign(&mut self) {
+        self.ran_foreign = true;
+    }
+
+    /// Learns where the transaction is after a user's statement by sending `query` (see
+    /// [`ReportBy::Query`]).
+    pub fn reporting_by(mut self, query: &'static str) -> Wire<L> {
+        self.report = ReportBy::Query(query);
+        self
     }
 
     /// Through a transaction pooler: unnamed statements only, and every statement outside a
@@ -142,6 +189,11 @@ where
 
     pub fn persistent(&self) -> bool {
         self.persistent
+    }
+
+    /// The connection this wire sends on.
+    pub fn link(&mut self) -> &mut L {
+        &mut self.link
     }
 
     /// Installs `observer` for every statement from now on; autocommit writes then get a
@@ -179,11 +231,91 @@ where
         self.link.discard();
     }
 
-    /// Sends a statement of a user's script: as [`Wire::send`], and the connection will not
-    /// serve anyone else.
-    pub async fn send_foreign(&mut self, statement: Statement) -> Result<Answer, DbFailure> {
+    /// Sends a statement of a user's script: as [`Wire::send`] (prepared, see
+    /// `sending_foreign`), and the connection will not serve anyone else. With its answer,
+    /// whether the statement left the transaction as counter had it: the database's report
+    /// taken right before and right after the statement itself (inside the transaction the
+    /// wire wraps an autocommit write in, if it does), so counter's own `BEGIN` and `COMMIT`
+    /// are never taken for the script's.
+    pub async fn send_foreign(
+        &mut self,
+        statement: Statement,
+    ) -> Result<(Answer, TxReport), DbFailure> {
         self.ran_foreign = true;
-        self.send(statement).await
+        let wrap = self.tx == Tx::Idle && self.wraps(statement.effect);
+        if wrap {
+            self.exchange(&Statement::control(self.wrap_begin, Effect::Local))
+                .await?;
+            self.tx = Tx::Wrapped;
+        }
+        let _ = self.link.reported();
+        self.sending_foreign = true;
+        let result = self.exchange(&statement).await;
+        self.sending_foreign = false;
+        let report = match &result {
+            Ok(_) => self.report().await,
+            Err(_) => TxReport::Unknown,
+        };
+        if wrap {
+            let committed = self.finish_wrapped().await;
+            let answer = result?;
+            return committed.map(|()| (answer, report));
+        }
+        Ok((result?, report))
+    }
+
+    /// Whether the transaction is where counter left it (open for the method's transaction
+    /// and for a wrapped statement, closed otherwise), as the database says now.
+    async fn report(&mut self) -> TxReport {
+        let reported = match self.report {
+            ReportBy::Link => self.link.reported(),
+            ReportBy::Query(sql) => match self.inspect_integer(sql).await {
+                Ok(Some(open)) => Some(Reported {
+                    open: open != 0,
+                    control: Vec::new(),
+                }),
+                _ => None,
+            },
+        };
+        let Some(reported) = reported else {
+            return TxReport::Unknown;
+        };
+        let expected_open = self.tx != Tx::Idle;
+        if reported.control.is_empty() && reported.open == expected_open {
+            return TxReport::Kept;
+        }
+        TxReport::Changed {
+            open: reported.open,
+            control: reported.control,
+        }
+    }
+
+    /// One integer a statement of the harness answers (sent without the observer).
+    pub async fn inspect_integer(&mut self, sql: &'static str) -> Result<Option<i64>, DbFailure> {
+        let answer = self
+            .execute(&Statement::fixed(sql, &[], Effect::Local, Fetch::Rows))
+            .await;
+        let answer = answer.map_err(|err| {
+            self.link.failed(&err);
+            self.errors.classify(&err)
+        })?;
+        Ok(answer.scalar())
+    }
+
+    /// The first column of the first row a statement of the harness answers, as text (sent
+    /// without the observer).
+    pub async fn inspect_text(&mut self, sql: &'static str) -> Result<Option<String>, DbFailure> {
+        let conn = self.link.connection();
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await;
+        let rows = rows.map_err(|err| {
+            self.link.failed(&err);
+            self.errors.classify(&err)
+        })?;
+        Ok(rows
+            .first()
+            .and_then(|row| row.try_get::<String, _>(0).ok()))
     }
 
     /// Sends `statement` (inside a transaction of its own when [`Wrap`] says so) and returns
@@ -250,13 +382,20 @@ where
             .await?;
         self.tx = Tx::Wrapped;
         let result = self.exchange(&statement).await;
+        let committed = self.finish_wrapped().await;
+        let answer = result?;
+        committed.map(|()| answer)
+    }
+
+    /// The `COMMIT` of a wrapped statement's transaction. A commit that failed (SQLite keeps
+    /// a transaction open when COMMIT is BUSY) is rolled back; if even that fails, the
+    /// connection is closed when the session ends.
+    async fn finish_wrapped(&mut self) -> Result<(), DbFailure> {
         let committed = self
             .exchange(&Statement::control("COMMIT", Effect::Releases))
             .await;
         match &committed {
             Ok(_) => self.tx = Tx::Idle,
-            // A commit that failed (SQLite keeps a transaction open when COMMIT is BUSY):
-            // roll back; if even that fails, the connection is closed when the session ends.
             Err(_) => {
                 let rolled_back = self
                     .exchange(&Statement::control("ROLLBACK", Effect::Releases))
@@ -266,8 +405,7 @@ where
                 }
             }
         }
-        let answer = result?;
-        committed.map(|_| answer)
+        committed.map(drop)
     }
 
     /// One statement on the connection, between the observer's two looks at it.
@@ -296,8 +434,9 @@ where
         // The text is an engine's fixed statement or a user's checked script statement;
         // values are never part of it.
         let text = AssertSqlSafe(statement.sql.clone());
+        let prepared = self.sending_foreign;
         let conn = self.link.connection();
-        let rows = if statement.binds.is_empty() {
+        let rows = if statement.binds.is_empty() && !prepared {
             let raw = sqlx::raw_sql(text);
             match statement.fetch {
                 Fetch::Nothing | Fetch::Written => {
@@ -310,7 +449,7 @@ where
                 Fetch::Rows => raw.fetch_all(&mut *conn).await?,
             }
         } else {
-            let mut query = sqlx::query::<L::Db>(text).persistent(self.persistent);
+            let mut query = sqlx::query::<L::Db>(text).persistent(self.persistent && !prepared);
             for value in &statement.binds {
                 query = query.bind(*value);
             }
@@ -425,7 +564,10 @@ macro_rules! session_through_wire {
         async fn run_script(
             &mut self,
             statement: $crate::model::statement::Statement,
-        ) -> Result<$crate::model::statement::Answer, $crate::model::DbFailure> {
+        ) -> Result<
+            ($crate::model::statement::Answer, $crate::methods::TxReport),
+            $crate::model::DbFailure,
+        > {
             self.wire.send_foreign(statement).await
         }
 

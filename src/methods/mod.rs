@@ -25,7 +25,9 @@ mod table_lock;
 mod upsert;
 
 use crate::model::{IncrementError, MethodId};
-pub use session::{DEFAULT_SHARDS, Guard, Inserted, MethodContext, Placeholders, Read, Session};
+pub use session::{
+    Canceller, DEFAULT_SHARDS, Guard, Inserted, MethodContext, Read, Session, TxReport,
+};
 pub use span::Span;
 
 /// One increment of `method`'s row, one attempt, on `session`; returns the count this request

@@ -5,9 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::script::lex::ScriptDialect;
 use super::script::parse::Script;
 use crate::model::statement::{Answer, Observer, Statement};
-use crate::model::{DbFailure, IncrementError};
+use crate::model::{DbFailure, IncrementError, Isolation, IsolationScope};
 
 /// How a transaction is fenced off: the guard some methods take before anything is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +37,22 @@ pub enum Inserted {
     Exists(DbFailure),
 }
 
-/// How an engine writes bind parameters in SQL text (for the statements of a user's script).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholders {
-    /// `$1`, `$2`, ... (PostgreSQL).
-    Numbered,
-    /// `?` (MariaDB, SQLite).
-    Positional,
+/// Whether a statement of a user's script left the connection's transaction as counter had
+/// it, as the database reported it right after the statement (see `engines/wire.rs`): what
+/// the script is checked against at run time (`methods/script/run.rs`), whatever its text
+/// looked like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxReport {
+    /// Where counter left it: still inside counter's transaction, or still outside one.
+    Kept,
+    /// The statement opened or ended a transaction: `open` is where the connection is now,
+    /// `control` the transaction commands the database reported completing (PostgreSQL's
+    /// command tags, `COMMIT` also for a `COMMIT AND CHAIN` whose transaction stays open;
+    /// empty where the engine reports only the state).
+    Changed { open: bool, control: Vec<String> },
+    /// This connection cannot tell (PostgreSQL through a pooler or a socket directory, where
+    /// no relay listens; or the statement failed): only the text was checked.
+    Unknown,
 }
 
 /// The statements of the methods, on one connection of one engine. Each engine writes them in
@@ -98,8 +108,8 @@ pub trait Session: Send {
     /// Creates the row with count 1 or adds 1, in one statement; the count written.
     fn upsert(&mut self, id: i64) -> impl Future<Output = Result<i64, DbFailure>> + Send;
 
-    /// How this engine writes bind parameters.
-    const PLACEHOLDERS: Placeholders;
+    /// The SQL a user's script is read in for this engine (quotes, comments, placeholders).
+    const DIALECT: ScriptDialect;
     /// Prepares a statement of a user's script without running it, its `params` parameters
     /// typed as BIGINT; the names of the columns it answers with. Errors carry the
     /// database's message.
@@ -109,11 +119,21 @@ pub trait Session: Send {
         params: usize,
     ) -> impl Future<Output = Result<Vec<String>, DbFailure>> + Send;
     /// Runs a statement of a user's script (its text in this engine's placeholders, its
-    /// values bound).
+    /// values bound); with its answer, whether it left the transaction as counter had it.
     fn run_script(
         &mut self,
         statement: Statement,
-    ) -> impl Future<Output = Result<Answer, DbFailure>> + Send;
+    ) -> impl Future<Output = Result<(Answer, TxReport), DbFailure>> + Send;
+    /// Something that cancels the statement this session's connection is running, from
+    /// outside the session (the deadline of a user's script); None where it has none.
+    fn canceller(&mut self) -> impl Future<Output = Option<Canceller>> + Send {
+        async { None }
+    }
+    /// The level the connection's transaction runs at (inside one) or its next one will
+    /// (outside), as the database says; None where the engine has one level (SQLite).
+    fn isolation_now(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<Isolation>, DbFailure>> + Send;
 
     /// Hands every statement of this session to `observer` from now on (the schedule
     /// explorer's gate); autocommit writes then run in a transaction of their own, so that
@@ -124,9 +144,15 @@ pub trait Session: Send {
     fn server_id(&mut self) -> impl Future<Output = Result<Option<i64>, DbFailure>> + Send;
 }
 
+/// Cancels the statement a connection is running (PostgreSQL's CancelRequest, MariaDB's
+/// `KILL QUERY`, SQLite's interrupt): the statement then fails, its transaction can be
+/// rolled back, and the locks it held go.
+pub type Canceller =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// What a method needs besides its session: the pause between read and write, and this server
 /// process's own lock (method 8).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MethodContext {
     /// Pause between the read and the write of read-then-write methods (`--think-ms`): makes
     /// races show up reliably on small machines.
@@ -136,6 +162,13 @@ pub struct MethodContext {
     pub shards: u32,
     /// The custom method's script (`--method-file`), when there is one.
     pub script: Option<Arc<Script>>,
+    /// The run's level and where it applies: a script's transaction must run at it.
+    pub isolation: Isolation,
+    pub scope: IsolationScope,
+    /// The longest one increment of a script may take, retries included (the statement
+    /// timeout's value): past it, the running statement is cancelled and the attempt rolled
+    /// back, whatever the script set. None: no limit.
+    pub deadline: Option<Duration>,
 }
 
 /// Slots of a sharded counter unless `--shards` says otherwise.
@@ -148,6 +181,9 @@ impl MethodContext {
             local_lock: Arc::default(),
             shards: DEFAULT_SHARDS,
             script: None,
+            isolation: Isolation::ReadCommitted,
+            scope: IsolationScope::Session,
+            deadline: None,
         }
     }
 

@@ -1,20 +1,39 @@
 //! When an increment's database work ran: the evidence that requests really overlapped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use crate::model::DbInterval;
 
 /// When an increment's deciding database work began and ended, over all its attempts (see
 /// [`super::increment`]). Waiting for a pooled connection does not count; waiting for a lock
 /// does.
+///
+/// It also carries the increment's deadline, when it has one: the moment past which a
+/// script's attempts are cancelled (one deadline over all attempts, as one span is).
 #[derive(Debug, Default)]
 pub struct Span {
     started_us: AtomicU64,
     finished_us: AtomicU64,
+    deadline: Option<Instant>,
 }
 
 impl Span {
+    /// A span whose increment must be over `within` from now (None: no deadline).
+    pub fn with_deadline(within: Option<Duration>) -> Span {
+        Span {
+            deadline: within.map(|within| Instant::now() + within),
+            ..Span::default()
+        }
+    }
+
+    /// When the increment must be over, if it must.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// The database work begins now, unless an earlier attempt began it.
     pub fn begin(&self) {
         let _ = self

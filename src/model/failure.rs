@@ -147,12 +147,22 @@ pub enum IncrementError {
         message: String,
         failure: Option<Box<DbFailure>>,
     },
-    /// A custom method's script failed at `line` after it had written in autocommit: the
-    /// increment may be half done, and nobody can say.
-    #[error(
-        "line {line} of the script failed after an earlier statement committed on its own: {cause}"
-    )]
+    /// A custom method's script failed at `line` after something of it was committed (an
+    /// autocommit write, or a commit the script made itself): the increment may be half done,
+    /// and nobody can say.
+    #[error("line {line} of the script: {cause}; whether the increment was applied is unknown")]
     ScriptPartlyApplied { line: usize, cause: String },
+    /// A custom method's script ran past the increment's deadline: the statement running
+    /// then was cancelled (or the sleep cut short) and the transaction rolled back.
+    #[error(
+        "the script ran past its deadline of {} ms at line {line}: cancelled and rolled back, \
+         nothing was applied",
+        after.as_millis()
+    )]
+    DeadlineExceeded {
+        line: usize,
+        after: std::time::Duration,
+    },
 }
 
 impl IncrementError {
@@ -166,7 +176,8 @@ impl IncrementError {
             | IncrementError::NotApplicable(_)
             | IncrementError::RowGone(_)
             | IncrementError::ScriptFailed { .. }
-            | IncrementError::ScriptPartlyApplied { .. } => false,
+            | IncrementError::ScriptPartlyApplied { .. }
+            | IncrementError::DeadlineExceeded { .. } => false,
         }
     }
 }

@@ -117,13 +117,21 @@ impl Cell<'_> {
         let (events, gate_events) = mpsc::unbounded_channel();
         let busy_blocks = self.backend.engine() == Engine::Sqlite;
         let ctx = self.backend.method_context().clone();
-        let (mut gates, mut ids, mut tasks) = (Vec::new(), Vec::new(), Vec::new());
+        // Every instance has its connection before any starts: one that could not get its
+        // own would leave the others running unobserved.
+        let (mut sessions, mut ids) = (Vec::new(), Vec::new());
         for i in 0..self.sessions {
-            let mut session = db.session().await?;
+            let mut session = match self.method {
+                MethodId::Custom => db.script_session().await?,
+                _ => db.session().await?,
+            };
             // SQLite has no server ids; its instances are told apart by their number.
-            let id = session.server_id().await?.unwrap_or(i as i64 + 1);
+            ids.push(session.server_id().await?.unwrap_or(i as i64 + 1));
+            sessions.push(session);
+        }
+        let (mut gates, mut tasks) = (Vec::new(), Vec::new());
+        for (i, session) in sessions.into_iter().enumerate() {
             let gate = Gate::new(i, events.clone(), busy_blocks);
-            ids.push(id);
             gates.push(gate.clone());
             tasks.push(spawn_instance(session, gate, self.method, ctx.clone()));
         }

@@ -148,6 +148,9 @@ fn instance_end(ran: &Ran, i: usize, method: MethodId) -> InstanceEnd {
         ) => InstanceEnd::Refused {
             code: err.to_string(),
         },
+        Err(IncrementError::DeadlineExceeded { .. }) => InstanceEnd::TimedOut {
+            code: "deadline".into(),
+        },
         Err(
             err @ (IncrementError::NotApplicable(_) | IncrementError::ScriptPartlyApplied { .. }),
         ) => InstanceEnd::Unknown {

@@ -98,6 +98,11 @@ impl ApiError {
                     None => answer,
                 }
             }
+            IncrementError::DeadlineExceeded { .. } => Self::new(
+                StatusCode::CONFLICT,
+                codes::DEADLINE_EXCEEDED,
+                err.to_string(),
+            ),
             // Not a refusal: part of it may have been applied.
             IncrementError::ScriptPartlyApplied { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

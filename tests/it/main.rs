@@ -3,6 +3,7 @@
 
 mod browser;
 mod config;
+mod confined;
 mod explain;
 mod faults;
 mod ha;

@@ -157,6 +157,7 @@ async fn a_mariadb_session_idle_in_transaction_is_seen_then_cleared() {
     let options = server.connect_options().database("counter");
     let db = counter::engines::mariadb::connect(
         &options,
+        None,
         &counter::engines::OpenOptions::new(Isolation::RepeatableRead, 2),
     )
     .await
@@ -189,7 +190,7 @@ async fn a_mariadb_deadlock_answers_with_its_sqlstate_and_its_own_code() {
     let (provisioned, backend) =
         crate::statements::throwaway(counter::model::Engine::Mariadb, Isolation::ReadCommitted)
             .await;
-    let counter::engines::Location::Mariadb(options) = &provisioned.location else {
+    let counter::engines::Location::Mariadb { options, .. } = &provisioned.location else {
         unreachable!("a MariaDB location");
     };
     let pool = sqlx::MySqlPool::connect_with((**options).clone())

@@ -332,7 +332,7 @@ async fn an_applied_commit_is_never_reported_failed_when_the_lock_release_fails(
     }
     let _cpu = crate::support::busy().await;
     let (provisioned, backend) = throwaway(Engine::Mariadb, Isolation::ReadCommitted).await;
-    let Location::Mariadb(options) = &provisioned.location else {
+    let Location::Mariadb { options, .. } = &provisioned.location else {
         unreachable!("a MariaDB location");
     };
     let killer = sqlx::MySqlPool::connect_with((**options).clone())

@@ -117,6 +117,7 @@ pub fn location_of(options: &PgConnectOptions) -> Location {
         engine: counter::model::Engine::Postgres,
         pooler: None,
         follow: None,
+        scripts: None,
     }
 }
 
@@ -134,7 +135,35 @@ pub async fn start_server_with(
     open: OpenOptions,
     make_state: impl FnOnce(Backend) -> AppState,
 ) -> TestServer {
-    let backend = Backend::open(&location_of(options), &open).await.unwrap();
+    start_server_at(&location_of(options), options, open, make_state).await
+}
+
+/// A PostgreSQL database reached directly whose users' scripts run as a role of their own,
+/// made as `counter serve` makes it on its throwaway cluster (named after the database: the
+/// tests share one cluster, and roles are the cluster's).
+pub async fn confined_location(options: &PgConnectOptions) -> Location {
+    let database = options.get_database().unwrap().to_string();
+    let role = format!("script_{database}");
+    let login = postgres::script_role::create_named(options, &database, &role)
+        .await
+        .unwrap();
+    Location::Postgres {
+        options: Box::new(options.clone()),
+        engine: counter::model::Engine::Postgres,
+        pooler: None,
+        follow: None,
+        scripts: Some(Box::new(login)),
+    }
+}
+
+/// A server over `location` (the database at `options`, the test's own view of it).
+pub async fn start_server_at(
+    location: &Location,
+    options: &PgConnectOptions,
+    open: OpenOptions,
+    make_state: impl FnOnce(Backend) -> AppState,
+) -> TestServer {
+    let backend = Backend::open(location, &open).await.unwrap();
     let state = make_state(backend);
     let backend = Arc::clone(&state.backend);
     let http = HttpServer::spawn(state).await;

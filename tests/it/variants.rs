@@ -76,6 +76,7 @@ async fn version_and_level_readouts_fall_back_to_what_postgresql_answers() {
             engine,
             pooler: None,
             follow: None,
+            scripts: None,
         };
         let backend = Backend::open(&location, &OpenOptions::new(Isolation::RepeatableRead, 2))
             .await

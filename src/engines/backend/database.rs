@@ -38,6 +38,12 @@ pub trait Database: Send + Sync + 'static {
 
     /// A session on a connection of its own, for one attempt of an increment.
     fn session(&self) -> impl Future<Output = Result<Self::Session, DbFailure>> + Send;
+    /// A session for a user's script: on a connection confined to what a script may do (a
+    /// role of its own, an authorizer) and able to report its transaction's state; the
+    /// engine's ordinary session where it has nothing more.
+    fn script_session(&self) -> impl Future<Output = Result<Self::Session, DbFailure>> + Send {
+        self.session()
+    }
     /// A connection of its own that asks the database about the sessions.
     fn probe(&self) -> impl Future<Output = Result<Self::Probe, DbFailure>> + Send;
     /// The pool for reads, resets and health checks.

@@ -24,6 +24,12 @@ use crate::model::method::ALL;
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
 pub use database::{Database, Facts, WithDatabase};
 
+/// How much longer than the statement timeout a script's whole increment may take: a
+/// statement that runs too long is the database's to cancel (its own error, 57014 or 1969);
+/// what the database does not see (a script's sleeps, a statement timeout the script lifted)
+/// is cancelled by counter this much later.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+
 /// One server run's connections to its database at one isolation level.
 #[derive(Debug)]
 pub struct Backend {
@@ -85,16 +91,29 @@ impl Backend {
                 engine,
                 pooler,
                 follow,
+                scripts,
             } => Db::Postgres(
-                postgres::connect_as(*engine, options, pooler.as_deref(), follow.as_ref(), open)
-                    .await?,
+                postgres::connect_as(
+                    *engine,
+                    options,
+                    pooler.as_deref(),
+                    follow.as_ref(),
+                    scripts.as_deref(),
+                    open,
+                )
+                .await?,
             ),
-            Location::Mariadb(options) => Db::Mariadb(mariadb::connect(options, open).await?),
+            Location::Mariadb { options, scripts } => {
+                Db::Mariadb(mariadb::connect(options, scripts.as_deref(), open).await?)
+            }
             Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, open).await?),
         };
         let mut methods = MethodContext::new(open.think);
         methods.shards = open.shards;
         methods.script = open.script.clone();
+        methods.isolation = open.isolation;
+        methods.scope = open.scope;
+        methods.deadline = open.statement_timeout.map(|limit| limit + DEADLINE_MARGIN);
         let mut backend = Backend {
             db,
             isolation: open.isolation,
@@ -113,7 +132,7 @@ impl Backend {
         let Some(script) = &self.methods.script else {
             return Ok(Ok(()));
         };
-        Ok(each_db!(&self.db, db => script::check(&mut db.session().await?, script).await))
+        Ok(each_db!(&self.db, db => script::check(&mut db.script_session().await?, script).await))
     }
 
     /// Why this database cannot run the custom method's script (a statement it refuses to
@@ -215,8 +234,12 @@ impl Backend {
         if method == MethodId::Coalesced {
             return self.coalesced(method.row_id(), policy).await;
         }
-        // One span over all attempts: the database work from the first to the last.
-        let span = Span::default();
+        // One span over all attempts: the database work from the first to the last, and one
+        // deadline.
+        let span = Span::with_deadline(match method {
+            MethodId::Custom => self.methods.deadline,
+            _ => None,
+        });
         let mut attempted = retry::with_retry(policy, || self.attempt(method, &span)).await;
         attempted.interval = span.interval();
         attempted
@@ -225,7 +248,13 @@ impl Backend {
     /// One attempt of `method` on this engine, on a connection of its own.
     async fn attempt(&self, method: MethodId, span: &Span) -> Result<Option<i64>, IncrementError> {
         let ctx = &self.methods;
-        each_db!(&self.db, db => methods::increment(method, &mut db.session().await?, ctx, span).await)
+        each_db!(&self.db, db => {
+            let mut session = match method {
+                MethodId::Custom => db.script_session().await?,
+                _ => db.session().await?,
+            };
+            methods::increment(method, &mut session, ctx, span).await
+        })
     }
 
     /// Method 9: joins row `id`'s next batch (starting the row's flusher when none runs) and

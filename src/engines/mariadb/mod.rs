@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod errors;
+pub mod script_user;
 pub mod server;
 pub mod session;
 
@@ -19,6 +20,7 @@ use super::options::{EngineOption, OpenOptions};
 use super::reads::ReadSql;
 use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
 use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
+use script_user::ScriptLogin;
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
 
@@ -60,6 +62,33 @@ pub struct MariaDatabase {
     /// The settings that change outcomes: `innodb_flush_log_at_trx_commit`,
     /// `innodb_snapshot_isolation`.
     pub settings: BTreeMap<String, String>,
+    /// The pool users' scripts run on, with its account and whether it is a superuser.
+    pub scripts: Option<(MySqlPool, (String, bool))>,
+}
+
+/// A pool whose every connection first runs `on_connect` (the level, the limits, the engine
+/// options).
+async fn open_pool(
+    options: &MySqlConnectOptions,
+    on_connect: Vec<String>,
+    size: u32,
+) -> Result<MySqlPool, sqlx::Error> {
+    MySqlPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _meta| {
+            let statements = on_connect.clone();
+            Box::pin(async move {
+                for sql in statements {
+                    // Fixed statements, and limits that are numbers of ours.
+                    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
 }
 
 /// Parses a MariaDB/MySQL URL (`mysql://` or `mariadb://`); None when it is not one. Like
@@ -118,6 +147,7 @@ fn set_option(option: EngineOption) -> &'static str {
 /// options; migrations; what the server says about its level, version and settings.
 pub async fn connect(
     options: &MySqlConnectOptions,
+    scripts: Option<&ScriptLogin>,
     open: &OpenOptions,
 ) -> Result<MariaDatabase, DbError> {
     let mut on_connect: Vec<String> = open
@@ -145,23 +175,21 @@ pub async fn connect(
         }
         IsolationScope::Transaction => Some(set_next_level(open.isolation)),
     };
-    let pool = MySqlPoolOptions::new()
-        .max_connections(open.pool_size)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_connect(move |conn, _meta| {
-            let statements = on_connect.clone();
-            Box::pin(async move {
-                for sql in statements {
-                    // Fixed statements, and limits that are numbers of ours.
-                    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
-                        .await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with(options.clone())
-        .await?;
+    let pool = open_pool(options, on_connect.clone(), open.pool_size).await?;
     migrator(Engine::Mariadb).run(&pool).await?;
+    // A user's script runs on connections of its own, as its account.
+    let scripts = match (&open.script, scripts) {
+        (Some(_), login) => {
+            if let Some(login) = login {
+                script_user::grant_tables(&pool, login).await?;
+            }
+            let login = login.map_or(options, |login| &login.options);
+            let scripts = open_pool(login, on_connect, open.pool_size).await?;
+            let account = script_user::describe(&scripts).await?;
+            Some((scripts, account))
+        }
+        (None, _) => None,
+    };
     // InnoDB runs every level as named; with the scope `transaction` the session's own level
     // is the server default, and the methods' transactions run at the requested one.
     let effective = match next_transaction {
@@ -178,6 +206,7 @@ pub async fn connect(
         .fetch_one(&pool)
         .await?;
     Ok(MariaDatabase {
+        scripts,
         settings: settings(&pool).await,
         pool,
         isolation: open.isolation,
@@ -217,6 +246,18 @@ impl MariaDatabase {
         Ok(MariaSession::new(conn, self.next_transaction))
     }
 
+    /// A session for a user's script: on the scripts' pool (their account), its statements
+    /// ended through the run's own pool at the deadline.
+    pub async fn script_session(&self) -> Result<MariaSession, DbFailure> {
+        let Some((scripts, _)) = &self.scripts else {
+            return self.session().await;
+        };
+        let conn = scripts.acquire().await;
+        let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
+        let session = MariaSession::new(conn, self.next_transaction);
+        Ok(session.killed_through(self.pool.clone()))
+    }
+
     /// Sessions sleeping inside an open InnoDB transaction after `patience`: MariaDB's "idle
     /// in transaction".
     pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
@@ -238,6 +279,10 @@ impl Database for MariaDatabase {
 
     async fn session(&self) -> Result<MariaSession, DbFailure> {
         MariaDatabase::session(self).await
+    }
+
+    async fn script_session(&self) -> Result<MariaSession, DbFailure> {
+        MariaDatabase::script_session(self).await
     }
 
     async fn probe(&self) -> Result<blocking::MariaProbe, DbFailure> {
@@ -263,6 +308,9 @@ impl Database for MariaDatabase {
     }
 
     async fn close(&self) {
+        if let Some((scripts, _)) = &self.scripts {
+            scripts.close().await;
+        }
         self.pool.close().await;
     }
 

@@ -9,15 +9,18 @@
 //!   transaction, released after it.
 //! - a failed INSERT (duplicate key) aborts only its statement: no savepoint is needed.
 
-use sqlx::MySql;
+use std::sync::Arc;
+
 use sqlx::mysql::{MySqlConnection, MySqlQueryResult};
 use sqlx::pool::PoolConnection;
+use sqlx::{Executor, MySql, MySqlPool};
 
 use super::errors::{self, DUPLICATE_ENTRY};
 use crate::engines::wire::{ServerIdQuery, Tx, Wire, pooled_link, session_through_wire};
-use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
+use crate::methods::script::lex::ScriptDialect;
+use crate::methods::{Canceller, Guard, Inserted, Read, Session};
 use crate::model::statement::Effect;
-use crate::model::{DbFailure, IncrementError, MethodId};
+use crate::model::{DbFailure, IncrementError, Isolation, MethodId};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?";
 const SELECT_FOR_UPDATE: &str = "SELECT count FROM counter WHERE id = ? FOR UPDATE";
@@ -68,6 +71,9 @@ pub struct MariaSession {
     /// With the scope `transaction`: `SET TRANSACTION ISOLATION LEVEL ...`, sent before each
     /// transaction (it sets the next one's level only).
     next_transaction: Option<&'static str>,
+    /// A pool whose account may end this session's statement (`KILL QUERY`): the deadline of
+    /// a user's script. None where nobody may.
+    killer: Option<MySqlPool>,
 }
 
 impl MariaSession {
@@ -76,11 +82,20 @@ impl MariaSession {
         next_transaction: Option<&'static str>,
     ) -> MariaSession {
         let ask = ServerIdQuery::Ask("SELECT CAST(CONNECTION_ID() AS SIGNED)");
-        let wire = Wire::new(conn, &errors::TABLE, "START TRANSACTION", ask);
+        // Asked after each statement of a user's script; it opens no InnoDB read view.
+        let wire = Wire::new(conn, &errors::TABLE, "START TRANSACTION", ask)
+            .reporting_by("SELECT CAST(@@in_transaction AS SIGNED)");
         MariaSession {
             wire,
             next_transaction,
+            killer: None,
         }
+    }
+
+    /// This session's statements can be ended through `pool` (see [`Session::canceller`]).
+    pub fn killed_through(mut self, pool: MySqlPool) -> MariaSession {
+        self.killer = Some(pool);
+        self
     }
 
     /// Method 1's start: LOCK TABLES commits any open transaction, so autocommit goes off
@@ -251,10 +266,37 @@ impl Session for MariaSession {
         self.upserted(UPSERT, &[id]).await
     }
 
-    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+    const DIALECT: ScriptDialect = ScriptDialect::Mysql;
 
     async fn prepare_script(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
         self.wire.prepare(sql, params).await
+    }
+
+    /// The session's level. With the scope `transaction` the level is set for each
+    /// transaction alone, which MariaDB does not show: None.
+    async fn isolation_now(&mut self) -> Result<Option<Isolation>, DbFailure> {
+        if self.next_transaction.is_some() {
+            return Ok(None);
+        }
+        let shown = self.wire.inspect_text("SELECT @@tx_isolation").await?;
+        // "REPEATABLE-READ" -> "repeatable read".
+        let shown = shown.map(|level| level.to_lowercase().replace('-', " "));
+        Ok(shown.as_deref().and_then(Isolation::from_sql_name))
+    }
+
+    async fn canceller(&mut self) -> Option<Canceller> {
+        let id = self.wire.server_id().await.ok()??;
+        let pool = self.killer.clone()?;
+        Some(Arc::new(move || {
+            let pool = pool.clone();
+            Box::pin(async move {
+                // The id is the server's own integer.
+                let kill = format!("KILL QUERY {id}");
+                if let Err(err) = pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(kill))).await {
+                    tracing::warn!(%err, id, "could not cancel a script's statement");
+                }
+            })
+        }))
     }
 
     session_through_wire!();

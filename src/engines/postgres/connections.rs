@@ -21,7 +21,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::errors;
 use super::pooled::Route;
+use super::relay::TxRelay;
 use crate::engines::ha::rest::HaView;
+use crate::engines::wire::Reported;
+use crate::methods::Canceller;
 use crate::model::ErrorClass;
 
 /// A bounded set of connections. Cloning shares it.
@@ -41,7 +44,11 @@ struct Inner {
     /// One permit per connection that may exist; a lease holds one until its connection is
     /// back (or gone).
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<PgConnection>>,
+    /// Each idle connection with its backend pid (known when a relay listens).
+    idle: Mutex<Vec<(PgConnection, Option<i32>)>>,
+    /// The relay the connections go through, which hears their transaction state (the
+    /// connections that run users' scripts); None for the others.
+    relay: Option<Arc<TxRelay>>,
     closed: AtomicBool,
     acquire_timeout: Duration,
 }
@@ -67,6 +74,7 @@ impl Connections {
                 follow: None,
                 permits: Arc::new(Semaphore::new(size as usize)),
                 idle: Mutex::new(Vec::new()),
+                relay: None,
                 closed: AtomicBool::new(false),
                 acquire_timeout,
             }),
@@ -82,6 +90,15 @@ impl Connections {
             inner.follow = route.follow.clone();
         }
         connections
+    }
+
+    /// The same through `relay`: `options` already point at it, and each connection's backend
+    /// pid is asked once, to find its state in the relay's records.
+    pub fn through_relay(mut self, relay: Arc<TxRelay>) -> Connections {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.relay = Some(relay);
+        }
+        self
     }
 
     /// How many connections may exist at once.
@@ -105,12 +122,13 @@ impl Connections {
                 .await
                 .map_err(|_| sqlx::Error::PoolClosed)?;
             let idle = inner.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let conn = match idle {
-                Some(conn) => conn,
+            let (conn, pid) = match idle {
+                Some(idle) => idle,
                 None => inner.connect().await?,
             };
             Ok(Lease {
                 conn: Some(conn),
+                pid,
                 permit: Some(permit),
                 owner: self.inner.clone(),
                 broken: false,
@@ -145,7 +163,7 @@ impl Connections {
             Ok(mut idle) => std::mem::take(&mut *idle),
             Err(_) => Vec::new(),
         };
-        for conn in idle {
+        for (conn, _) in idle {
             let _ = conn.close().await;
         }
     }
@@ -154,6 +172,8 @@ impl Connections {
 /// One leased connection; dereferences to the [`PgConnection`], and goes back when dropped.
 pub struct Lease {
     conn: Option<PgConnection>,
+    /// The backend's pid, when the set goes through a relay.
+    pid: Option<i32>,
     permit: Option<OwnedSemaphorePermit>,
     owner: Arc<Inner>,
     broken: bool,
@@ -187,6 +207,31 @@ impl Lease {
     pub fn reset_before_reuse(&mut self) {
         self.reset = true;
     }
+
+    /// Where the connection's transaction is and the transaction commands completed since
+    /// the last call, as the relay heard the server say it; None without a relay.
+    pub fn reported(&mut self) -> Option<Reported> {
+        let state = self.owner.relay.as_ref()?.take(self.pid?)?;
+        Some(Reported {
+            open: state.status != b'I',
+            control: state.control,
+        })
+    }
+
+    /// Cancels what this connection's backend runs, through the relay (a CancelRequest);
+    /// None without a relay.
+    pub fn canceller(&self) -> Option<Canceller> {
+        let relay = Arc::clone(self.owner.relay.as_ref()?);
+        let pid = self.pid?;
+        Some(Arc::new(move || {
+            let relay = Arc::clone(&relay);
+            Box::pin(async move {
+                if let Err(err) = relay.cancel(pid).await {
+                    tracing::warn!(%err, pid, "could not cancel a script's statement");
+                }
+            })
+        }))
+    }
 }
 
 impl Deref for Lease {
@@ -212,6 +257,7 @@ impl Drop for Lease {
         let (Some(mut conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
         };
+        let pid = self.pid;
         let owner = self.owner.clone();
         if owner.closed.load(Ordering::SeqCst) || self.discarded {
             // Dropping closes the socket; the slot frees with the permit.
@@ -226,7 +272,7 @@ impl Drop for Lease {
             return;
         }
         if !conn.should_flush() && !self.reset {
-            owner.give_back(conn);
+            owner.give_back(conn, pid);
             return;
         }
         let reset = self.reset;
@@ -242,7 +288,7 @@ impl Drop for Lease {
                 false => conn.ping().await.is_ok(),
             };
             if clean {
-                owner.give_back(conn);
+                owner.give_back(conn, pid);
             }
             drop(permit);
         });
@@ -262,7 +308,21 @@ impl Inner {
     /// out of slots), tries again with backoff, within the caller's acquire timeout: a restart
     /// of a few seconds delays requests instead of failing them. Other errors (a wrong
     /// password, a missing database) are returned at once.
-    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
+    async fn connect(&self) -> Result<(PgConnection, Option<i32>), sqlx::Error> {
+        let mut conn = self.open().await?;
+        let pid = match self.relay {
+            Some(_) => Some(
+                sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .persistent(false)
+                    .fetch_one(&mut conn)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok((conn, pid))
+    }
+
+    async fn open(&self) -> Result<PgConnection, sqlx::Error> {
         let mut backoff = Duration::from_millis(10);
         loop {
             let options = match &self.follow {
@@ -313,12 +373,12 @@ impl Inner {
     }
 
     /// Keeps `conn` for the next lease, unless the set was closed meanwhile.
-    fn give_back(&self, conn: PgConnection) {
+    fn give_back(&self, conn: PgConnection, pid: Option<i32>) {
         if self.closed.load(Ordering::SeqCst) {
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
-            idle.push(conn);
+            idle.push((conn, pid));
         }
     }
 }

@@ -10,6 +10,8 @@ mod describe;
 pub mod errors;
 pub mod pooled;
 pub mod probes;
+pub mod relay;
+pub mod script_role;
 pub mod session;
 
 use std::collections::BTreeMap;
@@ -35,6 +37,7 @@ use describe::{
     effective_isolation_queries, effective_level, first_answer, follow_primary, on_primary,
     server_version_queries, settings,
 };
+use script_role::{ScriptConnections, ScriptLogin};
 use session::PgSession;
 
 /// How many connections the pool for everything but increments (reads, resets, health
@@ -92,6 +95,8 @@ pub struct PgDatabase {
     pub watcher: Option<tokio::task::AbortHandle>,
     /// Methods whose guard this database refuses or does not enforce (probed at connect).
     pub unsupported: Vec<probes::Unsupported>,
+    /// The connections users' scripts run on, when they have their own.
+    pub scripts: Option<ScriptConnections>,
 }
 
 /// Parses a PostgreSQL URL. The error deliberately carries no part of the URL: it may hold a
@@ -131,6 +136,7 @@ pub async fn connect(
         options,
         None,
         None,
+        None,
         &OpenOptions::new(isolation, pool_size),
     )
     .await
@@ -145,6 +151,7 @@ pub async fn connect_as(
     options: &PgConnectOptions,
     pooler: Option<&Pooler>,
     follow: Option<&Arc<HaView>>,
+    scripts: Option<&ScriptLogin>,
     open: &OpenOptions,
 ) -> Result<PgDatabase, DbError> {
     let mut route = pooled::route(options, pooler, open)?;
@@ -201,6 +208,13 @@ pub async fn connect_as(
         Engine::Postgres => Vec::new(),
         _ => probes::probe(options).await?,
     };
+    // A user's script runs on connections of its own: its role, through the relay. Through a
+    // pooler or on a replicated cluster it shares the methods' connections (its transaction
+    // state is then checked in its text only).
+    let scripts = match (&open.script, pooler, follow) {
+        (Some(_), None, None) => Some(script_role::connect(&direct, scripts, &pool, open).await?),
+        _ => None,
+    };
     let mut settings = settings(&pool).await;
     if let Some(pooler) = pooler {
         settings.insert("pooler".to_string(), pooler.description.clone());
@@ -210,6 +224,7 @@ pub async fn connect_as(
     }
     Ok(PgDatabase {
         connections,
+        scripts,
         persistent: route.persistent,
         watcher,
         settings,
@@ -251,6 +266,17 @@ impl PgDatabase {
         Ok(PgSession::new(lease, self.begin, self.persistent))
     }
 
+    /// A session for a user's script: on the script connections (their role, through the
+    /// relay) when there are some.
+    pub async fn script_session(&self) -> Result<PgSession, DbFailure> {
+        let Some(scripts) = &self.scripts else {
+            return self.session().await;
+        };
+        let lease = scripts.connections.acquire().await;
+        let lease = lease.map_err(|err| errors::classify(&err).before_sending())?;
+        Ok(PgSession::new(lease, self.begin, self.persistent))
+    }
+
     /// Why this database cannot run `method`, according to the connect-time probes.
     pub fn probed_gap(&self, method: MethodId) -> Option<String> {
         let gap = self.unsupported.iter().find(|gap| gap.method == method);
@@ -262,6 +288,9 @@ impl PgDatabase {
             watcher.abort();
         }
         self.connections.close().await;
+        if let Some(scripts) = &self.scripts {
+            scripts.connections.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -322,6 +351,10 @@ impl Database for PgDatabase {
 
     async fn session(&self) -> Result<PgSession, DbFailure> {
         PgDatabase::session(self).await
+    }
+
+    async fn script_session(&self) -> Result<PgSession, DbFailure> {
+        PgDatabase::script_session(self).await
     }
 
     async fn probe(&self) -> Result<blocking::PgProbe, DbFailure> {

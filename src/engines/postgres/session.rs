@@ -6,10 +6,11 @@ use sqlx::postgres::{PgConnection, PgQueryResult};
 
 use super::connections::Lease;
 use super::errors::{self, UNIQUE_VIOLATION};
-use crate::engines::wire::{Link, ServerIdQuery, Wire, session_through_wire};
-use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
+use crate::engines::wire::{Link, Reported, ServerIdQuery, Wire, session_through_wire};
+use crate::methods::script::lex::ScriptDialect;
+use crate::methods::{Canceller, Guard, Inserted, Read, Session};
 use crate::model::statement::Effect;
-use crate::model::{DbFailure, IncrementError, MethodId};
+use crate::model::{DbFailure, IncrementError, Isolation, MethodId};
 
 /// Method 1's guard, which the engine probes also try.
 pub const LOCK_TABLE: &str = "LOCK TABLE counter IN EXCLUSIVE MODE";
@@ -70,6 +71,10 @@ impl Link for Lease {
 
     fn forget_foreign(&mut self) {
         Lease::reset_before_reuse(self);
+    }
+
+    fn reported(&mut self) -> Option<Reported> {
+        Lease::reported(self)
     }
 }
 
@@ -184,7 +189,7 @@ impl Session for PgSession {
         self.wire.count_written(UPSERT, &[id]).await
     }
 
-    const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
+    const DIALECT: ScriptDialect = ScriptDialect::Postgres;
 
     /// Through a transaction pooler the statement is prepared, and deallocated, inside a
     /// transaction of its own: on one server connection, leaving nothing there for the next
@@ -201,6 +206,16 @@ impl Session for PgSession {
         self.rollback().await;
         let columns = prepared?;
         deallocated.map(|()| columns)
+    }
+
+    /// `SHOW` takes no snapshot: asking does not move a repeatable read transaction's.
+    async fn isolation_now(&mut self) -> Result<Option<Isolation>, DbFailure> {
+        let shown = self.wire.inspect_text("SHOW transaction_isolation").await?;
+        Ok(shown.as_deref().and_then(Isolation::from_sql_name))
+    }
+
+    async fn canceller(&mut self) -> Option<Canceller> {
+        self.wire.link().canceller()
     }
 
     session_through_wire!();

@@ -4,6 +4,7 @@
 //! `errors`; what it cannot express is said by `capabilities`.
 
 mod capabilities;
+mod confine;
 pub mod errors;
 pub mod session;
 
@@ -156,6 +157,16 @@ impl SqliteDatabase {
         let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
         Ok(SqliteSession::new(conn))
     }
+
+    /// A session for a user's script: its connection confined to the counter's tables (see
+    /// `confine.rs`), and closed after it.
+    pub async fn script_session(&self) -> Result<SqliteSession, DbFailure> {
+        let conn = self.pool.acquire().await;
+        let mut conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
+        let handle = confine::confine(&mut conn).await;
+        let handle = handle.map_err(|err| errors::classify(&err))?;
+        Ok(SqliteSession::confined(conn, handle))
+    }
 }
 
 impl Database for SqliteDatabase {
@@ -171,6 +182,10 @@ impl Database for SqliteDatabase {
 
     async fn session(&self) -> Result<SqliteSession, DbFailure> {
         SqliteDatabase::session(self).await
+    }
+
+    async fn script_session(&self) -> Result<SqliteSession, DbFailure> {
+        SqliteDatabase::script_session(self).await
     }
 
     async fn probe(&self) -> Result<NoServer, DbFailure> {

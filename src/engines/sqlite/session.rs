@@ -8,12 +8,16 @@ use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnection, SqliteQueryResult};
 
+use std::sync::Arc;
+
 use super::capabilities::{NO_ADVISORY_LOCKS, NO_ROW_LOCKS};
+use super::confine::RawHandle;
 use super::errors;
-use crate::engines::wire::{ServerIdQuery, Wire, pooled_link, session_through_wire};
-use crate::methods::{Guard, Inserted, Placeholders, Read, Session};
+use crate::engines::wire::{Link, Reported, ServerIdQuery, Wire, session_through_wire};
+use crate::methods::script::lex::ScriptDialect;
+use crate::methods::{Canceller, Guard, Inserted, Read, Session};
 use crate::model::statement::Effect;
-use crate::model::{DbFailure, ErrorClass, IncrementError, MethodId, Refusal};
+use crate::model::{DbFailure, ErrorClass, IncrementError, Isolation, MethodId, Refusal};
 
 const SELECT: &str = "SELECT count FROM counter WHERE id = ?1";
 const INSERT: &str = "INSERT INTO counter (id, count) VALUES (?1, 0)";
@@ -48,16 +52,59 @@ pub fn key_statements(method: MethodId) -> &'static [&'static str] {
 pub const TABLE_LOCK_SUMMARY: &str =
     "BEGIN IMMEDIATE (SQLite's database write lock) first, then get-or-create, read, write read+1";
 
-pooled_link!(Sqlite, SqliteConnection, SqliteQueryResult);
+/// A pooled connection, and its handle when it was lent to a user's script (confined, see
+/// `confine.rs`).
+pub struct SqliteLink {
+    conn: PoolConnection<Sqlite>,
+    handle: Option<RawHandle>,
+}
+
+impl Link for SqliteLink {
+    type Db = Sqlite;
+
+    fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    fn rows_written(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn discard(&mut self) {
+        self.conn.close_on_drop();
+    }
+
+    /// SQLite's autocommit flag, read off the connection: no statement is sent.
+    fn reported(&mut self) -> Option<Reported> {
+        let handle = self.handle?;
+        Some(Reported {
+            open: handle.in_transaction(),
+            control: Vec::new(),
+        })
+    }
+}
 
 /// One increment's statements on one pooled connection.
 pub struct SqliteSession {
-    wire: Wire<PoolConnection<Sqlite>>,
+    wire: Wire<SqliteLink>,
 }
 
 impl SqliteSession {
     pub fn new(conn: PoolConnection<Sqlite>) -> SqliteSession {
-        let wire = Wire::new(conn, &errors::TABLE, "BEGIN", ServerIdQuery::None);
+        let link = SqliteLink { conn, handle: None };
+        let wire = Wire::new(link, &errors::TABLE, "BEGIN", ServerIdQuery::None);
+        SqliteSession { wire }
+    }
+
+    /// A session for a user's script on `conn`, confined (its authorizer installed): the
+    /// connection is closed after it, whatever the script sent.
+    pub fn confined(conn: PoolConnection<Sqlite>, handle: RawHandle) -> SqliteSession {
+        let link = SqliteLink {
+            conn,
+            handle: Some(handle),
+        };
+        let mut wire = Wire::new(link, &errors::TABLE, "BEGIN", ServerIdQuery::None);
+        wire.serves_foreign();
         SqliteSession { wire }
     }
 }
@@ -136,10 +183,23 @@ impl Session for SqliteSession {
         self.wire.count_written(UPSERT, &[id]).await
     }
 
-    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+    const DIALECT: ScriptDialect = ScriptDialect::Sqlite;
 
     async fn prepare_script(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
         self.wire.prepare(sql, params).await
+    }
+
+    /// SQLite runs every transaction serializable.
+    async fn isolation_now(&mut self) -> Result<Option<Isolation>, DbFailure> {
+        Ok(None)
+    }
+
+    async fn canceller(&mut self) -> Option<Canceller> {
+        let handle = self.wire.link().handle?;
+        Some(Arc::new(move || {
+            handle.interrupt();
+            Box::pin(async {})
+        }))
     }
 
     session_through_wire!();

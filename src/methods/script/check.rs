@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::parse::{PREDEFINED, Script, ScriptError, Step};
+use super::parse::{PREDEFINED, Script, ScriptError, Shortened, Step};
 use super::statement::Pause;
-use crate::methods::session::{Placeholders, Session};
+use crate::methods::session::Session;
 
 /// Prepares every statement of `script` on `session`'s connection and follows its variables;
 /// the first problem, with its line.
@@ -16,18 +16,17 @@ pub async fn check<S: Session>(session: &mut S, script: &Script) -> Result<(), S
         line,
         message,
     };
+    let reading = script.reading(S::DIALECT).map_err(Clone::clone)?;
     let mut set: BTreeSet<String> = PREDEFINED.iter().map(|name| name.to_string()).collect();
-    for step in &script.steps {
+    for step in &reading.steps {
         match step {
             Step::Sql(statement) => {
                 if let Some(name) = statement.binds.iter().find(|name| !set.contains(*name)) {
                     return Err(fail(statement.line, unset(name)));
                 }
-                let sql = match S::PLACEHOLDERS {
-                    Placeholders::Numbered => &statement.numbered,
-                    Placeholders::Positional => &statement.positional,
-                };
-                let prepared = session.prepare_script(sql, statement.binds.len()).await;
+                let prepared = session
+                    .prepare_script(&statement.sql, statement.binds.len())
+                    .await;
                 let columns = prepared.map_err(|err| {
                     fail(
                         statement.line,
@@ -39,7 +38,11 @@ pub async fn check<S: Session>(session: &mut S, script: &Script) -> Result<(), S
                         let message = "\\gset needs a statement that returns columns".to_string();
                         return Err(fail(statement.line, message));
                     }
-                    set.extend(columns.iter().map(|column| format!("{prefix}{column}")));
+                    set.extend(
+                        columns
+                            .iter()
+                            .map(|column| S::DIALECT.stored_name(&format!("{prefix}{column}"))),
+                    );
                 }
             }
             Step::Sleep {
@@ -52,16 +55,20 @@ pub async fn check<S: Session>(session: &mut S, script: &Script) -> Result<(), S
             | Step::Sleep { .. } => {}
         }
     }
-    if let Some((line, name)) = &script.written
+    if let Some((line, name)) = &reading.written
         && !set.contains(name)
     {
-        let message = format!("`-- written: {name}` names a variable no \\gset sets");
+        let message = format!(
+            "`-- written: {}` names a variable no \\gset sets",
+            Shortened(name)
+        );
         return Err(fail(*line, message));
     }
     Ok(())
 }
 
 fn unset(name: &str) -> String {
+    let name = Shortened(name);
     format!(
         "variable :{name} is used before it is set (set by \\gset from a column of that name; \
          :id and :think_ms are given)"

@@ -4,6 +4,7 @@
 //! `run.rs` runs it for one increment.
 
 pub mod check;
+pub mod lex;
 pub mod parse;
 pub mod run;
 pub mod statement;

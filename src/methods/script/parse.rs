@@ -17,16 +17,26 @@
 //! a variable used before it is set) is checked when a server starts, in `check.rs`.
 
 use std::fmt;
+use std::time::Duration;
 
-use super::statement::{self, Command, Pause, Statement, is_identifier, parse_sleep};
+use super::lex::{self, Piece, ScriptDialect, is_identifier};
+use super::statement::{self, Command, MAX_SLEEP, Pause, Statement, parse_sleep};
 
-/// A parsed script.
+/// A parsed script: its text, and the steps each engine's SQL reads in it.
 #[derive(Debug, Clone)]
 pub struct Script {
     /// The file as given, for messages and reports.
     pub file: String,
     /// The text, kept with the results: what exactly was measured.
     pub text: String,
+    /// The script as each dialect's tokenizer reads it (they differ on quotes and comments:
+    /// `$$` is a quote only in PostgreSQL, a backslash escapes only in MySQL's strings).
+    readings: Vec<(ScriptDialect, Result<Reading, ScriptError>)>,
+}
+
+/// The script in one dialect: its steps, and which variable holds the count written.
+#[derive(Debug, Clone)]
+pub struct Reading {
     pub steps: Vec<Step>,
     /// `-- written: var`: the line and the variable holding the count written.
     pub written: Option<(usize, String)>,
@@ -49,6 +59,18 @@ pub enum Step {
         line: usize,
         pause: Pause,
     },
+}
+
+impl Step {
+    pub fn line(&self) -> usize {
+        match self {
+            Step::Begin { line }
+            | Step::Commit { line }
+            | Step::Rollback { line }
+            | Step::Sleep { line, .. } => *line,
+            Step::Sql(statement) => statement.line,
+        }
+    }
 }
 
 /// A script that cannot run: the file, the line, and why.
@@ -76,7 +98,9 @@ pub const PREDEFINED: [&str; 2] = ["id", "think_ms"];
 const META_COMMANDS: &str = "\\gset, \\sleep and \\refuse-if-zero-rows";
 
 impl Script {
-    /// Parses `text`, read from `file`.
+    /// Parses `text`, read from `file`, in every dialect. It is an error when no dialect can
+    /// read it (the PostgreSQL reading's error is given); a dialect that cannot is that
+    /// engine's refusal, said when a server of that engine starts.
     pub fn parse(file: &str, text: &str) -> Result<Script, ScriptError> {
         let fail = |line: usize, message: String| ScriptError {
             file: file.to_string(),
@@ -86,26 +110,22 @@ impl Script {
         if text.trim().is_empty() {
             return Err(fail(0, "the script is empty".into()));
         }
-        let mut parser = Parser::default();
-        parser.scan(text).map_err(|(line, msg)| fail(line, msg))?;
-        let Parser { steps, written, .. } = parser;
-        let statements = steps
-            .iter()
-            .filter(|step| matches!(step, Step::Sql(_)))
-            .count();
-        if statements > MAX_SCRIPT_STATEMENTS {
-            let message = format!(
-                "the script has {statements} statements; scripts are limited to \
-                 {MAX_SCRIPT_STATEMENTS}"
-            );
-            return Err(fail(0, message));
+        let readings: Vec<_> = ScriptDialect::ALL
+            .into_iter()
+            .map(|dialect| {
+                let reading = Reading::parse(text, dialect).map_err(|(line, msg)| fail(line, msg));
+                (dialect, reading)
+            })
+            .collect();
+        if let Some((_, Err(err))) = readings.first()
+            && readings.iter().all(|(_, reading)| reading.is_err())
+        {
+            return Err(err.clone());
         }
-        check_structure(&steps).map_err(|(line, msg)| fail(line, msg))?;
         Ok(Script {
             file: file.to_string(),
             text: text.to_string(),
-            steps,
-            written,
+            readings,
         })
     }
 
@@ -137,6 +157,80 @@ impl Script {
         Script::parse(&file, &text)
     }
 
+    /// The script as `dialect` reads it, or why that dialect cannot.
+    pub fn reading(&self, dialect: ScriptDialect) -> Result<&Reading, &ScriptError> {
+        let found = self.readings.iter().find(|(d, _)| *d == dialect);
+        match found {
+            Some((_, reading)) => reading.as_ref(),
+            None => unreachable!("a script is read in every dialect"),
+        }
+    }
+}
+
+impl Reading {
+    fn parse(text: &str, dialect: ScriptDialect) -> Result<Reading, Failure> {
+        let pieces = lex::lex(text, dialect)?;
+        let mut builder = Builder::default();
+        for piece in pieces {
+            builder.piece(piece)?;
+        }
+        let Builder {
+            mut steps,
+            mut written,
+            ..
+        } = builder.finish()?;
+        // Names as the database keeps them (the binds are cut by the lexer).
+        for step in &mut steps {
+            if let Step::Sleep {
+                pause: Pause::Variable { name, .. },
+                ..
+            } = step
+            {
+                *name = dialect.stored_name(name);
+            }
+        }
+        if let Some((_, name)) = &mut written {
+            *name = dialect.stored_name(name);
+        }
+        let commands = steps
+            .iter()
+            .filter(|step| {
+                !matches!(
+                    step,
+                    Step::Begin { .. } | Step::Commit { .. } | Step::Rollback { .. }
+                )
+            })
+            .count();
+        if commands > MAX_SCRIPT_STATEMENTS {
+            let message = format!(
+                "the script has {commands} statements and sleeps; scripts are limited to \
+                 {MAX_SCRIPT_STATEMENTS}"
+            );
+            return Err((0, message));
+        }
+        let slept: Duration = steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Sleep {
+                    pause: Pause::Fixed(pause),
+                    ..
+                } => Some(*pause),
+                _ => None,
+            })
+            .sum();
+        if slept > MAX_SLEEP {
+            let message = format!(
+                "the script sleeps {} s in all; a script may sleep at most {} s (a request is \
+                 bounded by its deadline anyway)",
+                slept.as_secs(),
+                MAX_SLEEP.as_secs()
+            );
+            return Err((0, message));
+        }
+        check_structure(&steps)?;
+        Ok(Reading { steps, written })
+    }
+
     /// The SQL statements, in order.
     pub fn statements(&self) -> impl Iterator<Item = &Statement> {
         self.steps.iter().filter_map(|step| match step {
@@ -149,84 +243,68 @@ impl Script {
 /// The largest script file: a request's transaction fits in far less, and the check prepares
 /// every statement at start-up (5 million `SELECT 1;` took a gigabyte and a minute).
 pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
-/// The most statements a script may have.
+/// The most statements (and sleeps) a script may have.
 pub const MAX_SCRIPT_STATEMENTS: usize = 1000;
 
 /// A parse error: the line and the message.
 type Failure = (usize, String);
 
+/// The steps, built from the lexer's pieces.
 #[derive(Default)]
-struct Parser {
+struct Builder {
     steps: Vec<Step>,
     written: Option<(usize, String)>,
-    /// The statement being read and the line it began on.
-    buffer: String,
-    started: usize,
+    /// A statement not ended by `;`: only a `\gset` on its line may end it.
+    pending: Option<lex::Lexed>,
 }
 
-/// Where the scanner is inside a statement's text.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    None,
-    /// Inside '...', "..." or `...`.
-    In(char),
-}
-
-impl Parser {
-    fn scan(&mut self, text: &str) -> Result<(), Failure> {
-        let mut quote = Quote::None;
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
-            let mut chars = raw.char_indices().peekable();
-            while let Some((at, c)) = chars.next() {
-                match (quote, c) {
-                    (Quote::In(open), _) => {
-                        if c == open {
-                            quote = Quote::None;
-                        }
-                        self.push(c, line);
-                    }
-                    (Quote::None, '\'' | '"' | '`') => {
-                        quote = Quote::In(c);
-                        self.push(c, line);
-                    }
-                    (Quote::None, '-') if chars.peek().map(|&(_, n)| n) == Some('-') => {
-                        if self.buffer.trim().is_empty() {
-                            self.comment(&raw[at + 2..], line)?;
-                        }
-                        break;
-                    }
-                    (Quote::None, ';') => self.end_statement(None)?,
-                    (Quote::None, '\\') => {
-                        self.meta(&raw[at + 1..], line)?;
-                        break;
-                    }
-                    _ => self.push(c, line),
-                }
+impl Builder {
+    fn piece(&mut self, piece: Piece) -> Result<(), Failure> {
+        if let Some(pending) = self.pending.take() {
+            let Piece::Meta { line, text } = piece else {
+                return Err(no_ending(pending.line));
+            };
+            let (command, args) = meta_words(&text);
+            if command != "gset" {
+                return Err((
+                    line,
+                    format!("\\{command} inside a statement: end the statement with ; first"),
+                ));
             }
-            self.push('\n', line);
+            return self.statement(&pending, Some(gset_prefix(&args, line)?));
         }
-        if quote != Quote::None {
-            return Err((self.started, "a quote opened here is never closed".into()));
+        match piece {
+            Piece::Comment { line, text } => self.comment(&text, line),
+            Piece::Sql(lexed) if !lexed.terminated => {
+                self.pending = Some(lexed);
+                Ok(())
+            }
+            Piece::Sql(lexed) => self.statement(&lexed, None),
+            Piece::Meta { line, text } => self.meta(&text, line),
         }
-        if !self.buffer.trim().is_empty() {
-            return Err((
-                self.started,
-                "the statement that begins here has no ending ; (or \\gset)".into(),
-            ));
+    }
+
+    fn finish(self) -> Result<Builder, Failure> {
+        match &self.pending {
+            Some(pending) => Err(no_ending(pending.line)),
+            None => Ok(self),
         }
+    }
+
+    fn statement(&mut self, lexed: &lex::Lexed, gset: Option<String>) -> Result<(), Failure> {
+        let line = lexed.line;
+        let command = statement::command(lexed, gset).map_err(|msg| (line, msg))?;
+        self.steps.push(match command {
+            Command::Begin => Step::Begin { line },
+            Command::Commit => Step::Commit { line },
+            Command::Rollback => Step::Rollback { line },
+            Command::Sql(statement) => Step::Sql(statement),
+        });
         Ok(())
     }
 
-    fn push(&mut self, c: char, line: usize) {
-        if self.buffer.trim().is_empty() && !c.is_whitespace() {
-            self.buffer.clear();
-            self.started = line;
-        }
-        self.buffer.push(c);
-    }
-
-    /// A comment line: `-- written: var` names the variable holding the count written.
+    /// A comment between statements: `-- written: var` names the variable holding the count
+    /// written.
     fn comment(&mut self, text: &str, line: usize) -> Result<(), Failure> {
         let Some(rest) = text.trim().strip_prefix("written:") else {
             return Ok(());
@@ -235,7 +313,10 @@ impl Parser {
         if !is_identifier(name) {
             return Err((
                 line,
-                format!("`-- written:` needs a variable name, got {name:?}"),
+                format!(
+                    "`-- written:` needs a variable name, got {:?}",
+                    Shortened(name).to_string()
+                ),
             ));
         }
         if let Some((first, _)) = &self.written {
@@ -248,42 +329,12 @@ impl Parser {
         Ok(())
     }
 
-    /// The buffer holds a whole statement (ended by `;`, or by `\gset` with its prefix).
-    fn end_statement(&mut self, gset: Option<String>) -> Result<(), Failure> {
-        let text = std::mem::take(&mut self.buffer);
-        let line = self.started;
-        if text.trim().is_empty() {
-            return match gset {
-                Some(_) => Err((line, "\\gset must follow a SQL statement".into())),
-                None => Ok(()),
-            };
-        }
-        let step = match statement::command(text.trim(), line, gset).map_err(|msg| (line, msg))? {
-            Command::Begin => Step::Begin { line },
-            Command::Commit => Step::Commit { line },
-            Command::Rollback => Step::Rollback { line },
-            Command::Sql(statement) => Step::Sql(statement),
-        };
-        self.steps.push(step);
-        Ok(())
-    }
-
-    /// A meta-command: the text after the backslash, to the end of the line.
+    /// A meta-command on a line of its own: the text after the backslash.
     fn meta(&mut self, text: &str, line: usize) -> Result<(), Failure> {
-        let mut words = text.split_whitespace();
-        let command = words.next().unwrap_or("");
-        let args: Vec<&str> = words.collect();
-        let pending = !self.buffer.trim().is_empty();
+        let (command, args) = meta_words(text);
         match command {
             "gset" => {
-                let prefix = match args.as_slice() {
-                    [] => String::new(),
-                    [prefix] if is_identifier(prefix) => (*prefix).to_string(),
-                    _ => return Err((line, "\\gset takes at most a prefix (a name)".into())),
-                };
-                if pending {
-                    return self.end_statement(Some(prefix));
-                }
+                let prefix = gset_prefix(&args, line)?;
                 match self.steps.last_mut() {
                     Some(Step::Sql(statement)) if statement.gset.is_none() => {
                         statement.gset = Some(prefix);
@@ -293,10 +344,6 @@ impl Parser {
                     _ => Err((line, "\\gset must follow a SQL statement".into())),
                 }
             }
-            _ if pending => Err((
-                line,
-                format!("\\{command} inside a statement: end the statement with ; first"),
-            )),
             "sleep" => {
                 let pause = parse_sleep(&args).map_err(|msg| (line, msg))?;
                 self.steps.push(Step::Sleep { line, pause });
@@ -317,8 +364,47 @@ impl Parser {
             },
             other => Err((
                 line,
-                format!("unknown meta-command \\{other}: counter's scripts know {META_COMMANDS}"),
+                format!(
+                    "unknown meta-command \\{}: counter's scripts know {META_COMMANDS}",
+                    Shortened(other)
+                ),
             )),
+        }
+    }
+}
+
+/// A meta-command's name and arguments.
+fn meta_words(text: &str) -> (&str, Vec<&str>) {
+    let mut words = text.split_whitespace();
+    let command = words.next().unwrap_or("");
+    (command, words.collect())
+}
+
+fn gset_prefix(args: &[&str], line: usize) -> Result<String, Failure> {
+    match args {
+        [] => Ok(String::new()),
+        [prefix] if is_identifier(prefix) => Ok((*prefix).to_string()),
+        _ => Err((line, "\\gset takes at most a prefix (a name)".into())),
+    }
+}
+
+fn no_ending(line: usize) -> Failure {
+    (
+        line,
+        "the statement that begins here has no ending ; (or \\gset)".into(),
+    )
+}
+
+/// A name or word from the script, cut to a length a message can carry (a 70,000-character
+/// name was once echoed whole).
+pub struct Shortened<'a>(pub &'a str);
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const LONGEST: usize = 64;
+        match self.0.char_indices().nth(LONGEST) {
+            Some((cut, _)) => write!(f, "{}...", &self.0[..cut]),
+            None => f.write_str(self.0),
         }
     }
 }

@@ -2,10 +2,15 @@ use super::*;
 use crate::methods::script::statement::Pause;
 use std::time::Duration;
 
+fn pg(script: &Script) -> &Reading {
+    script.reading(ScriptDialect::Postgres).unwrap()
+}
+
 #[test]
 fn a_read_then_write_script_becomes_its_steps() {
     let text = "-- written: next\nBEGIN;\nSELECT count AS c, count + 1 AS next\n  FROM counter WHERE id = :id \\gset\n\\sleep :think_ms ms\nUPDATE counter SET count = :next WHERE id = :id;\nCOMMIT;\n";
-    let script = Script::parse("rmw.sql", text).unwrap();
+    let parsed = Script::parse("rmw.sql", text).unwrap();
+    let script = pg(&parsed);
     assert_eq!(script.written, Some((1, "next".to_string())));
     assert!(matches!(script.steps[0], Step::Begin { line: 2 }));
     let Step::Sql(select) = &script.steps[1] else {
@@ -14,26 +19,19 @@ fn a_read_then_write_script_becomes_its_steps() {
     assert_eq!(select.line, 3);
     assert_eq!(select.gset.as_deref(), Some(""));
     assert_eq!(select.binds, ["id"]);
-    assert!(
-        select.numbered.ends_with("WHERE id = $1"),
-        "{}",
-        select.numbered
-    );
-    assert!(
-        select.positional.ends_with("WHERE id = ?"),
-        "{}",
-        select.positional
-    );
+    assert!(select.sql.ends_with("WHERE id = $1"), "{}", select.sql);
+    let maria = parsed.reading(ScriptDialect::Mysql).unwrap();
+    let Step::Sql(select) = &maria.steps[1] else {
+        panic!("{:?}", maria.steps[1])
+    };
+    assert!(select.sql.ends_with("WHERE id = ?"), "{}", select.sql);
     assert!(
         matches!(&script.steps[2], Step::Sleep { line: 5, pause: Pause::Variable { name, .. } } if name == "think_ms")
     );
     let Step::Sql(update) = &script.steps[3] else {
         panic!("{:?}", script.steps[3])
     };
-    assert_eq!(
-        update.numbered,
-        "UPDATE counter SET count = $1 WHERE id = $2"
-    );
+    assert_eq!(update.sql, "UPDATE counter SET count = $1 WHERE id = $2");
     assert_eq!(update.binds, ["next", "id"]);
     assert!(!update.returns_rows);
     assert!(matches!(script.steps[4], Step::Commit { line: 7 }));
@@ -43,12 +41,12 @@ fn a_read_then_write_script_becomes_its_steps() {
 fn quotes_casts_and_comments_are_not_variables() {
     let text = "UPDATE counter SET count = count + 1 -- :not_a_variable\n  WHERE id = :id::bigint AND ':x' <> 'a;b' RETURNING count;\n\\refuse-if-zero-rows\n";
     let script = Script::parse("f.sql", text).unwrap();
-    let statement = script.statements().next().unwrap();
+    let statement = pg(&script).statements().next().unwrap();
     assert_eq!(statement.binds, ["id"]);
     assert!(
-        statement.numbered.contains("$1::bigint AND ':x' <> 'a;b'"),
+        statement.sql.contains("$1::bigint AND ':x' <> 'a;b'"),
         "{}",
-        statement.numbered
+        statement.sql
     );
     assert!(statement.returning && statement.returns_rows && statement.refuse_if_zero_rows);
 }
@@ -63,7 +61,7 @@ fn sleeps_take_pgbench_units() {
     for (line, pause) in sleeps {
         let script = Script::parse("s.sql", &format!("SELECT 1;\n{line}\n")).unwrap();
         assert!(
-            matches!(&script.steps[1], Step::Sleep { pause: p, .. } if *p == pause),
+            matches!(&pg(&script).steps[1], Step::Sleep { pause: p, .. } if *p == pause),
             "{line}"
         );
     }
@@ -71,7 +69,41 @@ fn sleeps_take_pgbench_units() {
 
 #[test]
 fn bad_scripts_name_their_line() {
-    let cases: [(&str, usize, &str); 17] = [
+    let cases: [(&str, usize, &str); 27] = [
+        (
+            "/* x */ DROP TABLE counter;\n",
+            1,
+            "DROP changes the schema",
+        ),
+        (
+            "DO $$ BEGIN EXECUTE 'DROP TABLE counter'; END $$;\n",
+            1,
+            "DO runs SQL that counter cannot see",
+        ),
+        (
+            "BEGIN;\nUPDATE counter SET count = count + 1 WHERE id = :id;\nCOMMIT AND CHAIN;\nSELECT 1/0;\nCOMMIT;\n",
+            3,
+            "chained transaction",
+        ),
+        (
+            "BEGIN;\nSELECT 1;\nPREPARE TRANSACTION 'x';\n",
+            3,
+            "two-phase",
+        ),
+        ("SELECT 1;\nCOMMIT PREPARED 'x';\n", 2, "two-phase"),
+        ("COPY counter TO STDOUT;\n", 1, "COPY ... STDIN/STDOUT"),
+        (
+            "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED;\n",
+            1,
+            "run's (--isolation)",
+        ),
+        (
+            "SET default_transaction_isolation = 'read committed';\n",
+            1,
+            "run's (--isolation)",
+        ),
+        ("SELECT 1;\n/**/ COMMIT;\n", 2, "without BEGIN"),
+        ("SELECT 1;\n\\sleep 40 s\n\\sleep 40 s\n", 0, "at most 60 s"),
         (
             "SELECT 1;\nDROP TABLE counter;\n",
             2,
@@ -157,4 +189,42 @@ fn a_file_that_is_not_utf8_or_too_large_is_refused_with_where() {
         too_large.to_string().contains("limited to 1048576 bytes"),
         "{too_large}"
     );
+}
+
+#[test]
+fn comments_and_quotes_do_not_hide_a_transaction_command() {
+    // The transaction commands a hand-written splitter missed are seen for what they are.
+    let text = "/**/ BEGIN;\nUPDATE counter SET count = count + 1 WHERE id = :id RETURNING count;\n-- a comment\nEND;\n";
+    let script = Script::parse("hidden.sql", text).unwrap();
+    let steps = &pg(&script).steps;
+    assert!(matches!(steps[0], Step::Begin { line: 1 }), "{steps:?}");
+    assert!(matches!(steps[2], Step::Commit { line: 4 }), "{steps:?}");
+    let text = "SELECT 'a;b', E'it\\'s;', $$x;y$$ /* ; */ AS c;\n";
+    let script = Script::parse("quotes.sql", text).unwrap();
+    assert_eq!(pg(&script).statements().count(), 1);
+}
+
+#[test]
+fn each_dialect_reads_the_script_in_its_own_sql() {
+    // `$$` quotes only in PostgreSQL: MariaDB reads two statements there, as MySQL's
+    // tokenizer does.
+    let script = Script::parse("dollar.sql", "SELECT $$a;b$$ AS x;\n").unwrap();
+    assert_eq!(pg(&script).statements().count(), 1);
+    let maria = script.reading(ScriptDialect::Mysql).unwrap();
+    assert_eq!(maria.statements().count(), 2);
+    // A backslash escapes a quote only in MySQL's strings.
+    let script = Script::parse("backslash.sql", "SELECT 'a\\';\nSELECT ';';\n").unwrap();
+    assert_eq!(pg(&script).statements().count(), 2);
+}
+
+#[test]
+fn long_names_are_cut_as_postgresql_cuts_them_and_shortened_when_echoed() {
+    let long = "v".repeat(70_000);
+    let text = format!("SELECT 1 AS {long} \\gset\nSELECT :{long};\n");
+    let script = Script::parse("long.sql", &text).unwrap();
+    let reading = pg(&script);
+    let second = reading.statements().nth(1).unwrap();
+    assert_eq!(second.binds[0].len(), 63);
+    let err = Script::parse("long.sql", &format!("SELECT 1;\n\\{long}\n")).unwrap_err();
+    assert!(err.to_string().len() < 300, "{}", err.to_string().len());
 }

@@ -1,18 +1,32 @@
 //! One increment by a user's script: the row exists first (created at 0 if missing, outside
 //! the script, as the built-in methods' get-or-create does), then the steps run in order on one
 //! connection, every variable bound as a parameter.
+//!
+//! The script is checked at run time against what the database reports, not what its text
+//! says: after each statement, whether the transaction is where counter left it (a hidden
+//! `COMMIT`, `COMMIT AND CHAIN` or `BEGIN` is refused for that request, and the answer says
+//! truthfully whether anything stayed applied); outside a transaction and before `COMMIT`,
+//! the level the database says it runs at (a script that changed it is refused before its
+//! transaction commits); and the increment's deadline (the running statement is cancelled
+//! and the transaction rolled back, whatever the script set as its own timeout).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::parse::{Script, Step};
+use tokio::time::Instant;
+
+use super::parse::{Reading, Script, Shortened, Step};
 use super::statement::{Pause, Statement};
 use crate::methods::get_or_create::get_or_create;
-use crate::methods::session::{Guard, MethodContext, Placeholders, Read, Session};
+use crate::methods::session::{Guard, MethodContext, Read, Session, TxReport};
 use crate::methods::span::Span;
-use crate::model::statement::{Effect, Fetch, Statement as Sent};
-use crate::model::{DbFailure, ErrorClass, IncrementError};
+use crate::model::statement::{Answer, Effect, Fetch, Statement as Sent};
+use crate::model::{DbFailure, ErrorClass, IncrementError, Isolation, IsolationScope};
+
+/// How long a cancelled statement gets to come back with its error before counter stops
+/// waiting for it (the connection is then closed, which ends the transaction too).
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `script` once for counter `id`; returns the count written when the script makes it
 /// known (`-- written: var`, or a `RETURNING count`). Whatever fails, an open transaction is
@@ -24,15 +38,19 @@ pub async fn increment<S: Session>(
     id: i64,
     span: &Span,
 ) -> Result<Option<i64>, IncrementError> {
+    let reading = script
+        .reading(S::DIALECT)
+        .map_err(|err| IncrementError::NotApplicable(format!("{}{err}", super::REFUSED)))?;
+    let mut run = Run::new(id, ctx, span.deadline());
+    run.before(0)?;
     get_or_create(session, id, Read::Plain).await?;
     span.begin();
-    let mut run = Run::new(id, ctx.think);
-    let result = run.steps(session, script).await;
+    let result = run.steps(session, reading).await;
     if run.in_transaction {
         session.rollback().await;
     }
     result?;
-    Ok(match &script.written {
+    Ok(match &reading.written {
         Some((_, name)) => run.vars.get(name).copied().flatten(),
         None => run.returned_count,
     })
@@ -44,16 +62,23 @@ struct Run {
     id: i64,
     vars: HashMap<String, Option<i64>>,
     in_transaction: bool,
-    /// Whether a statement that may write already committed on its own (autocommit): a later
-    /// failure cannot then say "nothing was applied".
+    /// Whether something of the script is committed already (an autocommit write, or a
+    /// commit the script made itself): a later failure cannot then say "nothing was applied".
     committed_alone: bool,
     /// The `count` column of the last `RETURNING`.
     returned_count: Option<i64>,
+    /// The level a transaction of this run must run at.
+    level: Isolation,
+    scope: IsolationScope,
+    /// The level the connection showed before the script's first statement, outside a
+    /// transaction: the one autocommit statements run at.
+    idle_level: Option<Isolation>,
+    deadline: Option<(Instant, Duration)>,
 }
 
 impl Run {
-    fn new(id: i64, think: Duration) -> Run {
-        let think_ms = i64::try_from(think.as_millis()).unwrap_or(i64::MAX);
+    fn new(id: i64, ctx: &MethodContext, deadline: Option<Instant>) -> Run {
+        let think_ms = i64::try_from(ctx.think.as_millis()).unwrap_or(i64::MAX);
         let vars = HashMap::from([
             ("id".to_string(), Some(id)),
             ("think_ms".to_string(), Some(think_ms)),
@@ -64,15 +89,31 @@ impl Run {
             in_transaction: false,
             committed_alone: false,
             returned_count: None,
+            level: ctx.isolation,
+            scope: ctx.scope,
+            idle_level: None,
+            deadline: deadline.zip(ctx.deadline),
         }
     }
 
     async fn steps<S: Session>(
         &mut self,
         session: &mut S,
-        script: &Script,
+        reading: &Reading,
     ) -> Result<(), IncrementError> {
-        for step in &script.steps {
+        let first = reading.steps.first().map_or(0, Step::line);
+        self.idle_level = session
+            .isolation_now()
+            .await
+            .map_err(|e| self.database(first, e))?;
+        if let Some(found) = self.idle_level
+            && self.scope == IsolationScope::Session
+            && found != self.level
+        {
+            return Err(self.level_changed(first, found));
+        }
+        for step in &reading.steps {
+            self.before(step.line())?;
             match step {
                 Step::Begin { line } => {
                     let begun = session.begin(Guard::Nothing, self.id).await;
@@ -83,6 +124,7 @@ impl Run {
                     self.in_transaction = true;
                 }
                 Step::Commit { line } => {
+                    self.check_level(session, *line, self.level).await?;
                     self.in_transaction = false;
                     let committed = session.commit().await;
                     committed.map_err(|err| self.database(*line, err))?;
@@ -93,11 +135,36 @@ impl Run {
                 }
                 Step::Sleep { line, pause } => {
                     let pause = self.pause(*line, pause)?;
-                    tokio::time::sleep(pause).await;
+                    self.sleep(*line, pause).await?;
                 }
                 Step::Sql(statement) => self.statement(session, statement).await?,
             }
         }
+        Ok(())
+    }
+
+    /// Refuses to go on past the deadline.
+    fn before(&self, line: usize) -> Result<(), IncrementError> {
+        match self.deadline {
+            Some((at, after)) if Instant::now() >= at => Err(self.late(line, after)),
+            _ => Ok(()),
+        }
+    }
+
+    fn late(&self, line: usize, after: Duration) -> IncrementError {
+        self.failed(line, IncrementError::DeadlineExceeded { line, after })
+    }
+
+    async fn sleep(&self, line: usize, pause: Duration) -> Result<(), IncrementError> {
+        let Some((at, after)) = self.deadline else {
+            tokio::time::sleep(pause).await;
+            return Ok(());
+        };
+        if Instant::now() + pause > at {
+            tokio::time::sleep_until(at).await;
+            return Err(self.late(line, after));
+        }
+        tokio::time::sleep(pause).await;
         Ok(())
     }
 
@@ -112,12 +179,8 @@ impl Run {
             .iter()
             .map(|name| self.value(line, name))
             .collect::<Result<Vec<_>, _>>()?;
-        let sql = match S::PLACEHOLDERS {
-            Placeholders::Numbered => &statement.numbered,
-            Placeholders::Positional => &statement.positional,
-        };
         let sent = Sent {
-            sql: Cow::Owned(sql.clone()),
+            sql: Cow::Owned(statement.sql.clone()),
             binds,
             effect: match statement.reads_only && !statement.takes_locks {
                 true => Effect::Reads,
@@ -128,8 +191,14 @@ impl Run {
                 false => Fetch::Written,
             },
         };
-        let answered = session.run_script(sent).await;
-        let answer = answered.map_err(|err| self.database(line, err))?;
+        let writes = sent.effect == Effect::Writes;
+        let answered = self.send(session, line, sent, writes).await?;
+        let (answer, report) = answered.map_err(|err| self.database(line, err))?;
+        self.check_transaction(line, report)?;
+        if !self.in_transaction {
+            self.check_level(session, line, self.idle_level.unwrap_or(self.level))
+                .await?;
+        }
         if statement.returning {
             let count = answer
                 .first_row
@@ -150,11 +219,13 @@ impl Run {
             for (name, value) in answer.first_row {
                 let value = value.map_err(|kind| {
                     let message = format!(
-                        "\\gset: column {name} is {kind}, not an integer (cast it to BIGINT)"
+                        "\\gset: column {} is {kind}, not an integer (cast it to BIGINT)",
+                        Shortened(&name)
                     );
                     self.script_failed(line, message)
                 })?;
-                self.vars.insert(format!("{prefix}{name}"), value);
+                self.vars
+                    .insert(S::DIALECT.stored_name(&format!("{prefix}{name}")), value);
             }
         }
         if statement.refuse_if_zero_rows && answer.rows == 0 {
@@ -167,11 +238,118 @@ impl Run {
         Ok(())
     }
 
+    /// Sends `sent`, cancelling it if the deadline passes first: the statement then fails
+    /// (the database's cancel error), or, if it does not come back within [`CANCEL_GRACE`],
+    /// the attempt ends here and the connection is closed with the session.
+    async fn send<S: Session>(
+        &self,
+        session: &mut S,
+        line: usize,
+        sent: Sent,
+        writes: bool,
+    ) -> Result<Result<(Answer, TxReport), DbFailure>, IncrementError> {
+        let Some((at, after)) = self.deadline else {
+            return Ok(session.run_script(sent).await);
+        };
+        let canceller = session.canceller().await;
+        let running = session.run_script(sent);
+        tokio::pin!(running);
+        tokio::select! {
+            answered = &mut running => return Ok(answered),
+            () = tokio::time::sleep_until(at) => {}
+        }
+        if let Some(cancel) = canceller {
+            cancel().await;
+        }
+        match tokio::time::timeout(CANCEL_GRACE, running).await {
+            // It finished just then: what it did counts; the next step meets the deadline.
+            Ok(Ok(answered)) => Ok(Ok(answered)),
+            // Cancelled: it did nothing, and its transaction rolls back.
+            Ok(Err(_)) => Err(self.late(line, after)),
+            // Never answered: an autocommit write may or may not have committed.
+            Err(_) if writes && !self.in_transaction => Err(IncrementError::ScriptPartlyApplied {
+                line,
+                cause: format!(
+                    "the statement ran past the deadline of {} ms and did not answer its \
+                     cancel",
+                    after.as_millis()
+                ),
+            }),
+            Err(_) => Err(self.late(line, after)),
+        }
+    }
+
+    /// The database says where the transaction is after the statement at `line`: where
+    /// counter left it, or the script moved it (and the request is refused, truthfully about
+    /// what stayed applied).
+    fn check_transaction(&mut self, line: usize, report: TxReport) -> Result<(), IncrementError> {
+        let TxReport::Changed { open, control } = report else {
+            return Ok(());
+        };
+        let named = match control.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", control.join(", ")),
+        };
+        let committed = control.iter().any(|tag| tag.starts_with("COMMIT"))
+            || (self.in_transaction && !open && control.is_empty());
+        if committed {
+            // What the transaction wrote before the script's own commit stays.
+            self.committed_alone = true;
+        }
+        if open {
+            // Counter rolls back what the script left open.
+            self.in_transaction = true;
+        } else {
+            self.in_transaction = false;
+        }
+        let message = match (committed, open) {
+            (true, _) => format!(
+                "the statement ended counter's transaction itself{named}: its writes before \
+                 it are committed, and counter opens and ends the script's transaction"
+            ),
+            (false, true) => format!(
+                "the statement opened a transaction itself{named}: counter opens and ends the \
+                 script's transaction (write BEGIN and COMMIT as statements of their own)"
+            ),
+            (false, false) => format!(
+                "the statement rolled back counter's transaction itself{named}: write \
+                 ROLLBACK as a statement of its own"
+            ),
+        };
+        Err(self.script_failed(line, message))
+    }
+
+    /// Refuses the attempt when the database says the transaction (or, outside one, the
+    /// next one) runs at another level than `expected`.
+    async fn check_level<S: Session>(
+        &self,
+        session: &mut S,
+        line: usize,
+        expected: Isolation,
+    ) -> Result<(), IncrementError> {
+        let found = session.isolation_now().await;
+        match found.map_err(|err| self.database(line, err))? {
+            Some(found) if found != expected => Err(self.level_changed(line, found)),
+            _ => Ok(()),
+        }
+    }
+
+    fn level_changed(&self, line: usize, found: Isolation) -> IncrementError {
+        let message = format!(
+            "the database says the transaction runs at {found}, not at the run's {}: the \
+             isolation level is the run's (--isolation), not the script's",
+            self.level
+        );
+        self.script_failed(line, message)
+    }
+
     fn value(&self, line: usize, name: &str) -> Result<Option<i64>, IncrementError> {
         match self.vars.get(name) {
             Some(value) => Ok(*value),
             // The check at start-up makes this impossible; kept as an error, not a panic.
-            None => Err(self.script_failed(line, format!("variable :{name} is not set"))),
+            None => {
+                Err(self.script_failed(line, format!("variable :{} is not set", Shortened(name))))
+            }
         }
     }
 
@@ -183,9 +361,12 @@ impl Run {
                 let pause = u32::try_from(value)
                     .ok()
                     .and_then(|n| unit.checked_mul(n))
-                    .filter(|pause| *pause <= Duration::from_secs(60));
+                    .filter(|pause| *pause <= super::statement::MAX_SLEEP);
                 pause.ok_or_else(|| {
-                    let message = format!("\\sleep :{name} is {value}, not a pause up to 60 s");
+                    let message = format!(
+                        "\\sleep :{} is {value}, not a pause up to 60 s",
+                        Shortened(name)
+                    );
                     self.script_failed(line, message)
                 })
             }
@@ -202,16 +383,17 @@ impl Run {
     }
 
     /// The database's error at `line`. A refusal (40001, a deadlock, ...) stays one. Any other
-    /// error the database answered with its code (a division by zero, a missing column) is
-    /// the script's failure: the statement did nothing and its transaction rolls back, so it
-    /// is a 409, not the server's 500. An error with no code (the connection broke) stays
-    /// what it is: whether a statement sent then was applied is not known.
+    /// error the database answered with its code (a division by zero, a missing column, a
+    /// privilege the script's role lacks) is the script's failure: the statement did nothing
+    /// and its transaction rolls back, so it is a 409, not the server's 500. An error with no
+    /// code (the connection broke) stays what it is: whether a statement sent then was
+    /// applied is not known.
     fn database(&self, line: usize, failure: DbFailure) -> IncrementError {
-        let answered = failure.class == ErrorClass::Internal && failure.sqlstate.is_some();
+        let answered = failure.class == ErrorClass::Internal && failure.code.is_some();
         if !answered {
             return self.failed(line, IncrementError::Database(failure));
         }
-        let code = failure.sqlstate.as_deref().unwrap_or_default();
+        let code = (failure.sqlstate.as_deref().or(failure.code.as_deref())).unwrap_or_default();
         let failed = IncrementError::ScriptFailed {
             line,
             message: format!("the database refused it ({code}: {})", failure.message),
@@ -220,15 +402,20 @@ impl Run {
         self.failed(line, failed)
     }
 
-    /// `err` at `line`, unless a statement already committed on its own: then nothing can be
-    /// said about what was applied.
+    /// `err` at `line`, unless something of the script is committed already: then nothing
+    /// can be said about what was applied.
     fn failed(&self, line: usize, err: IncrementError) -> IncrementError {
-        if self.committed_alone {
-            return IncrementError::ScriptPartlyApplied {
-                line,
-                cause: err.to_string(),
-            };
+        if !self.committed_alone {
+            return err;
         }
-        err
+        let cause = match err {
+            IncrementError::ScriptFailed { message, .. } => message,
+            IncrementError::DeadlineExceeded { after, .. } => format!(
+                "the script ran past its deadline of {} ms, after a part of it was committed",
+                after.as_millis()
+            ),
+            other => format!("{other}, after a part of the script was committed"),
+        };
+        IncrementError::ScriptPartlyApplied { line, cause }
     }
 }
