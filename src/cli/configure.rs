@@ -26,6 +26,7 @@ impl ServeArgs {
             .database
             .replicated(&[self.engine], location.is_some())?;
         self.database.follow(&mut location)?;
+        self.database.scripts(&mut location)?;
         let behaviour = &self.behaviour;
         behaviour.check(&[(self.engine, location.is_some())])?;
         Ok(ServeConfig {
@@ -191,8 +192,14 @@ impl MatrixArgs {
         let configured = engines.iter().any(|(_, location)| location.is_some());
         let replicated = self.database.replicated(&engine_list, configured)?;
         match engines.as_mut_slice() {
-            [(_, location)] => self.database.follow(location)?,
-            _ => self.database.follow(&mut None)?,
+            [(_, location)] => {
+                self.database.follow(location)?;
+                self.database.scripts(location)?;
+            }
+            _ => {
+                self.database.follow(&mut None)?;
+                self.database.scripts(&mut None)?;
+            }
         }
         if self.fault.is_some() && replicated.is_none() {
             anyhow::bail!("--fault is injected into a replicated cluster: add --topology ha");

@@ -16,6 +16,14 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// The account a --method-file script runs as on the configured database, as a URL of the
+    /// same server (postgres:// or mysql://): give it a role that may read and write the
+    /// counter tables and nothing else. Without it scripts run as --database-url's account
+    /// (start-up says which, and warns when it is a superuser). On a throwaway server counter
+    /// makes such an account itself.
+    #[arg(long, env = "COUNTER_SCRIPT_URL", hide_env_values = true)]
+    pub script_url: Option<String>,
+
     /// Put a connection pooler between the increments and PostgreSQL: a throwaway PgBouncer
     /// in front of the throwaway cluster, pooling sessions or transactions.
     #[arg(long, env = "COUNTER_POOLER", value_enum)]
@@ -80,6 +88,41 @@ impl PoolerChoice {
 }
 
 impl DatabaseArgs {
+    /// The account scripts run as (`--script-url`), set on the configured `location`.
+    pub(super) fn scripts(&self, location: &mut Option<Location>) -> anyhow::Result<()> {
+        let Some(url) = &self.script_url else {
+            return Ok(());
+        };
+        match location.as_mut() {
+            None => anyhow::bail!(
+                "--script-url names the scripts' account on a configured database: give \
+                 --database-url too (on a throwaway server counter makes one itself)"
+            ),
+            Some(Location::Postgres { scripts, .. }) => {
+                let options = engines::postgres::parse_url(url)
+                    .ok_or_else(|| anyhow::anyhow!("--script-url is not a postgres:// URL"))?;
+                *scripts = Some(Box::new(engines::postgres::script_role::ScriptLogin {
+                    options,
+                    made_here: false,
+                }));
+            }
+            Some(Location::Mariadb { scripts, .. }) => {
+                let options = engines::mariadb::parse_url(url)
+                    .ok_or_else(|| anyhow::anyhow!("--script-url is not a mysql:// URL"))?;
+                *scripts = Some(Box::new(engines::mariadb::script_user::ScriptLogin {
+                    options,
+                    made_here: false,
+                }));
+            }
+            Some(Location::Sqlite(_)) => {
+                anyhow::bail!(
+                    "--script-url: SQLite has no accounts (its scripts are confined by an authorizer)"
+                )
+            }
+        }
+        Ok(())
+    }
+
     /// An existing Patroni cluster to follow (`--patroni-url`): its members, asked now, set on
     /// the configured PostgreSQL `location`.
     pub(super) fn follow(&self, location: &mut Option<Location>) -> anyhow::Result<()> {

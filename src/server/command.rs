@@ -127,6 +127,16 @@ async fn serve(
     if let Some(hint) = connect_hint {
         let _ = writeln!(stdout, "connect: {hint}");
     }
+    if let Some(account) = &about.scripts {
+        let _ = writeln!(stdout, "scripts run as: {}", account.name);
+        if account.superuser {
+            tracing::warn!(
+                "the --method-file script runs as {}, a superuser: it can change what every \
+                 other request sees; give --script-url an account limited to the counter tables",
+                account.name
+            );
+        }
+    }
     let _ = writeln!(stdout, "listening: {}", handle.base_url());
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");

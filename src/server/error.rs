@@ -117,6 +117,27 @@ impl ApiError {
         }
     }
 
+    /// Maps the failure of a read, a reset or a health check: unlike an increment's, a
+    /// refusal there (a lock wait or a statement cancelled after the timeout, a deadlock with
+    /// a script's lock) says the database cannot serve the request now, not that the request
+    /// conflicts with anything: 503.
+    pub fn from_side(failure: &DbFailure) -> Self {
+        match &failure.class {
+            ErrorClass::Rejected { .. } => {
+                let answer = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::DATABASE_UNAVAILABLE,
+                    format!(
+                        "the database could not serve the request now: {}",
+                        failure.message
+                    ),
+                );
+                answer.with_codes(failure)
+            }
+            _ => Self::from_db(failure),
+        }
+    }
+
     /// Maps a database failure to a rejection (409), an unknown outcome or unavailability
     /// (503), or a 500.
     pub fn from_db(failure: &DbFailure) -> Self {

@@ -137,7 +137,7 @@ pub async fn list_counts(State(state): State<AppState>) -> Result<Json<Vec<Count
         .backend
         .list_counts()
         .await
-        .map_err(|err| ApiError::from_db(&err))?;
+        .map_err(|err| ApiError::from_side(&err))?;
     Ok(Json(rows.into_iter().map(count_row).collect()))
 }
 
@@ -155,7 +155,7 @@ pub async fn get_count(
         .backend
         .get_count(id)
         .await
-        .map_err(|err| ApiError::from_db(&err))?;
+        .map_err(|err| ApiError::from_side(&err))?;
     row.map(|row| Json(count_row(row)))
         .ok_or_else(|| ApiError::not_found(codes::NOT_FOUND, format!("no counter with id {id}")))
 }
@@ -188,7 +188,7 @@ async fn delete(state: &AppState, id: Option<i64>) -> Result<Json<Deleted>, ApiE
     let backend = state.backend.clone();
     let task = tokio::spawn(async move { backend.delete(id).await });
     let done = task.await.map_err(|err| ApiError::internal(&err))?;
-    let deleted = done.map_err(|err| ApiError::from_db(&err))?;
+    let deleted = done.map_err(|err| ApiError::from_side(&err))?;
     Ok(Json(Deleted { deleted }))
 }
 
@@ -240,27 +240,48 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
 #[utoipa::path(get, path = "/health",
     responses((status = 200, body = Health), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "meta")]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state
-        .backend
-        .ping()
-        .await
-        .map_err(|err| ApiError::from_db(&err))?;
-    let tables = state.backend.tables_readable().await;
-    tables.map_err(|err| match err.class {
-        ErrorClass::Internal => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            codes::TABLES_MISSING,
-            format!(
-                "the database answers, but the counter tables cannot be read: {}",
-                err.message
+    let checked = tokio::time::timeout(HEALTH_DEADLINE, async {
+        state
+            .backend
+            .ping()
+            .await
+            .map_err(|err| ApiError::from_side(&err))?;
+        let tables = state.backend.tables_readable().await;
+        tables.map_err(|err| match err.class {
+            ErrorClass::Internal => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::TABLES_MISSING,
+                format!(
+                    "the database answers, but the counter tables cannot be read: {}",
+                    err.message
+                ),
             ),
-        ),
-        _ => ApiError::from_db(&err),
-    })?;
+            _ => ApiError::from_side(&err),
+        })
+    })
+    .await;
+    match checked {
+        Ok(answered) => answered?,
+        // A lock held on the tables (a script's LOCK TABLE) blocks the read: unhealthy now.
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::DATABASE_UNAVAILABLE,
+                format!(
+                    "the database did not answer within {} s (a lock held on the counter \
+                     tables?)",
+                    HEALTH_DEADLINE.as_secs()
+                ),
+            ));
+        }
+    }
     Ok(Json(Health {
         status: "ok".to_string(),
     }))
 }
+
+/// How long `/health` waits for the database before it says it is unavailable.
+pub const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();

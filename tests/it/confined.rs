@@ -199,3 +199,190 @@ async fn semicolons_inside_quotes_and_comments_are_the_databases_to_read() {
     assert_eq!(server.count(12).await, Some(1));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_503_within_seconds_while_a_script_holds_the_table() {
+    let _cpu = crate::support::busy().await;
+    let text = "BEGIN;\nLOCK TABLE counter IN ACCESS EXCLUSIVE MODE;\n\\sleep 6 s\nCOMMIT;\n";
+    let server = serve_confined(text, Isolation::ReadCommitted, None).await;
+    let holder = tokio::spawn(
+        server
+            .client
+            .post(server.url("/api/v1/endpoint/counter/12/"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let started = Instant::now();
+    let (status, body) = server.call(reqwest::Method::GET, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "database_unavailable", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let held = holder.await.unwrap().unwrap();
+    assert_eq!(held.status(), StatusCode::OK);
+    let (status, body) = server.call(reqwest::Method::GET, "/health").await;
+    assert_eq!(status, StatusCode::OK, "once the lock is gone: {body}");
+    server.stop().await;
+}
+
+/// `counter matrix` on a throwaway server of `engine` with `text` as method 12 alone, at
+/// `level`; the cell's outcome and the run's stderr.
+async fn script_cell(engine: &str, level: &str, text: &str) -> (String, String) {
+    let dir = TempDir::new("confined-engine");
+    let (path, json) = (dir.join("script.sql"), dir.join("out.json"));
+    std::fs::write(&path, text).unwrap();
+    let out = run_counter(
+        &[
+            "matrix",
+            "-q",
+            "--engine",
+            engine,
+            "--method-file",
+            path.to_str().unwrap(),
+            "--levels",
+            level,
+            "--requests",
+            "5",
+            "--concurrency",
+            "5",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let results: serde_json::Value = match std::fs::read_to_string(&json) {
+        Ok(text) => serde_json::from_str(&text).unwrap(),
+        Err(_) => return (String::new(), stderr),
+    };
+    let outcome = results["runs"][0]["outcome"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    (outcome, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_a_transaction_the_script_opened_itself_is_refused_not_lost() {
+    if !crate::mariadb::mariadb_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    // With autocommit off the UPDATE opens a transaction nobody commits: every request was
+    // acknowledged and every increment vanished with the connection ("lost").
+    let text = "SET autocommit = 0;\nUPDATE counter SET count = count + 1 WHERE id = :id;\n";
+    let (outcome, stderr) = script_cell("mariadb", "repeatable-read", text).await;
+    assert_eq!(outcome, "rejected", "{stderr}");
+    // The account scripts run as may not reach beyond the counter's tables.
+    let (outcome, stderr) = script_cell(
+        "mariadb",
+        "repeatable-read",
+        "SELECT COUNT(*) FROM mysql.user;\n",
+    )
+    .await;
+    assert!(
+        outcome.is_empty() || outcome == "rejected",
+        "{outcome}: {stderr}"
+    );
+    assert!(stderr.contains("denied"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_scripts_are_confined_by_an_authorizer_and_checked_by_the_autocommit_flag() {
+    let _cpu = crate::support::busy().await;
+    // A savepoint outside a transaction opens one: the database says so after the statement.
+    let text = "SAVEPOINT a;\nUPDATE counter SET count = count + 1 WHERE id = :id;\n";
+    let (outcome, stderr) = script_cell("sqlite", "serializable", text).await;
+    assert_eq!(outcome, "rejected", "{stderr}");
+    for text in [
+        "PRAGMA journal_mode = DELETE;\n",
+        "ATTACH DATABASE '/tmp/counter-elsewhere.sqlite3' AS elsewhere;\n",
+        "SELECT name FROM sqlite_master;\n",
+    ] {
+        let (outcome, stderr) = script_cell("sqlite", "serializable", text).await;
+        assert!(outcome.is_empty(), "{text}: {outcome}");
+        // SQLite's words: "not authorized", or "access to ... is prohibited" for a read.
+        let refused = stderr.contains("not authorized") || stderr.contains("is prohibited");
+        assert!(refused, "{text}: {stderr}");
+    }
+}
+
+/// `counter serve` with `args`, until it says where it listens: its stdout and stderr lines.
+async fn serve_start_lines(args: Vec<String>) -> (Vec<String>, String) {
+    let mut child = crate::process::counter_command()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            let done = line.starts_with("listening:");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    (lines, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_says_who_scripts_run_as_and_warns_of_a_superuser() {
+    let _cpu = crate::support::busy().await;
+    let dir = TempDir::new("confined-serve");
+    let path = dir.join("script.sql");
+    std::fs::write(
+        &path,
+        "UPDATE counter SET count = count + 1 WHERE id = :id;\n",
+    )
+    .unwrap();
+    let options = fresh_database().await;
+    let url = url_of(&options);
+    let script = path.to_str().unwrap().to_string();
+    let args = |extra: &[&str]| {
+        let mut args = vec!["--database-url".to_string(), url.clone()];
+        args.extend(["--method-file".to_string(), script.clone()]);
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        args
+    };
+    let (stdout, stderr) = serve_start_lines(args(&[])).await;
+    assert!(
+        stdout
+            .iter()
+            .any(|line| line == "scripts run as: role postgres"),
+        "{stdout:?}"
+    );
+    assert!(stderr.contains("a superuser"), "{stderr}");
+    // A role of the user's own, named by --script-url.
+    let database = options.get_database().unwrap();
+    let role = format!("script_{database}");
+    let login = counter::engines::postgres::script_role::create_named(&options, database, &role)
+        .await
+        .unwrap();
+    let script_url = {
+        use sqlx::ConnectOptions;
+        login.options.to_url_lossy().to_string()
+    };
+    let (stdout, stderr) = serve_start_lines(args(&["--script-url", &script_url])).await;
+    let expected = format!("scripts run as: role {role}");
+    assert!(
+        stdout.iter().any(|line| *line == expected),
+        "{stdout:?}\n{stderr}"
+    );
+    assert!(!stderr.contains("a superuser"), "{stderr}");
+}

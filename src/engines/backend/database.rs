@@ -23,6 +23,18 @@ pub struct Facts {
     pub pool_size: u32,
     /// The settings that change outcomes (`fsync`, `synchronous_commit`, ...).
     pub settings: BTreeMap<String, String>,
+    /// Who users' scripts run as, when the run has a script.
+    pub scripts: Option<ScriptAccount>,
+}
+
+/// The account a user's script runs as, as the database says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptAccount {
+    /// In words: `role counter_script`, `counter_script@localhost`, `an authorizer`.
+    pub name: String,
+    /// Whether it may do anything (a superuser, `SUPER`): a script could then change what
+    /// the next request sees.
+    pub superuser: bool,
 }
 
 /// One engine's connections at one isolation level.

@@ -22,7 +22,7 @@ use crate::methods::script::{self, ScriptError};
 use crate::methods::{self, MethodContext, Span};
 use crate::model::method::ALL;
 use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
-pub use database::{Database, Facts, WithDatabase};
+pub use database::{Database, Facts, ScriptAccount, WithDatabase};
 
 /// How much longer than the statement timeout a script's whole increment may take: a
 /// statement that runs too long is the database's to cancel (its own error, 57014 or 1969);
@@ -78,6 +78,8 @@ pub struct Description {
     pub pool_size: u32,
     /// The settings that change outcomes (`fsync`, `synchronous_commit`, ...).
     pub settings: BTreeMap<String, String>,
+    /// Who users' scripts run as, when the run has a script.
+    pub scripts: Option<ScriptAccount>,
 }
 
 impl Backend {
@@ -325,6 +327,10 @@ impl Backend {
             server_version: facts.server_version,
             pool_size: facts.pool_size,
             settings: facts.settings,
+            scripts: match self.methods.script {
+                Some(_) => facts.scripts,
+                None => None,
+            },
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Executor, MySqlPool};
 
-use super::backend::{Database, Facts};
+use super::backend::{Database, Facts, ScriptAccount};
 use super::errors::ErrorTable;
 use super::options::{EngineOption, OpenOptions};
 use super::reads::ReadSql;
@@ -304,6 +304,13 @@ impl Database for MariaDatabase {
             server_version: self.version.clone(),
             pool_size: self.pool_size,
             settings: self.settings.clone(),
+            scripts: self
+                .scripts
+                .as_ref()
+                .map(|(_, (name, superuser))| ScriptAccount {
+                    name: format!("account {name}"),
+                    superuser: *superuser,
+                }),
         }
     }
 

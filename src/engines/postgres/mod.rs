@@ -23,7 +23,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
-use super::backend::{Database, Facts};
+use super::backend::{Database, Facts, ScriptAccount};
 use super::errors::ErrorTable;
 use super::ha::rest::HaView;
 use super::options::OpenOptions;
@@ -376,6 +376,10 @@ impl Database for PgDatabase {
             server_version: self.server_version.clone(),
             pool_size: self.connections.size(),
             settings: self.settings.clone(),
+            scripts: self.scripts.as_ref().map(|scripts| ScriptAccount {
+                name: format!("role {}", scripts.role.name),
+                superuser: scripts.role.superuser,
+            }),
         }
     }
 

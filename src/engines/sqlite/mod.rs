@@ -207,6 +207,10 @@ impl Database for SqliteDatabase {
             server_version: self.version.clone(),
             pool_size: self.pool_size,
             settings: self.settings.clone(),
+            scripts: Some(super::backend::ScriptAccount {
+                name: "an authorizer (the counter tables only)".to_string(),
+                superuser: false,
+            }),
         }
     }
 
