@@ -321,21 +321,10 @@ async fn serve_start_lines(args: Vec<String>) -> (Vec<String>, String) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let lines = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut seen = Vec::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.unwrap_or_default();
-            let done = line.starts_with("listening:");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    })
-    .await
-    .unwrap();
+    let lines =
+        tokio::task::spawn_blocking(move || crate::process::lines_until(stdout, "listening:"))
+            .await
+            .unwrap();
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     (lines, String::from_utf8_lossy(&out.stderr).to_string())
@@ -380,9 +369,6 @@ async fn start_up_says_who_scripts_run_as_and_warns_of_a_superuser() {
     };
     let (stdout, stderr) = serve_start_lines(args(&["--script-url", &script_url])).await;
     let expected = format!("scripts run as: role {role}");
-    assert!(
-        stdout.iter().any(|line| *line == expected),
-        "{stdout:?}\n{stderr}"
-    );
+    assert!(stdout.contains(&expected), "{stdout:?}\n{stderr}");
     assert!(!stderr.contains("a superuser"), "{stderr}");
 }

@@ -160,3 +160,19 @@ pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bo
     }
     condition()
 }
+
+/// Reads `from` line by line until a line contains `marker` (or the stream ends): the lines
+/// read, that one included. Blocking: call it from `spawn_blocking`.
+pub fn lines_until(from: impl std::io::Read, marker: &str) -> Vec<String> {
+    use std::io::BufRead;
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(from).lines() {
+        let line = line.unwrap_or_default();
+        let done = line.contains(marker);
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    seen
+}

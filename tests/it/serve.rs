@@ -537,21 +537,10 @@ async fn a_port_in_use_stops_serve_before_a_database_starts_and_an_open_bind_war
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let lines = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut seen = Vec::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.unwrap_or_default();
-            let done = line.contains("listening on");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    })
-    .await
-    .unwrap();
+    let lines =
+        tokio::task::spawn_blocking(move || crate::process::lines_until(stderr, "listening on"))
+            .await
+            .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let warning = lines
