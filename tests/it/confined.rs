@@ -372,3 +372,38 @@ async fn start_up_says_who_scripts_run_as_and_warns_of_a_superuser() {
     assert!(stdout.contains(&expected), "{stdout:?}\n{stderr}");
     assert!(!stderr.contains("a superuser"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_and_the_server_give_a_script_the_same_verdict() {
+    let _cpu = crate::support::racing().await;
+    let dir = TempDir::new("confined-agree");
+    let path = dir.join("level.sql");
+    // A level change the text cannot see, then a one-statement increment.
+    std::fs::write(
+        &path,
+        "SELECT set_config('default_transaction_' || 'isolation', 'read committed', false);\n\
+         UPDATE counter SET count = count + 1 WHERE id = :id;\n",
+    )
+    .unwrap();
+    let out = run_counter(
+        &[
+            "matrix",
+            "-q",
+            "--schedules",
+            "--method-file",
+            path.to_str().unwrap(),
+            "--levels",
+            "serializable",
+            "--requests",
+            "10",
+            "--concurrency",
+            "10",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The race (the server's answers) and every schedule (the explorer's): refused, both.
+    assert!(stdout.contains("- / - refused"), "{stdout}");
+    assert!(stdout.contains("script_failed=10"), "{stdout}");
+}
