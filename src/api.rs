@@ -195,6 +195,11 @@ pub struct Info {
     /// Increments in progress, by row id (rows with none are left out).
     #[serde(default)]
     pub in_flight: BTreeMap<String, u64>,
+    /// The longest this server takes to answer an increment (its statement timeout, a
+    /// script's deadline and a connection's wait), in milliseconds; absent: no bound. A client
+    /// should wait at least this long before it counts a request as unknown.
+    #[serde(default)]
+    pub answer_within_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -142,6 +142,9 @@ pub(super) fn distinct<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) 
     seen
 }
 
+/// The hammer's per-request timeout unless `--timeout` says otherwise.
+const DEFAULT_HAMMER_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl HammerArgs {
     pub fn into_command(self) -> Result<HammerCommand, HammerError> {
         let output = [("--output", self.output.as_deref())];
@@ -152,15 +155,17 @@ impl HammerArgs {
             .map(|d| Target::parse(d))
             .collect::<Result<Vec<_>, _>>()?;
         // --timeout bounds every call, the hammer's own included.
+        let timeout = self.timeout.unwrap_or(DEFAULT_HAMMER_TIMEOUT);
         for target in &mut targets {
-            target.deadline = self.timeout;
+            target.deadline = timeout;
         }
         let mut config = HammerConfig::new(targets, self.method, self.load.requests(false));
         config.concurrency = self.load.concurrency(false);
         config.reset = self.reset;
         config.verb = self.http_method;
         config.path = self.path;
-        config.timeout = self.timeout;
+        config.timeout = timeout;
+        config.follow_server_deadline = self.timeout.is_none();
         Ok(HammerCommand {
             config,
             format: self.format,

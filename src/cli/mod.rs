@@ -216,9 +216,10 @@ pub struct HammerArgs {
     #[arg(long, value_enum, default_value_t = HttpVerb::Post)]
     pub http_method: HttpVerb,
 
-    /// Per-request timeout in seconds.
-    #[arg(long, default_value = "10", value_parser = parse_seconds)]
-    pub timeout: Duration,
+    /// Per-request timeout in seconds. Without it: 10 s, or as long as a counter server says
+    /// it may take to answer (its statement timeout and more), if that is longer.
+    #[arg(long, value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
 
     /// Send the load to this path instead of the increment endpoint (to benchmark the client
     /// itself against a cheap endpoint, e.g. /api/v1/info with --http-method get).

@@ -136,6 +136,8 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
     let target = &config.targets[0];
     let id = config.method.row_id();
     let server = check_servers(config).await?;
+    let followed = following_the_server(config, server.as_ref());
+    let config = &followed;
     // A late commit of an earlier run (a request its client gave up on) must land neither
     // after the reset nor after the final read: wait for the row's increments to finish.
     let mut still_in_flight = 0;
@@ -178,6 +180,7 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
             requests: completed,
             acknowledged: tally.acknowledged,
             rejected: tally.rejected,
+            not_started: crate::model::results::not_started(&tally.errors),
             unknown: tally.unknown,
             change: after - before,
         }),
@@ -207,6 +210,22 @@ pub async fn run(config: &HammerConfig, control: Arc<Control>) -> Result<HammerR
         interrupted: completed < config.requests,
         server,
     })
+}
+
+/// How much longer than the server's own bound the client waits: the answer's way back.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
+
+/// `config`, waiting for each request as long as the server may take (see
+/// [`HammerConfig::follow_server_deadline`]).
+fn following_the_server(config: &HammerConfig, server: Option<&Info>) -> HammerConfig {
+    let mut config = config.clone();
+    let within = server.and_then(|info| info.answer_within_ms);
+    if let (true, Some(ms)) = (config.follow_server_deadline, within) {
+        config.timeout = config
+            .timeout
+            .max(Duration::from_millis(ms) + ANSWER_MARGIN);
+    }
+    config
 }
 
 /// How the errors table shows increments still in progress when the counter was read.

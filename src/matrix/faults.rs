@@ -104,6 +104,7 @@ fn rejudge(record: &mut RunRecord, final_count: Option<i64>) {
             requests: record.completed,
             acknowledged: record.acknowledged,
             rejected: record.rejected,
+            not_started: crate::model::results::not_started(&record.errors),
             unknown: record.unknown,
             change,
         }),

@@ -229,7 +229,9 @@ async fn run_level(
             hammer.concurrency = config.concurrency;
             // The original started from an empty table: the creation race is part of a cell.
             hammer.reset = true;
+            // At least as long as the servers may take to answer (they say it in their info).
             hammer.timeout = Duration::from_secs(30);
+            hammer.follow_server_deadline = true;
             let record = match (config.fault, cluster.as_deref_mut()) {
                 (Some(fault), Some(cluster)) => {
                     faults::run_through(fault, cluster, &hammer, trial).await?

@@ -11,7 +11,7 @@ use super::{MatrixConfig, MatrixError};
 use crate::engines::{Backend, Location};
 use crate::hammer::Target;
 use crate::model::Isolation;
-use crate::server::{self, AppState, ServerHandle};
+use crate::server::{self, AppState, DEFAULT_MAX_IN_FLIGHT, ServerHandle};
 
 pub(super) struct Servers {
     running: Vec<(ServerHandle, Arc<Backend>)>,
@@ -52,7 +52,9 @@ impl Servers {
             backend.close().await;
             return Err(MatrixError::Script(refused));
         }
-        let state = AppState::with_backend(backend, retry);
+        // The matrix's own concurrency is never shed: a shed request tests nothing.
+        let state = AppState::with_backend(backend, retry)
+            .with_max_in_flight(DEFAULT_MAX_IN_FLIGHT.max(config.concurrency as usize));
         let backend = state.backend.clone();
         let started = async { server::spawn(TcpListener::bind("127.0.0.1:0").await?, state) };
         match started.await {

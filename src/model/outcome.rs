@@ -23,6 +23,10 @@ pub enum Outcome {
     Extra,
     /// acknowledged < F <= acknowledged + unknown: some requests of unknown fate were applied.
     Ambiguous,
+    /// Nothing acknowledged was lost or doubled, but some requests never reached the
+    /// database (the server shed them, no database connection was free, the client could not
+    /// connect): the run did not test what it was asked to, and says nothing of the method.
+    Incomplete,
     /// The counter could not be read after the run (the server went away): F is unknown.
     Unknown,
 }
@@ -36,6 +40,8 @@ pub struct Ends {
     pub acknowledged: u64,
     /// A definite "not applied" (the database refused, or the request was never started).
     pub rejected: u64,
+    /// Of those, the requests that never reached the database (shed, unsent, unconnected).
+    pub not_started: u64,
     /// Fate unknown when they ended (timeouts, resets, 5xx).
     pub unknown: u64,
     /// The counter's change F.
@@ -52,6 +58,8 @@ impl Outcome {
             Outcome::Lost
         } else if change > acknowledged + i128::from(ends.unknown) {
             Outcome::Extra
+        } else if ends.not_started > 0 {
+            Outcome::Incomplete
         } else if change == i128::from(ends.requests) {
             Outcome::Exact
         } else if change == acknowledged && ends.rejected > 0 {
@@ -71,7 +79,10 @@ impl Outcome {
     /// Whether the run says nothing about the method: its requests failed without a
     /// definite answer, or the counter could not be read.
     pub fn is_no_verdict(self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::Unknown)
+        matches!(
+            self,
+            Outcome::Failed | Outcome::Unknown | Outcome::Incomplete
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +93,7 @@ impl Outcome {
             Outcome::Lost => "lost",
             Outcome::Extra => "extra",
             Outcome::Ambiguous => "ambiguous",
+            Outcome::Incomplete => "incomplete",
             Outcome::Unknown => "unknown",
         }
     }
@@ -99,6 +111,14 @@ pub enum Verdict {
     /// "?": exact, but the requests hardly overlapped in the database: nothing was tested.
     #[serde(rename = "?")]
     Inconclusive,
+    /// "!": no verdict: requests failed without an answer, were shed or never sent, or the
+    /// counter could not be read (the outcome says which).
+    #[serde(rename = "!")]
+    NoVerdict,
+    /// "~": not proven: no schedule explored broke the counter, but the exploration was cut
+    /// short (`--max-schedules`, the switch bound) before it had seen them all.
+    #[serde(rename = "~")]
+    NotProven,
 }
 
 /// How much the acknowledged increments' database work overlapped in a run: the evidence
@@ -181,9 +201,22 @@ impl Verdict {
     /// is unknown, and the table says so elsewhere); "?" for an exact run that did not race.
     pub fn judge(outcome: Outcome, contention: Option<Contention>) -> Verdict {
         match (outcome, contention) {
+            (outcome, _) if outcome.is_no_verdict() => Verdict::NoVerdict,
             (Outcome::Exact, Some(contention)) if !contention.raced() => Verdict::Inconclusive,
             (Outcome::Exact, _) => Verdict::Exact,
             _ => Verdict::NotExact,
+        }
+    }
+
+    /// How much a verdict weighs when trials are combined: one "-" makes the cell "-", then
+    /// "!", "~", "?", and "+" only when every trial earned it.
+    pub fn weight(self) -> u8 {
+        match self {
+            Verdict::Exact => 0,
+            Verdict::Inconclusive => 1,
+            Verdict::NotProven => 2,
+            Verdict::NoVerdict => 3,
+            Verdict::NotExact => 4,
         }
     }
 
@@ -192,6 +225,8 @@ impl Verdict {
             Verdict::Exact => "+",
             Verdict::NotExact => "-",
             Verdict::Inconclusive => "?",
+            Verdict::NoVerdict => "!",
+            Verdict::NotProven => "~",
         }
     }
 }
@@ -235,6 +270,7 @@ mod tests {
                 requests,
                 acknowledged,
                 rejected,
+                not_started: 0,
                 unknown,
                 change,
             };

@@ -130,12 +130,7 @@ impl RunRecord {
 /// requests that never started (the server shed them, no database connection was free, the
 /// client could not connect), which say nothing about the method.
 pub fn refusals_in_words(rejected: u64, errors: &BTreeMap<String, u64>) -> String {
-    let count = |key: &str| errors.get(key).copied().unwrap_or(0);
-    let (shed, no_connection, connect) = (
-        count(crate::api::codes::OVERLOADED),
-        count(crate::api::codes::DATABASE_UNAVAILABLE),
-        count(NOT_CONNECTED),
-    );
+    let (shed, no_connection, connect) = never_started(errors);
     let by_database = rejected.saturating_sub(shed + no_connection + connect);
     let mut parts = Vec::new();
     if by_database > 0 || shed + no_connection + connect == 0 {
@@ -158,6 +153,24 @@ pub fn refusals_in_words(rejected: u64, errors: &BTreeMap<String, u64>) -> Strin
         parts.push(format!("{connect} could not connect to the server"));
     }
     parts.join("; ")
+}
+
+/// Of the rejected requests whose errors are `errors`, those that never reached the
+/// database: (shed by the server, no database connection free, the client could not
+/// connect). They say nothing about the method.
+pub fn never_started(errors: &BTreeMap<String, u64>) -> (u64, u64, u64) {
+    let count = |key: &str| errors.get(key).copied().unwrap_or(0);
+    (
+        count(crate::api::codes::OVERLOADED),
+        count(crate::api::codes::DATABASE_UNAVAILABLE),
+        count(NOT_CONNECTED),
+    )
+}
+
+/// How many requests never reached the database (see [`never_started`]).
+pub fn not_started(errors: &BTreeMap<String, u64>) -> u64 {
+    let (shed, no_connection, connect) = never_started(errors);
+    shed + no_connection + connect
 }
 
 /// The error key of a request that could not connect to the server (never sent).

@@ -140,7 +140,8 @@ pub enum Agreement {
 impl Agreement {
     pub fn of(race: Verdict, schedules: Verdict) -> Agreement {
         match (race, schedules) {
-            (Verdict::Inconclusive, _) => Agreement::Undecided,
+            (Verdict::Inconclusive | Verdict::NoVerdict | Verdict::NotProven, _)
+            | (_, Verdict::NoVerdict | Verdict::NotProven) => Agreement::Undecided,
             (Verdict::Exact, Verdict::NotExact) => Agreement::Hollow,
             (Verdict::NotExact, Verdict::Exact) => Agreement::RaceOnly,
             _ => Agreement::Same,

@@ -18,18 +18,18 @@ impl Cell<'_> {
     /// Trials whose counter moved by exactly the number of requests (raced or not).
     pub fn exact_trials(&self) -> usize {
         let runs = self.runs.iter();
-        runs.filter(|r| r.verdict != Verdict::NotExact).count()
+        runs.filter(|r| matches!(r.verdict, Verdict::Exact | Verdict::Inconclusive))
+            .count()
     }
 
-    /// The cell's verdict: "-" when a trial was not exact; "+" when every trial was exact and
-    /// raced; "?" when every trial was exact but one at least did not race. None for n/a.
+    /// The cell's verdict: "-" when a trial was not exact; "!" when a trial had no verdict
+    /// (and none was "-"); "+" when every trial was exact and raced; "?" when every trial was
+    /// exact but one at least did not race. None for n/a.
     pub fn verdict(&self) -> Option<Verdict> {
-        let verdicts = self.runs.iter().map(|r| r.verdict);
-        verdicts.reduce(|cell, run| match (cell, run) {
-            (Verdict::NotExact, _) | (_, Verdict::NotExact) => Verdict::NotExact,
-            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => Verdict::Inconclusive,
-            _ => Verdict::Exact,
-        })
+        self.runs
+            .iter()
+            .map(|r| r.verdict)
+            .max_by_key(|v| v.weight())
     }
 
     /// The verdict's symbol; with several trials, also how many were exact; "n/a" for a cell

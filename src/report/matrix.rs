@@ -198,7 +198,7 @@ fn fault_lines(result: &MatrixResult) -> Vec<String> {
 }
 
 /// What the symbols mean, printed under the tables.
-pub const LEGEND: &str = "+ exact, and the requests raced (their database work overlapped); - not exact (the outcome says how); ? exact, but the requests hardly overlapped: nothing was tested";
+pub const LEGEND: &str = "+ exact, and the requests raced (their database work overlapped); - not exact (the outcome says how); ? exact, but the requests hardly overlapped: nothing was tested; ! no verdict (requests failed, were shed or never sent: the outcome says which)";
 
 /// One line naming the inconclusive cells and what raises contention; None when there are
 /// none.

@@ -24,7 +24,7 @@ pub fn colours(outcome: Outcome) -> (&'static str, &'static str) {
         Outcome::Lost => ("#ef9a9a", "#7f0000"),
         Outcome::Extra => ("#ce93d8", "#4a148c"),
         Outcome::Ambiguous => ("#e0e0e0", "#333333"),
-        Outcome::Failed => ("#cfd8dc", "#263238"),
+        Outcome::Failed | Outcome::Incomplete => ("#cfd8dc", "#263238"),
         Outcome::Unknown => ("#f5f5f5", "#333333"),
     }
 }
@@ -35,6 +35,7 @@ pub fn worst(cell: &Cell<'_>) -> Outcome {
         Outcome::Exact => 0,
         Outcome::Rejected => 1,
         Outcome::Failed => 2,
+        Outcome::Incomplete => 2,
         Outcome::Ambiguous => 2,
         Outcome::Unknown => 2,
         Outcome::Extra => 3,

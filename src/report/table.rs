@@ -131,6 +131,10 @@ pub fn explain(r: &RunRecord) -> String {
             failed,
             r.errors_text()
         ),
+        Incomplete => format!(
+            "Incomplete, no verdict: {}; nothing acknowledged was lost, but the run did not test the method as asked.",
+            r.refusals_in_words()
+        ),
         Lost => format!(
             "LOST: {} requests were acknowledged but the counter grew by {}: {} acknowledged increments vanished.",
             r.acknowledged,

@@ -233,6 +233,9 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
         methods,
         unavailable,
         in_flight: state.rows_in_flight.snapshot(),
+        answer_within_ms: backend
+            .answer_within()
+            .map(|within| u64::try_from(within.as_millis()).unwrap_or(u64::MAX)),
     })
 }
 

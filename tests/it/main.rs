@@ -8,6 +8,7 @@ mod explain;
 mod faults;
 mod ha;
 mod hammer;
+mod honest;
 mod hostile;
 mod hot;
 mod mariadb;

@@ -30,6 +30,16 @@ pub use database::{Database, Facts, ScriptAccount, WithDatabase};
 /// is cancelled by counter this much later.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
+/// The longest a server takes to answer an increment when statements are bounded by
+/// `statement_timeout`: the statement's timeout, the margin of a script's deadline, the grace
+/// a cancelled statement gets to come back, and the wait for a connection. A client that gives
+/// up sooner turns a refusal the server was about to send into "unknown". None: no bound.
+pub fn answer_within(statement_timeout: Option<Duration>) -> Option<Duration> {
+    statement_timeout.map(|limit| {
+        limit + DEADLINE_MARGIN + script::run::CANCEL_GRACE + super::shared::ACQUIRE_TIMEOUT
+    })
+}
+
 /// One server run's connections to its database at one isolation level.
 #[derive(Debug)]
 pub struct Backend {
@@ -44,6 +54,8 @@ pub struct Backend {
     coalescer: Coalescer,
     /// Why this database cannot run the custom method's script, when it cannot.
     script_refused: Option<ScriptError>,
+    /// The statement timeout the run's connections have.
+    statement_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -123,6 +135,7 @@ impl Backend {
             methods,
             coalescer: Coalescer::default(),
             script_refused: None,
+            statement_timeout: open.statement_timeout,
         };
         backend.script_refused = backend.check_script().await?.err();
         Ok(backend)
@@ -185,6 +198,11 @@ impl Backend {
 
     pub fn think(&self) -> Duration {
         self.methods.think
+    }
+
+    /// The longest this server takes to answer an increment (see [`answer_within`]).
+    pub fn answer_within(&self) -> Option<Duration> {
+        answer_within(self.statement_timeout)
     }
 
     /// Why this database cannot run `method` at this run's level, if it cannot: the engine's

@@ -26,7 +26,7 @@ use crate::model::{DbFailure, ErrorClass, IncrementError, Isolation, IsolationSc
 
 /// How long a cancelled statement gets to come back with its error before counter stops
 /// waiting for it (the connection is then closed, which ends the transaction too).
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `script` once for counter `id`; returns the count written when the script makes it
 /// known (`-- written: var`, or a `RETURNING count`). Whatever fails, an open transaction is

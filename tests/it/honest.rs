@@ -1,0 +1,111 @@
+//! Every class honest: requests that never reached the database never make a cell "-", and a
+//! client waits as long as the server may take to answer (else a refusal it was about to
+//! send would be counted unknown).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use counter::hammer::{self, Control, HammerConfig, Target};
+use counter::model::{MethodId, Outcome, Verdict};
+
+use crate::support::{TempDir, run_counter};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_sheds_nothing_of_its_own_load_and_never_blames_the_method_for_it() {
+    let _cpu = crate::support::racing().await;
+    let dir = TempDir::new("honest-shed");
+    let json = dir.join("out.json");
+    // More in flight than a server takes by default (1,024): once, 433 were shed and the
+    // cell said "-" with exit code 0.
+    let out = run_counter(
+        &[
+            "matrix",
+            "-q",
+            "--engine",
+            "sqlite",
+            "--methods",
+            "3",
+            "--requests",
+            "1500",
+            "--concurrency",
+            "1500",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let run = &results["runs"][0];
+    let errors = &run["errors"];
+    assert!(errors.get("overloaded").is_none(), "{run}");
+    // What remains that never reached the database (no connection free in time) is no
+    // verdict on the method: "!", exit 1, never "-".
+    let unsent = errors
+        .as_object()
+        .is_some_and(|errors| errors.contains_key("database_unavailable"));
+    match unsent {
+        true => {
+            assert_eq!(run["outcome"], "incomplete", "{run}");
+            assert_eq!(run["verdict"], "!", "{run}");
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("NO VERDICT"), "{stderr}");
+        }
+        false => assert_eq!(run["outcome"], "exact", "{run}\n{stderr}"),
+    }
+}
+
+#[test]
+fn requests_that_never_reached_the_database_are_no_verdict() {
+    use counter::model::outcome::Ends;
+    // 1,067 acknowledged, 433 shed: F == acknowledged, nothing lost, no verdict.
+    let ends = Ends {
+        requests: 1500,
+        acknowledged: 1067,
+        rejected: 433,
+        not_started: 433,
+        unknown: 0,
+        change: 1067,
+    };
+    assert_eq!(Outcome::classify(ends), Outcome::Incomplete);
+    assert_eq!(
+        Verdict::judge(Outcome::Incomplete, None),
+        Verdict::NoVerdict
+    );
+    // A loss is a loss whatever else happened.
+    let lost = Ends {
+        change: 1000,
+        ..ends
+    };
+    assert_eq!(Outcome::classify(lost), Outcome::Lost);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hammer_waits_as_long_as_the_server_may_take_to_answer() {
+    let _cpu = crate::support::busy().await;
+    // The statement is cancelled at the server's 10 s statement timeout, which is also the
+    // hammer's own default timeout: once, the 409 came 3 ms after the client gave up, and a
+    // refusal was counted unknown.
+    let script =
+        counter::methods::script::Script::parse("sleep.sql", "SELECT pg_sleep(20);\n").unwrap();
+    let mut open = counter::engines::OpenOptions::new(counter::model::Isolation::ReadCommitted, 2);
+    open.script = Some(Arc::new(script));
+    open.statement_timeout = Some(Duration::from_secs(10));
+    let server = crate::support::start_server_with(
+        &crate::support::fresh_database().await,
+        open,
+        |backend| counter::server::AppState::with_backend(backend, 0),
+    )
+    .await;
+    let target = Target::parse(&server.handle.base_url()).unwrap();
+    let mut config = HammerConfig::new(vec![target], MethodId::Custom, 1);
+    config.timeout = Duration::from_secs(10);
+    let run = hammer::run(&config, Arc::new(Control::default()))
+        .await
+        .unwrap();
+    assert_eq!((run.rejected, run.unknown), (1, 0), "{:?}", run.errors);
+    assert!(run.errors.contains_key("57014"), "{:?}", run.errors);
+    server.stop().await;
+}
