@@ -299,7 +299,10 @@ mod tests {
             (Exact, None, Verdict::Exact),
             (Rejected, Some(raced), Verdict::NotExact),
             (Lost, Some(sequential), Verdict::NotExact),
-            (Failed, None, Verdict::NotExact),
+            // No verdict: requests failed, never reached the database, or the count is unknown.
+            (Failed, None, Verdict::NoVerdict),
+            (Incomplete, Some(raced), Verdict::NoVerdict),
+            (Unknown, None, Verdict::NoVerdict),
         ];
         for (outcome, contention, expected) in cases {
             assert_eq!(

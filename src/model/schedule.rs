@@ -164,13 +164,19 @@ impl fmt::Display for ScheduleClass {
     }
 }
 
-/// A cell's verdict over its schedules: "+" only when every schedule was exact; otherwise "-"
-/// and the worst class. None when no schedule ran.
-pub fn cell_verdict(classes: &BTreeMap<ScheduleClass, u64>) -> Option<(Verdict, ScheduleClass)> {
+/// A cell's verdict over its schedules: "+" only when every schedule was exact and none was
+/// left out (`cut`: schedules the caps did not run); "~" not proven when every schedule run
+/// was exact but some were left out; otherwise "-" and the worst class. None when no schedule
+/// ran.
+pub fn cell_verdict(
+    classes: &BTreeMap<ScheduleClass, u64>,
+    cut: u64,
+) -> Option<(Verdict, ScheduleClass)> {
     let worst = *classes.keys().max()?;
-    let verdict = match worst.is_exact() {
-        true => Verdict::Exact,
-        false => Verdict::NotExact,
+    let verdict = match (worst.is_exact(), cut) {
+        (true, 0) => Verdict::Exact,
+        (true, _) => Verdict::NotProven,
+        (false, _) => Verdict::NotExact,
     };
     Some((verdict, worst))
 }
@@ -325,19 +331,25 @@ mod tests {
             (ScheduleClass::ExactAfterWait, 2),
         ]);
         assert_eq!(
-            cell_verdict(&classes),
+            cell_verdict(&classes, 0),
             Some((Verdict::Exact, ScheduleClass::ExactAfterWait))
         );
         classes.insert(ScheduleClass::Refused, 1);
         assert_eq!(
-            cell_verdict(&classes),
+            cell_verdict(&classes, 0),
             Some((Verdict::NotExact, ScheduleClass::Refused))
         );
         classes.insert(ScheduleClass::Lost, 1);
         assert_eq!(
-            cell_verdict(&classes),
+            cell_verdict(&classes, 0),
             Some((Verdict::NotExact, ScheduleClass::Lost))
         );
-        assert_eq!(cell_verdict(&BTreeMap::new()), None);
+        assert_eq!(cell_verdict(&BTreeMap::new(), 0), None);
+        // A proof that stopped early is no proof.
+        let exact = BTreeMap::from([(ScheduleClass::Exact, 5)]);
+        assert_eq!(
+            cell_verdict(&exact, 1),
+            Some((Verdict::NotProven, ScheduleClass::Exact))
+        );
     }
 }

@@ -55,7 +55,8 @@ pub struct ScheduleCell {
     pub method: u32,
     pub method_name: String,
     pub start: StartState,
-    /// "+": every schedule exact; "-": some schedule was not.
+    /// "+": every schedule exact; "-": some schedule was not; "~": every schedule run was
+    /// exact, but the caps left some out (not proven).
     pub verdict: Verdict,
     pub worst: ScheduleClass,
     /// How many schedules had each class.
@@ -113,13 +114,13 @@ impl SchedulesResult {
     /// The verdict of `method` at `level` over both starting states (the worst class of
     /// either), None when it was not explored.
     pub fn verdict_for(&self, level: Isolation, method: u32) -> Option<(Verdict, ScheduleClass)> {
-        let cells = self.cells.iter();
-        let cells = cells.filter(|c| c.isolation == level && c.method == method);
-        let worst = cells.map(|c| c.worst).max()?;
-        let verdict = match worst.is_exact() {
-            true => Verdict::Exact,
-            false => Verdict::NotExact,
-        };
+        let cells: Vec<&ScheduleCell> = self
+            .cells
+            .iter()
+            .filter(|c| c.isolation == level && c.method == method)
+            .collect();
+        let worst = cells.iter().map(|c| c.worst).max()?;
+        let verdict = cells.iter().map(|c| c.verdict).max_by_key(|v| v.weight())?;
         Some((verdict, worst))
     }
 }

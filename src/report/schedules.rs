@@ -5,13 +5,15 @@
 use super::csv;
 use super::matrix::{level_method_grid, not_applicable_text, styled};
 use super::settings_text;
+use crate::model::Verdict;
 use crate::model::schedule::{ScheduleClass, StartState};
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord, SchedulesResult};
 
-/// The cell's symbol: `+`, or `-` and its worst class.
+/// The cell's symbol: `+`, `~` (not proven: the caps left schedules out), or `-` and its
+/// worst class.
 pub fn symbol(cell: &ScheduleCell) -> String {
     match cell.worst.is_exact() {
-        true => "+".to_string(),
+        true => cell.verdict.symbol().to_string(),
         false => format!("- {}", cell.worst),
     }
 }
@@ -114,6 +116,13 @@ pub fn full_report(result: &SchedulesResult, markdown: bool) -> String {
     for gap in &result.not_applicable {
         out.push_str(&format!("\nn/a: {}", not_applicable_text(gap)));
     }
+    let unproven = result.cells.iter().any(|c| c.verdict == Verdict::NotProven);
+    if unproven {
+        out.push_str(
+            "\n~ not proven: every schedule run was exact, but the caps (--max-schedules, \
+             --max-switches) left some out: a proof that stopped early is no proof",
+        );
+    }
     let diverged: Vec<&String> = result.cells.iter().flat_map(|c| &c.diverged).collect();
     for note in &diverged {
         out.push_str(&format!("\nNOT REPRODUCIBLE: {note}"));
@@ -164,7 +173,7 @@ pub fn to_csv(results: &[SchedulesResult]) -> String {
                 method: cell.method,
                 method_name: cell.method_name.clone(),
                 row: cell.start.as_str(),
-                verdict: if cell.worst.is_exact() { "+" } else { "-" },
+                verdict: cell.verdict.symbol(),
                 worst: cell.worst.key(),
                 schedules: cell.schedules.len(),
                 classes: classes.collect::<Vec<_>>().join(";"),

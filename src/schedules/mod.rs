@@ -220,7 +220,8 @@ async fn explore_level(
             for schedule in &explored.schedules {
                 *classes.entry(schedule.class).or_insert(0) += 1;
             }
-            let Some((verdict, worst)) = cell_verdict(&classes) else {
+            let cut = explored.cut_by_switches + explored.cut_by_cap;
+            let Some((verdict, worst)) = cell_verdict(&classes, cut) else {
                 continue;
             };
             let cell = ScheduleCell {

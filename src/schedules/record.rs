@@ -93,6 +93,14 @@ fn answer_words(step: &Step) -> String {
 /// How instance `i` ended, for the classification.
 fn instance_end(ran: &Ran, i: usize, method: MethodId) -> InstanceEnd {
     let code_of = |code: Option<&str>| code.unwrap_or("").to_string();
+    // The explorer stopped a run that made no progress and cancelled what was running: an
+    // instance that then failed timed out (the cancel's error is the explorer's doing, not a
+    // refusal a retry would get past).
+    if let (Some(why), Err(_)) = (&ran.stuck, &ran.results[i]) {
+        return InstanceEnd::TimedOut {
+            code: format!("stopped by the explorer: {why}"),
+        };
+    }
     match &ran.results[i] {
         Ok(count) => InstanceEnd::Acknowledged(match method.count_is() {
             None => *count,
@@ -224,11 +232,14 @@ fn summary(
                 victims.join(", ")
             )
         }
-        ScheduleClass::Timeout => {
-            let holder = ran.strangers.iter().flatten().next().cloned();
-            let holder = holder.unwrap_or_else(|| "a lock outside the schedule".into());
-            format!("a session waited for {holder} until its lock timeout")
-        }
+        ScheduleClass::Timeout => match &ran.stuck {
+            Some(why) => format!("stopped by the explorer, {why}: no verdict on the method"),
+            None => {
+                let holder = ran.strangers.iter().flatten().next().cloned();
+                let holder = holder.unwrap_or_else(|| "a lock outside the schedule".into());
+                format!("a session waited for {holder} until its lock timeout")
+            }
+        },
         ScheduleClass::Unknown => match &ran.stuck {
             Some(why) => format!("stopped: {why}"),
             None => format!("expected {n}, got {got}: some increment's fate is unknown"),

@@ -109,3 +109,83 @@ async fn the_hammer_waits_as_long_as_the_server_may_take_to_answer() {
     assert!(run.errors.contains_key("57014"), "{:?}", run.errors);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cell_cut_by_the_cap_is_not_proven_in_every_table_and_export() {
+    let _cpu = crate::support::busy().await;
+    let dir = TempDir::new("honest-capped");
+    let (csv, json) = (dir.join("cells.csv"), dir.join("cells.json"));
+    let out = run_counter(
+        &[
+            "schedules",
+            "--methods",
+            "3",
+            "--levels",
+            "read-committed",
+            "--max-schedules",
+            "2",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Method 3 is exact in every schedule, but two schedules of each cell are no proof.
+    assert!(stdout.contains("│ read committed     ┆ ~"), "{stdout}");
+    assert!(!stdout.contains("┆ +"), "{stdout}");
+    assert!(stdout.contains("~ not proven"), "{stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cells = results["cells"].as_array().unwrap();
+    assert!(cells.iter().all(|cell| cell["verdict"] == "~"), "{results}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut rows = ::csv::Reader::from_reader(csv.as_bytes());
+    let verdict = rows
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "verdict")
+        .unwrap();
+    for row in rows.records() {
+        assert_eq!(&row.unwrap()[verdict], "~", "{csv}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_the_explorer_cancelled_is_a_timeout_never_a_refusal() {
+    let _cpu = crate::support::busy().await;
+    let dir = TempDir::new("honest-stuck");
+    let path = dir.join("sleep.sql");
+    std::fs::write(&path, "SELECT pg_sleep(60);\n").unwrap();
+    let out = run_counter(
+        &[
+            "explain",
+            "-n",
+            "custom",
+            "--method-file",
+            path.to_str().unwrap(),
+            "--isolation",
+            "read-committed",
+            "--lock-timeout",
+            "1",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Once: "refused 57014 ... a retry would succeed", for a cancel the explorer sent.
+    assert!(stdout.contains("- timeout"), "{stdout}");
+    assert!(
+        stdout.contains("stopped by the explorer: no progress"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("T1: running SELECT pg_sleep(60)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("refused"), "{stdout}");
+    assert!(!stdout.contains("retry would succeed"), "{stdout}");
+}
