@@ -40,6 +40,8 @@ pub mod codes {
     pub const OUT_OF_RANGE: &str = "out_of_range";
     pub const INVALID_ID: &str = "invalid_id";
     pub const INVALID_PATH: &str = "invalid_path";
+    /// An HTTP/1.1 request without a Host header, or with several (RFC 9112, 3.2).
+    pub const INVALID_HOST: &str = "invalid_host";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const NOT_APPLICABLE: &str = "not_applicable";
     pub const SERIALIZATION_FAILURE: &str = "serialization_failure";

@@ -27,7 +27,9 @@ fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiErr
 /// A method segment: a registered number or slug. A well-formed number or name that is not
 /// registered is a 404 (no such method); a negative or overflowing number is a 400.
 fn parse_method(text: &str) -> Result<MethodId, ApiError> {
-    if let Ok(method) = text.parse::<MethodId>() {
+    // The segment as sent: `3%20` is no more method 3 than it is id 3.
+    let as_sent = !text.chars().any(char::is_whitespace);
+    if let Some(method) = text.parse::<MethodId>().ok().filter(|_| as_sent) {
         return Ok(method);
     }
     let numeric = text.strip_prefix('-').unwrap_or(text);
@@ -131,7 +133,7 @@ pub async fn increment(
 
 /// All counters.
 #[utoipa::path(get, path = "/api/v1/endpoint/count/",
-    responses((status = 200, body = [CountRow]), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
+    responses((status = 200, body = [CountRow]), (status = 400, description = "A malformed request (an HTTP/1.1 request without exactly one Host header)", body = ErrorBody), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
 pub async fn list_counts(State(state): State<AppState>) -> Result<Json<Vec<CountRow>>, ApiError> {
     let rows = state
         .backend
@@ -166,7 +168,7 @@ fn count_row((id, count): (i64, i64)) -> CountRow {
 
 /// Delete every counter (reset).
 #[utoipa::path(delete, path = "/api/v1/endpoint/count/",
-    responses((status = 200, body = Deleted), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
+    responses((status = 200, body = Deleted), (status = 400, description = "A malformed request (an HTTP/1.1 request without exactly one Host header)", body = ErrorBody), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "counter")]
 pub async fn delete_counts(State(state): State<AppState>) -> Result<Json<Deleted>, ApiError> {
     delete(&state, None).await
 }
@@ -193,7 +195,7 @@ async fn delete(state: &AppState, id: Option<i64>) -> Result<Json<Deleted>, ApiE
 }
 
 /// The server run's settings: isolation (requested and effective), database version, methods.
-#[utoipa::path(get, path = "/api/v1/info", responses((status = 200, body = Info), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody)), tag = "meta")]
+#[utoipa::path(get, path = "/api/v1/info", responses((status = 200, body = Info), (status = 400, description = "A malformed request (an HTTP/1.1 request without exactly one Host header)", body = ErrorBody), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody)), tag = "meta")]
 pub async fn info(State(state): State<AppState>) -> Json<Info> {
     let backend = &state.backend;
     let about = backend.describe();
@@ -241,7 +243,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Info> {
 
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/health",
-    responses((status = 200, body = Health), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "meta")]
+    responses((status = 200, body = Health), (status = 400, description = "A malformed request (an HTTP/1.1 request without exactly one Host header)", body = ErrorBody), (status = 405, description = "Another HTTP method", body = ErrorBody), (status = 408, description = "The request's body stalled", body = ErrorBody), (status = 413, description = "A body over 64 KiB", body = ErrorBody), (status = 500, description = "The server failed", body = ErrorBody), (status = 503, description = "Database unavailable", body = ErrorBody)), tag = "meta")]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     let checked = tokio::time::timeout(HEALTH_DEADLINE, async {
         state

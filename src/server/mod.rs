@@ -6,6 +6,7 @@ mod error;
 mod handlers;
 mod listen;
 mod openapi;
+mod rfc;
 mod state;
 
 use std::time::Duration;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn(handlers::limit_body))
+        .layer(axum::middleware::from_fn(rfc::check))
 }
 
 /// Serves `state` on `listener` in a background task.

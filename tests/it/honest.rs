@@ -189,3 +189,79 @@ async fn a_step_the_explorer_cancelled_is_a_timeout_never_a_refusal() {
     assert!(!stdout.contains("refused"), "{stdout}");
     assert!(!stdout.contains("retry would succeed"), "{stdout}");
 }
+
+/// Sends `raw` to the server and returns the status line and the headers.
+async fn raw_exchange(base_url: &str, raw: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_by_the_rfc_host_headers_segments_and_options() {
+    let _cpu = crate::support::busy().await;
+    let server = crate::support::start_server(counter::model::Isolation::ReadCommitted, 2).await;
+    let base = server.handle.base_url();
+    let post = |host: &str| {
+        format!(
+            "POST /api/v1/endpoint/counter/3/ HTTP/1.1\r\n{host}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    };
+    // RFC 9112 3.2: an HTTP/1.1 request without a Host, or with two, is a 400; once, 200.
+    for host in ["", "Host: a\r\nHost: b\r\n"] {
+        let answer = raw_exchange(&base, &post(host)).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{host:?}: {answer}");
+        assert!(answer.contains("invalid_host"), "{answer}");
+    }
+    assert_eq!(server.count(3).await, None, "nothing was incremented");
+    let answer = raw_exchange(&base, &post("Host: localhost\r\n")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // HTTP/1.0 has no Host requirement.
+    let answer = raw_exchange(&base, "GET /health HTTP/1.0\r\nConnection: close\r\n\r\n").await;
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    // One rule for method and id segments: no trimming (`3%20` was method 3).
+    for path in ["3%20", "%203", "3%09"] {
+        let (status, body) = server
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/endpoint/counter/{path}/"),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{path}: {body}");
+        let (status, body) = server
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/endpoint/count/{path}/"),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{path}: {body}");
+    }
+    assert_eq!(server.count(3).await, Some(1));
+    // OPTIONS the same on every path.
+    for (path, allow) in [
+        ("/api/v1/endpoint/counter/3/", "GET, POST, OPTIONS"),
+        ("/api/v1/endpoint/count/", "GET, DELETE, OPTIONS"),
+        ("/api/v1/endpoint/count/3", "GET, DELETE, OPTIONS"),
+        ("/api/v1/info", "GET, OPTIONS"),
+        ("/health", "GET, OPTIONS"),
+        ("/", "GET, OPTIONS"),
+    ] {
+        let response = server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+    }
+    assert_eq!(server.count(3).await, Some(1), "OPTIONS changes nothing");
+    server.stop().await;
+}
