@@ -123,9 +123,9 @@ pub enum IncrementError {
     /// Optimistic compare-and-swap lost the race this many times in a row.
     #[error("compare-and-swap lost the race {0} times in a row; gave up")]
     CasExhausted(u32),
-    /// An advisory lock was not granted in time; nothing was done.
-    #[error("the advisory lock was not granted within 10 s")]
-    LockTimeout,
+    /// An advisory lock was not granted in time (in whole seconds); nothing was done.
+    #[error("the advisory lock was not granted within {0} s")]
+    LockTimeout(u64),
     /// The method cannot run here (the reason, a whole sentence, says why: the engine cannot
     /// express it, or the server has no script); nothing was tried.
     #[error("{0}")]
@@ -172,7 +172,7 @@ impl IncrementError {
             IncrementError::Database(failure) => failure.is_retryable(),
             IncrementError::ScriptRefused { .. } => true,
             IncrementError::CasExhausted(_)
-            | IncrementError::LockTimeout
+            | IncrementError::LockTimeout(_)
             | IncrementError::NotApplicable(_)
             | IncrementError::RowGone(_)
             | IncrementError::ScriptFailed { .. }

@@ -5,7 +5,7 @@
 
 use crate::model::schedule::StartState;
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord};
-use crate::model::{Isolation, IsolationScope};
+use crate::model::{Engine, Isolation, IsolationScope};
 
 /// The counter tables, as the migrations create them (one source for both).
 const MIGRATIONS: [&str; 3] = [
@@ -16,7 +16,7 @@ const MIGRATIONS: [&str; 3] = [
 
 /// What a replay needs to know about the cell.
 pub struct Replay<'a> {
-    pub engine: &'a str,
+    pub engine: Engine,
     pub cell: &'a ScheduleCell,
     pub scope: IsolationScope,
     pub sessions: u32,
@@ -37,19 +37,24 @@ impl Replay<'_> {
         statements
     }
 
-    /// What each session runs first: the level for every statement, in the session scope.
+    /// What each session runs first, in its engine's words: the level for every statement,
+    /// in the session scope. SQLite has nothing to set: it runs every transaction
+    /// serializable.
     fn session_setup(&self) -> Option<String> {
         if self.scope == IsolationScope::Transaction {
             return None;
         }
         let level = self.cell.isolation.sql_name();
-        Some(match self.engine {
-            "mariadb" => format!(
+        match self.engine {
+            Engine::Mariadb => Some(format!(
                 "SET SESSION TRANSACTION ISOLATION LEVEL {}",
                 level.to_uppercase()
-            ),
-            _ => format!("SET default_transaction_isolation = '{level}'"),
-        })
+            )),
+            Engine::Sqlite => None,
+            Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => {
+                Some(format!("SET default_transaction_isolation = '{level}'"))
+            }
+        }
     }
 
     /// The schedules as one isolation-tester spec: steps named `s<session>_<schedule>_<n>`,
@@ -119,9 +124,9 @@ impl Replay<'_> {
     /// window: run it while this one waits).
     pub fn terminal_scripts(&self, schedule: &ScheduleRecord) -> String {
         let client = match self.engine {
-            "mariadb" => "mariadb",
-            "sqlite" => "sqlite3",
-            _ => "psql",
+            Engine::Mariadb => "mariadb",
+            Engine::Sqlite => "sqlite3",
+            Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => "psql",
         };
         let mut out = format!(
             "-- First, in any window: put the row in its starting state.\n{}\n",

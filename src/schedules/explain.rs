@@ -66,7 +66,7 @@ pub async fn run(command: ExplainCommand) -> anyhow::Result<u8> {
     let chosen = chosen(cell, command.shown)?;
     print!("{}", explanation(&result, cell, &chosen));
     let replay = Replay {
-        engine: &result.meta.engine,
+        engine: config.engine,
         cell,
         scope: result.meta.isolation_scope,
         sessions: result.meta.sessions,

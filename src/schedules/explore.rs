@@ -138,9 +138,27 @@ impl Cell<'_> {
         drop(events);
         let runner = Runner::new(probe, gate_events, gates, ids, self.lock_timeout);
         let ran = runner.run(prefix).await;
-        // Every instance has finished (or been unwound): its connection is back.
+        // Every instance has finished (or been unwound): its connection is back. One that
+        // panicked is an error of the run, not a schedule with an unknown end.
+        let mut panicked = None;
         for task in tasks {
-            let _ = task.await;
+            if let Err(err) = task.await
+                && err.is_panic()
+            {
+                let payload = err.into_panic();
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                panicked.get_or_insert(why);
+            }
+        }
+        if let Some(why) = panicked {
+            return Err(DbFailure::ours(
+                crate::model::ErrorClass::Internal,
+                format!("an instance of the schedule panicked ({why}): the run is not trustworthy"),
+            ));
         }
         Ok(ran)
     }

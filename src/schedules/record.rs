@@ -140,7 +140,7 @@ fn instance_end(ran: &Ran, i: usize, method: MethodId) -> InstanceEnd {
                 },
             }
         }
-        Err(IncrementError::LockTimeout) => match ran.waited_on_ours[i] {
+        Err(IncrementError::LockTimeout(_)) => match ran.waited_on_ours[i] {
             true => InstanceEnd::Deadlock {
                 code: "GET_LOCK timeout".into(),
             },

@@ -80,7 +80,7 @@ impl ApiError {
             IncrementError::CasExhausted(_) => {
                 Self::new(StatusCode::CONFLICT, codes::CAS_EXHAUSTED, err.to_string())
             }
-            IncrementError::LockTimeout => {
+            IncrementError::LockTimeout(_) => {
                 Self::new(StatusCode::CONFLICT, codes::LOCK_TIMEOUT, err.to_string())
             }
             IncrementError::RowGone(_) => {

@@ -265,3 +265,59 @@ async fn http_by_the_rfc_host_headers_segments_and_options() {
     assert_eq!(server.count(3).await, Some(1), "OPTIONS changes nothing");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlites_terminal_scripts_are_in_sqlites_words() {
+    let _cpu = crate::support::busy().await;
+    let out = run_counter(
+        &[
+            "explain",
+            "--engine",
+            "sqlite",
+            "-n",
+            "4",
+            "--isolation",
+            "serializable",
+            "--psql",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("paste into sqlite3 window"), "{stdout}");
+    // Once each window began with PostgreSQL's SET default_transaction_isolation.
+    assert!(
+        !stdout.contains("default_transaction_isolation"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadbs_named_lock_waits_as_long_as_the_lock_timeout_says() {
+    if !crate::mariadb::mariadb_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let out = run_counter(
+        &[
+            "explain",
+            "--engine",
+            "mariadb",
+            "-n",
+            "6",
+            "--isolation",
+            "read-committed",
+            "--lock-timeout",
+            "2",
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Once a fixed 10 s, whatever --lock-timeout said.
+    assert!(
+        stdout.contains("GET_LOCK(CONCAT('counter:', 6), 2)"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -64,6 +64,8 @@ pub struct MariaDatabase {
     pub settings: BTreeMap<String, String>,
     /// The pool users' scripts run on, with its account and whether it is a superuser.
     pub scripts: Option<(MySqlPool, (String, bool))>,
+    /// How long method 6's `GET_LOCK` waits, in whole seconds.
+    pub lock_wait_s: i64,
 }
 
 /// A pool whose every connection first runs `on_connect` (the level, the limits, the engine
@@ -205,7 +207,12 @@ pub async fn connect(
     let version: String = sqlx::query_scalar("SELECT VERSION()")
         .fetch_one(&pool)
         .await?;
+    // The lock timeout in whole seconds, at least one, as InnoDB's own.
+    let lock_wait_s = open.waits.map_or(session::DEFAULT_LOCK_WAIT_S, |waits| {
+        waits.lock_timeout.as_secs_f64().ceil().max(1.0) as i64
+    });
     Ok(MariaDatabase {
+        lock_wait_s,
         scripts,
         settings: settings(&pool).await,
         pool,
@@ -243,7 +250,11 @@ impl MariaDatabase {
     pub async fn session(&self) -> Result<MariaSession, DbFailure> {
         let conn = self.pool.acquire().await;
         let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
-        Ok(MariaSession::new(conn, self.next_transaction))
+        Ok(MariaSession::new(
+            conn,
+            self.next_transaction,
+            self.lock_wait_s,
+        ))
     }
 
     /// A session for a user's script: on the scripts' pool (their account), its statements
@@ -254,7 +265,7 @@ impl MariaDatabase {
         };
         let conn = scripts.acquire().await;
         let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
-        let session = MariaSession::new(conn, self.next_transaction);
+        let session = MariaSession::new(conn, self.next_transaction, self.lock_wait_s);
         Ok(session.killed_through(self.pool.clone()))
     }
 

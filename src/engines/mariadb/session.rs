@@ -35,7 +35,8 @@ const UPSERT: &str = "INSERT INTO counter (id, count) VALUES (?, 1) \
      ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)";
 /// Signed: sqlx reads no unsigned BIGINT into an i64.
 const WRITTEN: &str = "SELECT CAST(LAST_INSERT_ID() AS SIGNED)";
-const GET_LOCK: &str = "SELECT GET_LOCK(CONCAT('counter:', ?), 10)";
+/// The second value: how long to wait for the lock, in seconds (the run's lock timeout).
+const GET_LOCK: &str = "SELECT GET_LOCK(CONCAT('counter:', ?), ?)";
 const LOCK_TABLES: &str = "LOCK TABLES counter WRITE";
 
 /// The statements that make each method what it is on MariaDB (its lock, its read, its
@@ -74,12 +75,19 @@ pub struct MariaSession {
     /// A pool whose account may end this session's statement (`KILL QUERY`): the deadline of
     /// a user's script. None where nobody may.
     killer: Option<MySqlPool>,
+    /// How long method 6's `GET_LOCK` waits, in whole seconds: the run's lock timeout (the
+    /// explorer's `--lock-timeout`), else [`DEFAULT_LOCK_WAIT_S`].
+    lock_wait_s: i64,
 }
+
+/// How long `GET_LOCK` waits when the run sets no lock timeout.
+pub const DEFAULT_LOCK_WAIT_S: i64 = 10;
 
 impl MariaSession {
     pub fn new(
         conn: PoolConnection<MySql>,
         next_transaction: Option<&'static str>,
+        lock_wait_s: i64,
     ) -> MariaSession {
         let ask = ServerIdQuery::Ask("SELECT CAST(CONNECTION_ID() AS SIGNED)");
         // Asked after each statement of a user's script; it opens no InnoDB read view.
@@ -89,6 +97,7 @@ impl MariaSession {
             wire,
             next_transaction,
             killer: None,
+            lock_wait_s,
         }
     }
 
@@ -170,12 +179,16 @@ impl Session for MariaSession {
         let begun = match guard {
             Guard::Nothing => self.start().await,
             Guard::Table => self.lock_table().await,
-            Guard::Key => match self.wire.scalar(GET_LOCK, &[id], Effect::Writes).await {
+            Guard::Key => match self
+                .wire
+                .scalar(GET_LOCK, &[id, self.lock_wait_s], Effect::Writes)
+                .await
+            {
                 Ok(Some(1)) => self.start().await,
                 Ok(_) => {
                     // Not granted: nothing is held.
                     self.wire.closed();
-                    return Err(IncrementError::LockTimeout);
+                    return Err(IncrementError::LockTimeout(self.lock_wait_s as u64));
                 }
                 Err(err) => Err(err),
             },
