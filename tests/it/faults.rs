@@ -242,7 +242,8 @@ async fn overload_gets_answers_or_503_never_a_hang() {
     );
     assert!(ack > 0, "{json}");
     let outcome = json["outcome"].as_str().unwrap();
-    assert!(outcome == "exact" || outcome == "rejected", "{json}");
+    // Shed requests never reached the database: no verdict on the method ("incomplete").
+    assert!(outcome == "exact" || outcome == "incomplete", "{json}");
     for reason in json["errors"].as_object().unwrap().keys() {
         assert_eq!(reason, "overloaded", "{json}");
     }
