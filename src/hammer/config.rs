@@ -85,7 +85,8 @@ impl Control {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    pub(super) fn stopped(&self) -> bool {
+    /// Whether [`Control::stop`] was called.
+    pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 

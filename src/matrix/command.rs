@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -11,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MatrixConfig;
 use crate::engines::{self, Location, PoolerRequest, Throwaway};
+use crate::hammer::Control;
 use crate::methods::script;
 use crate::model::results::MatrixResult;
 use crate::model::{Engine, MethodId, Replication};
@@ -48,6 +50,7 @@ pub struct Outputs {
 pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
     let mut config = command.config.clone();
     let mut shutdown = Box::pin(crate::server::shutdown_signal());
+    let stop = Arc::new(Control::default());
     let mut results = Vec::new();
     for (engine, location) in command.engines.iter().cloned() {
         config.engine = engine;
@@ -69,12 +72,23 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
             Some(Throwaway::Ha(cluster)) => Some(cluster),
             _ => None,
         };
-        let result = tokio::select! {
-            result = super::run(&config, &provisioned.location, cluster, |_| bar.inc(1)) => Some(result),
-            () = &mut shutdown => None,
-        };
+        // The first Ctrl-C stops sending: the cells that ran are reported and written. A
+        // second one quits at once.
+        let run = super::run(
+            &config,
+            &provisioned.location,
+            cluster,
+            |_| bar.inc(1),
+            &stop,
+        );
+        let result = crate::server::stop_on_first_signal(
+            run,
+            || stop.stop(),
+            "the requests in flight finish, then the cells that ran are reported",
+        )
+        .await;
         bar.finish_and_clear();
-        let mut result = match (result, command.schedules) {
+        let mut result = match (result, command.schedules && !stop.stopped()) {
             (Some(Ok(result)), true) => {
                 let explored = tokio::select! {
                     explored = with_schedules(result, &config, &provisioned) => Some(explored),
@@ -99,6 +113,9 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         let mut result = result?;
         result.meta.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         results.push(result);
+        if stop.stopped() {
+            break;
+        }
     }
     if let Some(refused) = refused_everywhere(&config, &results) {
         anyhow::bail!("{refused}");
@@ -119,6 +136,13 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
     // After the report is on the terminal: a file that cannot be written loses nothing.
     write_outputs(outputs, &results)
         .map_err(|err| anyhow::anyhow!("{err:#}; the report is above"))?;
+    if stop.stopped() {
+        eprintln!(
+            "INTERRUPTED: {} cell run(s) finished before Ctrl-C; the tables and files hold them",
+            results.iter().map(|r| r.runs.len()).sum::<usize>()
+        );
+        return Ok(130);
+    }
     Ok(results.iter().map(report_violations).max().unwrap_or(0))
 }
 

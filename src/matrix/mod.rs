@@ -142,6 +142,7 @@ pub async fn run(
     location: &Location,
     mut cluster: Option<&mut LocalHaCluster>,
     mut on_cell: impl FnMut(&RunRecord),
+    stop: &Arc<Control>,
 ) -> Result<MatrixResult, MatrixError> {
     let started = Instant::now();
     let mut runs = Vec::new();
@@ -149,8 +150,11 @@ pub async fn run(
     let mut server_version = String::new();
     let mut settings = Default::default();
     let mut not_applicable = config.levels_not_applicable();
-    for retry in config.retries() {
+    'levels: for retry in config.retries() {
         for level in config.runnable_levels() {
+            if stop.stopped() {
+                break 'levels;
+            }
             // A restart per level, as the original did by editing settings: new pools, new
             // servers (each replica with its own pool and its own in-process lock).
             let servers = Servers::start(config, location, level, retry).await?;
@@ -166,7 +170,8 @@ pub async fn run(
             let cluster = cluster.as_deref_mut();
             let result = match servers.targets() {
                 Ok(targets) => {
-                    run_level(config, &methods, &targets, cluster, &mut runs, &mut on_cell).await
+                    let cells = (&mut runs, &mut on_cell);
+                    run_level(config, &methods, &targets, cluster, cells, stop).await
                 }
                 Err(err) => Err(err),
             };
@@ -202,6 +207,7 @@ pub async fn run(
             isolation_scope: config.scope,
             settings,
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            interrupted: stop.stopped(),
             machine: machine_description(),
             method_script: config.script.as_ref().map(|script| MethodScript {
                 file: script.file.clone(),
@@ -220,11 +226,14 @@ async fn run_level(
     methods: &[MethodId],
     targets: &[Target],
     mut cluster: Option<&mut LocalHaCluster>,
-    runs: &mut Vec<RunRecord>,
-    on_cell: &mut impl FnMut(&RunRecord),
+    (runs, on_cell): (&mut Vec<RunRecord>, &mut impl FnMut(&RunRecord)),
+    stop: &Arc<Control>,
 ) -> Result<(), MatrixError> {
     for &method in methods {
         for trial in 1..=config.trials {
+            if stop.stopped() {
+                return Ok(());
+            }
             let mut hammer = HammerConfig::new(targets.to_vec(), method, config.requests);
             hammer.concurrency = config.concurrency;
             // The original started from an empty table: the creation race is part of a cell.
@@ -236,9 +245,7 @@ async fn run_level(
                 (Some(fault), Some(cluster)) => {
                     faults::run_through(fault, cluster, &hammer, trial).await?
                 }
-                _ => hammer::run(&hammer, Arc::new(Control::default()))
-                    .await?
-                    .record(trial),
+                _ => hammer::run(&hammer, Arc::clone(stop)).await?.record(trial),
             };
             on_cell(&record);
             runs.push(record);

@@ -196,6 +196,9 @@ pub struct MatrixMeta {
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
     pub wall_ms: f64,
+    /// Stopped by Ctrl-C (or SIGTERM): only the cells that ran are in the result.
+    #[serde(default)]
+    pub interrupted: bool,
     pub machine: String,
     /// The custom method's script, when the run had one (method 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]

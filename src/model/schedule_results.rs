@@ -108,6 +108,9 @@ pub struct SchedulesMeta {
     pub schedules_run: u64,
     /// Wall time of the whole run.
     pub wall_ms: f64,
+    /// Stopped by Ctrl-C: only the cells explored so far are in the result.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl SchedulesResult {

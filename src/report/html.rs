@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::cell::cells;
-use super::matrix::{LEGEND, inconclusive_hint, retry_title};
+use super::matrix::{INTERRUPTED, LEGEND, inconclusive_hint, retry_title};
 use super::settings_text;
 use super::svg::{self, escape, worst};
 use crate::model::results::{MatrixResult, RunRecord};
@@ -55,6 +55,13 @@ pub fn report(results: &[MatrixResult]) -> String {
 fn section(result: &MatrixResult) -> String {
     let meta = &result.meta;
     let mut html = String::new();
+    if meta.interrupted {
+        let _ = write!(
+            html,
+            "<p class=\"note\"><strong>{}</strong></p>",
+            escape(INTERRUPTED)
+        );
+    }
     for &retry in &meta.retries {
         let title = format!(
             "{} {}, {}",

@@ -108,6 +108,10 @@ pub fn retry_title(retry: u32) -> String {
 pub fn full_report(result: &MatrixResult, markdown: bool) -> String {
     let meta = &result.meta;
     let mut out = String::new();
+    if meta.interrupted {
+        out.push_str(INTERRUPTED);
+        out.push_str("\n\n");
+    }
     for &retry in &meta.retries {
         if meta.retries.len() > 1 {
             out.push_str(&format!("{}:\n\n", retry_title(retry)));
@@ -196,6 +200,10 @@ fn fault_lines(result: &MatrixResult) -> Vec<String> {
         })
         .collect()
 }
+
+/// Said above the tables of a run stopped by Ctrl-C.
+pub const INTERRUPTED: &str =
+    "INTERRUPTED by Ctrl-C: the cells below are those that ran; the others are not in the result";
 
 /// What the symbols mean, printed under the tables.
 pub const LEGEND: &str = "+ exact, and the requests raced (their database work overlapped); - not exact (the outcome says how); ? exact, but the requests hardly overlapped: nothing was tested; ! no verdict (requests failed, were shed or never sent: the outcome says which)";

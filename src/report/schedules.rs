@@ -98,7 +98,14 @@ pub fn classes_table(result: &SchedulesResult, markdown: bool) -> String {
 /// Everything `counter schedules` prints for one engine.
 pub fn full_report(result: &SchedulesResult, markdown: bool) -> String {
     let meta = &result.meta;
-    let mut out = format!(
+    let mut out = String::new();
+    if meta.interrupted {
+        out.push_str(
+            "INTERRUPTED by Ctrl-C: the cells below are those explored; the last may be cut \
+             short (not proven)\n\n",
+        );
+    }
+    out += &format!(
         "schedules of {} instances on {} {} ({}; isolation scope {})\n\n",
         meta.sessions,
         meta.engine,

@@ -3,6 +3,7 @@
 //! still removes the throwaway databases.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
@@ -59,20 +60,33 @@ pub async fn run(command: SchedulesCommand) -> anyhow::Result<u8> {
                 );
             }
         };
-        let result = tokio::select! {
-            result = super::run(&config, &provisioned.location, progress) => Some(result),
-            () = &mut shutdown => None,
-        };
+        // The first Ctrl-C lets the schedule under way finish and keeps the cells explored; a
+        // second one quits at once.
+        let result = crate::server::stop_on_first_signal(
+            super::run(&config, &provisioned.location, progress),
+            || config.stop.store(true, Ordering::Relaxed),
+            "the schedule under way finishes, then the cells explored are reported",
+        )
+        .await;
         provisioned.shutdown();
         let Some(result) = result else {
             eprintln!("interrupted");
             return Ok(130);
         };
         results.push(result?);
+        if config.stop.load(Ordering::Relaxed) {
+            break;
+        }
     }
-    write_outputs(&command.outputs, &results)?;
+    // The report first: a file that cannot be written then loses nothing.
     for result in &results {
         print!("{}", report::full_report(result, command.outputs.markdown));
+    }
+    write_outputs(&command.outputs, &results)
+        .map_err(|err| anyhow::anyhow!("{err:#}; the report is above"))?;
+    if results.iter().any(|result| result.meta.interrupted) {
+        eprintln!("INTERRUPTED: the cells explored before Ctrl-C are above and in the files");
+        return Ok(130);
     }
     Ok(results.iter().map(report_violations).max().unwrap_or(0))
 }

@@ -12,6 +12,7 @@
 //! - after a deadlock nothing is branched: which instance the database picks as the victim is
 //!   not deterministic, so the tree below it is not either.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -34,6 +35,8 @@ pub(super) struct Cell<'a> {
     pub max_switches: Option<u32>,
     pub max_schedules: u64,
     pub lock_timeout: Duration,
+    /// Ctrl-C: the schedules not yet run are left out (the cell is then not proven).
+    pub stop: &'a AtomicBool,
 }
 
 /// What exploring a cell found.
@@ -57,7 +60,9 @@ impl WithDatabase for Cell<'_> {
             diverged: Vec::new(),
         };
         while let Some(prefix) = pending.pop() {
-            if explored.schedules.len() as u64 >= self.max_schedules {
+            if explored.schedules.len() as u64 >= self.max_schedules
+                || self.stop.load(Ordering::Relaxed)
+            {
                 explored.cut_by_cap = pending.len() as u64 + 1;
                 break;
             }

@@ -18,6 +18,7 @@ mod run;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engines::{
@@ -51,6 +52,9 @@ pub struct SchedulesConfig {
     pub lock_timeout: Duration,
     /// PostgreSQL's deadlock_timeout for the sessions (only on a throwaway cluster).
     pub deadlock_timeout: Option<Duration>,
+    /// Set by Ctrl-C: no further schedule starts; the cells so far are the result (the one
+    /// cut short is not proven).
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Why an exploration stopped.
@@ -103,6 +107,7 @@ impl SchedulesConfig {
             lock_timeout: Duration::from_secs(5),
             deadlock_timeout: (throwaway && matrix.engine == Engine::Postgres)
                 .then_some(THROWAWAY_DEADLOCK_TIMEOUT),
+            stop: Default::default(),
         }
     }
 
@@ -134,6 +139,9 @@ pub async fn run(
     let mut not_applicable = Vec::new();
     let (mut server_version, mut settings) = (String::new(), BTreeMap::new());
     for &level in &config.levels {
+        if config.stop.load(Ordering::Relaxed) {
+            break;
+        }
         if let Some(reason) = crate::engines::not_applicable(config.engine, level, None) {
             not_applicable.push(NotApplicable {
                 isolation: level,
@@ -178,6 +186,7 @@ pub async fn run(
             }),
             schedules_run,
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            interrupted: config.stop.load(Ordering::Relaxed),
         },
         cells,
         not_applicable,
@@ -205,8 +214,12 @@ async fn explore_level(
             continue;
         }
         for &start in &config.starts {
+            if config.stop.load(Ordering::Relaxed) {
+                return Ok(cells);
+            }
             let started = Instant::now();
             let cell = Cell {
+                stop: &config.stop,
                 backend,
                 method,
                 start,

@@ -57,6 +57,30 @@ pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<ServerHa
     listen::serve(listener, router(state))
 }
 
+/// Runs `work` to its end. The first Ctrl-C (or SIGTERM) calls `stop` and says `why` on
+/// stderr: the work then winds down and ends with what it has. A second one abandons it: None.
+pub async fn stop_on_first_signal<T>(
+    work: impl std::future::Future<Output = T>,
+    stop: impl Fn(),
+    why: &str,
+) -> Option<T> {
+    tokio::pin!(work);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            done = &mut work => return Some(done),
+            () = shutdown_signal() => {
+                if signalled {
+                    return None;
+                }
+                signalled = true;
+                stop();
+                eprintln!("interrupted: {why} (Ctrl-C again to quit at once)");
+            }
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -321,3 +321,83 @@ async fn mariadbs_named_lock_waits_as_long_as_the_lock_timeout_says() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_matrix_keeps_the_cells_that_ran() {
+    let _cpu = crate::support::busy().await;
+    let dir = TempDir::new("honest-ctrl-c");
+    let (csv, json) = (dir.join("cells.csv"), dir.join("cells.json"));
+    // Sequential requests with think time: a cell takes about a second.
+    let mut args: Vec<std::ffi::OsString> = [
+        "matrix",
+        "-q",
+        "--engine",
+        "sqlite",
+        "--methods",
+        "4",
+        "--trials",
+        "40",
+        "--requests",
+        "20",
+        "--concurrency",
+        "1",
+        "--think-ms",
+        "50",
+        "--csv",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.extend([csv.clone().into(), "--json".into(), json.clone().into()]);
+    let out = interrupted_after(args, Duration::from_secs(4)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stdout.contains("INTERRUPTED by Ctrl-C"), "{stdout}");
+    assert!(stderr.contains("INTERRUPTED:"), "{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(results["meta"]["interrupted"], true);
+    let ran = results["runs"].as_array().unwrap().len();
+    assert!((1..160).contains(&ran), "{ran} runs");
+    let rows = ::csv::Reader::from_path(&csv).unwrap().records().count();
+    assert_eq!(rows, ran, "the CSV holds the same cells");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_schedules_keeps_the_cells_explored_and_prints_before_it_writes() {
+    let _cpu = crate::support::busy().await;
+    let dir = TempDir::new("honest-ctrl-c-schedules");
+    let json = dir.join("cells.json");
+    let args = ["schedules", "--methods", "1,2,3,4,5,6,7", "--json"]
+        .iter()
+        .map(Into::into)
+        .chain([json.clone().into()])
+        .collect();
+    let out = interrupted_after(args, Duration::from_secs(6)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stdout.contains("INTERRUPTED by Ctrl-C"), "{stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(results["meta"]["interrupted"], true, "{results}");
+    assert!(!results["cells"].as_array().unwrap().is_empty(), "{stderr}");
+}
+
+/// Runs counter with `args` and sends it SIGINT (Ctrl-C) after `after`: what it printed and
+/// how it ended.
+async fn interrupted_after(args: Vec<std::ffi::OsString>, after: Duration) -> std::process::Output {
+    let child = crate::process::counter_command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(after).await;
+    // SAFETY: a plain signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}

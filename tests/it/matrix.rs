@@ -217,7 +217,7 @@ async fn a_matrix_that_fails_part_way_stops_every_server_it_started() {
         engine: counter::model::Engine::Postgres,
     };
     let location = crate::support::location_of(&options);
-    let failed = counter::matrix::run(&config, &location, None, |_| {}).await;
+    let failed = counter::matrix::run(&config, &location, None, |_| {}, &Default::default()).await;
     let err = failed.expect_err("the second replica cannot connect");
     // (Too many connections is retried until the acquire timeout: it reads "timed out".)
     assert!(err.to_string().contains("could not connect"), "{err}");

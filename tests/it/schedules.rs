@@ -27,6 +27,7 @@ pub fn config(engine: Engine, levels: &[Isolation], methods: &[MethodId]) -> Sch
         max_schedules: 10_000,
         lock_timeout: Duration::from_secs(5),
         deadlock_timeout: Some(Duration::from_millis(200)),
+        stop: Default::default(),
     }
 }
 
