@@ -31,7 +31,8 @@ pub struct HammerConfig {
     pub timeout: Duration,
     /// Waits as long as the server says it may take to answer (`answer_within_ms` in its
     /// info), if that is longer than `timeout`: a request given up sooner would count a
-    /// refusal the server was about to send as unknown. Off when `--timeout` was given.
+    /// refusal the server was about to send as unknown. The command line and the matrix turn
+    /// it on (the command line only when `--timeout` was not given).
     pub follow_server_deadline: bool,
     /// Send the load to this path instead of the method's increment path (benchmarks of the
     /// client against a cheap endpoint); the counter is still read before and after.
@@ -48,7 +49,7 @@ impl HammerConfig {
             reset: false,
             verb: HttpVerb::Post,
             timeout: Duration::from_secs(10),
-            follow_server_deadline: true,
+            follow_server_deadline: false,
             path: None,
         }
     }

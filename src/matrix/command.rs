@@ -14,7 +14,7 @@ use super::MatrixConfig;
 use crate::engines::{self, Location, PoolerRequest, Throwaway};
 use crate::hammer::Control;
 use crate::methods::script;
-use crate::model::results::MatrixResult;
+use crate::model::results::{MatrixResult, RunRecord};
 use crate::model::{Engine, MethodId, Replication};
 use crate::report::{csv, html, matrix, svg};
 
@@ -222,8 +222,11 @@ fn report_violations(result: &MatrixResult) -> u8 {
         eprintln!("HARNESS PROBLEM: {problem}");
         code = 1;
     }
-    // A cell with no verdict is no success either.
-    for run in result.runs.iter().filter(|run| run.outcome.is_no_verdict()) {
+    // A cell with no verdict is no success either. A run with a fault is asked another
+    // question (was anything acknowledged lost?): requests unsent during the outage are part
+    // of it.
+    let no_verdict = |run: &&RunRecord| run.outcome.is_no_verdict() && run.fault.is_none();
+    for run in result.runs.iter().filter(no_verdict) {
         let level = run.isolation.map_or("?", |level| level.sql_name());
         eprintln!(
             "NO VERDICT: {level} x method {} ({}), trial {}: {}",

@@ -101,7 +101,9 @@ async fn the_hammer_waits_as_long_as_the_server_may_take_to_answer() {
     .await;
     let target = Target::parse(&server.handle.base_url()).unwrap();
     let mut config = HammerConfig::new(vec![target], MethodId::Custom, 1);
+    // As `counter hammer` without --timeout: 10 s, or what the server says it may take.
     config.timeout = Duration::from_secs(10);
+    config.follow_server_deadline = true;
     let run = hammer::run(&config, Arc::new(Control::default()))
         .await
         .unwrap();
