@@ -62,7 +62,7 @@ impl LocalPgBouncer {
         let run_as = supervise::run_as(c"postgres", "PgBouncer")?;
         let dir = supervise::private_dir(run_as, "counter-pgbouncer")?;
         let mut pooler = LocalPgBouncer {
-            server: Supervised::new("pgbouncer", dir, STOP),
+            server: Supervised::new("pgbouncer", dir, STOP)?,
             port: 0,
             mode,
             version: version(&binary),

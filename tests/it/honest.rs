@@ -403,3 +403,41 @@ async fn interrupted_after(args: Vec<std::ffi::OsString>, after: Duration) -> st
         .await
         .unwrap()
 }
+
+/// The throwaway directories of process `pid` in the temporary folder.
+fn throwaway_dirs_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("counter-pg-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_the_cluster_is_made_leaves_no_directory() {
+    let _cpu = crate::support::busy().await;
+    // Once, kill -9 during initdb left the cluster's directory and its password file.
+    for delay_ms in [100, 300, 700] {
+        let mut child = crate::process::counter_command()
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !throwaway_dirs_of(pid).is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            throwaway_dirs_of(pid),
+            Vec::<std::path::PathBuf>::new(),
+            "killed after {delay_ms} ms"
+        );
+    }
+}

@@ -88,7 +88,7 @@ impl LocalHaCluster {
         }
         let run_as = run_as(c"postgres", "Patroni")?;
         let etcd_dir = supervise::private_dir(run_as, "counter-etcd")?;
-        let mut etcd = Supervised::new("etcd", etcd_dir, ETCD_STOP);
+        let mut etcd = Supervised::new("etcd", etcd_dir, ETCD_STOP)?;
         let etcd_port = etcd::launch(&mut etcd, etcd_binary, run_as)?;
         let password = super::postgres::cluster::random_password()?;
         let replication_password = super::postgres::cluster::random_password()?;
@@ -122,7 +122,7 @@ impl LocalHaCluster {
             });
             let config = dir.join("patroni.yml");
             supervise::write_private(&config, &yaml, run_as)?;
-            let patroni = Supervised::new("patroni", dir.clone(), PATRONI_STOP)
+            let patroni = Supervised::new("patroni", dir.clone(), PATRONI_STOP)?
                 .with_orphan_pid_file(dir.join("data/postmaster.pid"));
             cluster.nodes.push(Node {
                 addr,

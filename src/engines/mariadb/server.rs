@@ -42,7 +42,7 @@ impl LocalMariaDb {
         let run_as = run_as(c"mysql", "MariaDB")?;
         let dir = supervise::private_dir(run_as, "counter-mariadb")?;
         let mut server = LocalMariaDb {
-            server: Supervised::new("mariadbd", dir, STOP),
+            server: Supervised::new("mariadbd", dir, STOP)?,
         };
         server.install(&bin, run_as)?;
         server.launch(&bin, run_as, durability)?;

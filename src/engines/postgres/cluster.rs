@@ -63,7 +63,7 @@ impl LocalCluster {
         let dir = supervise::private_dir(run_as, "counter-pg")?;
         // From here on, the directory is ours to remove whatever happens.
         let mut cluster = LocalCluster {
-            server: Supervised::new("postgres", dir, STOP),
+            server: Supervised::new("postgres", dir, STOP)?,
             port: 0,
             bin,
             run_as,

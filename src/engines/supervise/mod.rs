@@ -29,10 +29,12 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 const REAPER_SCRIPT: &str = r#"
 trap '' INT TERM HUP
 while read -r _; do :; done
+if [ "$1" -gt 0 ]; then
 kill -"$3" "$1" 2>/dev/null
 i=0
 while kill -0 "$1" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i+1)); done
 kill -"$4" "$1" 2>/dev/null
+fi
 if [ -n "$5" ] && [ -f "$5" ]; then
     p=$(head -n 1 "$5")
     kill -KILL "$p" 2>/dev/null
@@ -63,16 +65,26 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// Takes charge of `dir` (removed on drop from now on) for a server named `program`.
-    pub fn new(program: &'static str, dir: PathBuf, plan: StopPlan) -> Supervised {
-        Supervised {
+    /// Takes charge of `dir` for a server named `program`: removed on drop from now on, and
+    /// by a reaper if this process dies before the server even starts (`kill -9` while
+    /// `initdb` runs once left 39 MB and the password file behind).
+    pub fn new(
+        program: &'static str,
+        dir: PathBuf,
+        plan: StopPlan,
+    ) -> Result<Supervised, ThrowawayError> {
+        let mut supervised = Supervised {
             program,
             dir,
             plan,
             child: None,
             reapers: Vec::new(),
             orphan_pid_file: None,
-        }
+        };
+        // No server yet (pid 0): on our death it only removes the directory.
+        let guard = supervised.spawn_reaper(0)?;
+        supervised.reapers.push(guard);
+        Ok(supervised)
     }
 
     /// Also stops the process named by the first line of `pid_file` once the server is
