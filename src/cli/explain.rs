@@ -112,6 +112,7 @@ impl ExplainArgs {
             max_schedules: 20_000,
             lock_timeout: explore.lock_timeout,
             deadlock_timeout: None,
+            keep_all: self.all,
             stop: Default::default(),
         };
         let shown = match (self.all, self.class) {

@@ -169,6 +169,7 @@ impl SchedulesArgs {
             max_schedules: self.max_schedules,
             lock_timeout: explore.lock_timeout,
             deadlock_timeout: None,
+            keep_all: false,
             stop: Default::default(),
         };
         Ok(SchedulesCommand {

@@ -68,12 +68,20 @@ pub struct ScheduleCell {
     /// Schedules that could not follow their choices (the database took another turn).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diverged: Vec<String>,
+    /// The schedules kept: the shortest of each class (fewest switches, then the first
+    /// explored), or every one when all were asked for (`explain --all`). The counts are in
+    /// `classes`: an exploration's memory does not grow with the schedules it runs.
     pub schedules: Vec<ScheduleRecord>,
     /// Wall time of the cell (the only field that differs between two runs).
     pub elapsed_ms: f64,
 }
 
 impl ScheduleCell {
+    /// How many schedules ran.
+    pub fn schedules_run(&self) -> u64 {
+        self.classes.values().sum()
+    }
+
     /// The first schedule of each class: fewest switches, then the earliest explored.
     pub fn shortest(&self, class: ScheduleClass) -> Option<&ScheduleRecord> {
         let of_class = self.schedules.iter().filter(|s| s.class == class);

@@ -73,7 +73,7 @@ pub fn classes_table(result: &SchedulesResult, markdown: bool) -> String {
         let why = shortest.map_or(String::new(), |s| {
             format!("{}: {}", order_text(s), s.summary)
         });
-        let mut counted = format!("{} ({})", cell.schedules.len(), classes_text(cell));
+        let mut counted = format!("{} ({})", cell.schedules_run(), classes_text(cell));
         if cell.cut_by_switches > 0 {
             counted.push_str(&format!(
                 ", {} cut by the switch bound",
@@ -159,7 +159,7 @@ struct CellRow {
     row: &'static str,
     verdict: &'static str,
     worst: &'static str,
-    schedules: usize,
+    schedules: u64,
     classes: String,
     cut_by_switches: u64,
     cut_by_cap: u64,
@@ -182,7 +182,7 @@ pub fn to_csv(results: &[SchedulesResult]) -> String {
                 row: cell.start.as_str(),
                 verdict: cell.verdict.symbol(),
                 worst: cell.worst.key(),
-                schedules: cell.schedules.len(),
+                schedules: cell.schedules_run(),
                 classes: classes.collect::<Vec<_>>().join(";"),
                 cut_by_switches: cell.cut_by_switches,
                 cut_by_cap: cell.cut_by_cap,

@@ -55,7 +55,7 @@ pub async fn run(command: SchedulesCommand) -> anyhow::Result<u8> {
                     cell.isolation.sql_name(),
                     cell.method,
                     cell.start.as_str(),
-                    cell.schedules.len(),
+                    cell.schedules_run(),
                     report::symbol(cell)
                 );
             }

@@ -115,7 +115,7 @@ fn chosen(cell: &ScheduleCell, shown: Shown) -> anyhow::Result<Vec<&ScheduleReco
             Some(schedule) => vec![schedule],
             None => anyhow::bail!(
                 "no schedule of this cell is {class} (its {} schedules: {}){}",
-                cell.schedules.len(),
+                cell.schedules_run(),
                 tables::classes_text(cell),
                 match class {
                     ScheduleClass::Deadlock =>
@@ -148,7 +148,7 @@ pub fn explanation(
     let mut out = format!(
         "{}: {} schedules of {} sessions, {} ({})\n",
         title(result, cell),
-        cell.schedules.len(),
+        cell.schedules_run(),
         result.meta.sessions,
         tables::symbol(cell),
         tables::classes_text(cell)
@@ -158,7 +158,7 @@ pub fn explanation(
         out.push_str(&format!(
             "\n== {} ({count} of {} schedules); the shortest: {}\n\n",
             schedule.class,
-            cell.schedules.len(),
+            cell.schedules_run(),
             tables::order_text(schedule)
         ));
         out.push_str(&transcript::transcript(schedule, result.meta.sessions));

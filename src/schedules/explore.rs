@@ -13,6 +13,7 @@
 //!   not deterministic, so the tree below it is not either.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -22,7 +23,7 @@ use super::record::record;
 use super::run::{Ran, Runner};
 use crate::engines::{Backend, Database, WithDatabase};
 use crate::methods::Session;
-use crate::model::schedule::StartState;
+use crate::model::schedule::{ScheduleClass, StartState};
 use crate::model::schedule_results::ScheduleRecord;
 use crate::model::{DbFailure, Engine, MethodId};
 
@@ -37,14 +38,39 @@ pub(super) struct Cell<'a> {
     pub lock_timeout: Duration,
     /// Ctrl-C: the schedules not yet run are left out (the cell is then not proven).
     pub stop: &'a AtomicBool,
+    /// Keep every schedule (`explain --all`), not only the shortest of each class.
+    pub keep_all: bool,
 }
 
-/// What exploring a cell found.
+/// What exploring a cell found: how many schedules of each class, and the schedules its
+/// report needs.
 pub(super) struct Explored {
+    pub classes: BTreeMap<ScheduleClass, u64>,
+    /// The shortest schedule of each class, or every one (see [`Cell::keep_all`]).
     pub schedules: Vec<ScheduleRecord>,
+    pub run: u64,
     pub cut_by_switches: u64,
     pub cut_by_cap: u64,
     pub diverged: Vec<String>,
+}
+
+impl Explored {
+    /// Counts `schedule` and keeps it if the report needs it: the first of its class, or one
+    /// with fewer switches than the one kept (every one with `all`).
+    fn keep(&mut self, schedule: ScheduleRecord, all: bool) {
+        self.run += 1;
+        *self.classes.entry(schedule.class).or_insert(0) += 1;
+        if all {
+            self.schedules.push(schedule);
+            return;
+        }
+        let kept = self.schedules.iter_mut().find(|s| s.class == schedule.class);
+        match kept {
+            Some(kept) if schedule.switches < kept.switches => *kept = schedule,
+            Some(_) => {}
+            None => self.schedules.push(schedule),
+        }
+    }
 }
 
 impl WithDatabase for Cell<'_> {
@@ -54,13 +80,15 @@ impl WithDatabase for Cell<'_> {
         let mut probe = db.probe().await?;
         let mut pending: Vec<Vec<usize>> = vec![Vec::new()];
         let mut explored = Explored {
+            classes: BTreeMap::new(),
             schedules: Vec::new(),
+            run: 0,
             cut_by_switches: 0,
             cut_by_cap: 0,
             diverged: Vec::new(),
         };
         while let Some(prefix) = pending.pop() {
-            if explored.schedules.len() as u64 >= self.max_schedules
+            if explored.run >= self.max_schedules
                 || self.stop.load(Ordering::Relaxed)
             {
                 explored.cut_by_cap = pending.len() as u64 + 1;
@@ -75,7 +103,8 @@ impl WithDatabase for Cell<'_> {
             if let Some(diverged) = &ran.diverged {
                 explored.diverged.push(diverged.clone());
             }
-            explored.schedules.push(record(&ran, self.method, 0, after));
+            let all = self.keep_all;
+            explored.keep(record(&ran, self.method, 0, after), all);
         }
         Ok(explored)
     }

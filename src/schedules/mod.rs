@@ -52,6 +52,9 @@ pub struct SchedulesConfig {
     pub lock_timeout: Duration,
     /// PostgreSQL's deadlock_timeout for the sessions (only on a throwaway cluster).
     pub deadlock_timeout: Option<Duration>,
+    /// Keep every schedule of a cell (`explain --all`); otherwise only the shortest of each
+    /// class is kept, and memory stays flat however many schedules run.
+    pub keep_all: bool,
     /// Set by Ctrl-C: no further schedule starts; the cells so far are the result (the one
     /// cut short is not proven).
     pub stop: Arc<AtomicBool>,
@@ -107,6 +110,7 @@ impl SchedulesConfig {
             lock_timeout: Duration::from_secs(5),
             deadlock_timeout: (throwaway && matrix.engine == Engine::Postgres)
                 .then_some(THROWAWAY_DEADLOCK_TIMEOUT),
+            keep_all: false,
             stop: Default::default(),
         }
     }
@@ -163,7 +167,7 @@ pub async fn run(
         backend.close().await;
         cells.extend(explored?);
     }
-    let schedules_run = cells.iter().map(|c| c.schedules.len() as u64).sum();
+    let schedules_run = cells.iter().map(ScheduleCell::schedules_run).sum();
     Ok(SchedulesResult {
         meta: SchedulesMeta {
             engine: config.engine.name().to_string(),
@@ -220,6 +224,7 @@ async fn explore_level(
             let started = Instant::now();
             let cell = Cell {
                 stop: &config.stop,
+                keep_all: config.keep_all,
                 backend,
                 method,
                 start,
@@ -229,10 +234,7 @@ async fn explore_level(
                 lock_timeout: config.lock_timeout,
             };
             let explored = backend.with_database(cell).await?;
-            let mut classes = BTreeMap::new();
-            for schedule in &explored.schedules {
-                *classes.entry(schedule.class).or_insert(0) += 1;
-            }
+            let classes = explored.classes;
             let cut = explored.cut_by_switches + explored.cut_by_cap;
             let Some((verdict, worst)) = cell_verdict(&classes, cut) else {
                 continue;
