@@ -39,8 +39,26 @@ pub enum DbError {
 /// The migrations; for CockroachDB and YugabyteDB without sqlx's `pg_advisory_lock` around
 /// them (a no-op stub or a missing function there). Two servers migrating the same empty
 /// database at the same instant are then protected only by `CREATE TABLE IF NOT EXISTS`.
+///
+/// Built at run time from the embedded SQL (not with sqlx's `migrate!` macro, whose proc-macro
+/// crates cost the build a copy of sqlx for the host); the checksums are the same.
 pub(crate) fn migrator(engine: Engine) -> sqlx::migrate::Migrator {
-    let mut migrator = sqlx::migrate!();
+    use sqlx::SqlSafeStr;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let migrations = crate::model::migrations::MIGRATIONS
+        .iter()
+        .map(|&(version, description, sql)| {
+            let sql = sqlx::AssertSqlSafe(sql).into_sql_str();
+            Migration::new(
+                version,
+                description.into(),
+                MigrationType::Simple,
+                sql,
+                false,
+            )
+        })
+        .collect();
+    let mut migrator = Migrator::with_migrations(migrations);
     migrator.set_locking(!matches!(engine, Engine::Cockroach | Engine::Yugabyte));
     migrator
 }

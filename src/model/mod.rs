@@ -6,6 +6,7 @@ pub mod engine;
 pub mod failure;
 pub mod isolation;
 pub mod method;
+pub mod migrations;
 pub mod outcome;
 pub mod pooler;
 pub mod replication;

@@ -7,12 +7,7 @@ use crate::model::schedule::StartState;
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord};
 use crate::model::{Engine, Isolation, IsolationScope};
 
-/// The counter tables, as the migrations create them (one source for both).
-const MIGRATIONS: [&str; 3] = [
-    include_str!("../../migrations/0001_counter.sql"),
-    include_str!("../../migrations/0002_hot_counters.sql"),
-    include_str!("../../migrations/0003_version_column.sql"),
-];
+use crate::model::migrations::MIGRATIONS;
 
 /// What a replay needs to know about the cell.
 pub struct Replay<'a> {
@@ -71,7 +66,7 @@ impl Replay<'_> {
             cell.start.as_str()
         );
         out.push_str("setup\n{\n");
-        for migration in MIGRATIONS {
+        for (_, _, migration) in MIGRATIONS {
             for line in migration
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("--"))

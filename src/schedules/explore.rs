@@ -12,8 +12,8 @@
 //! - after a deadlock nothing is branched: which instance the database picks as the victim is
 //!   not deterministic, so the tree below it is not either.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -64,7 +64,10 @@ impl Explored {
             self.schedules.push(schedule);
             return;
         }
-        let kept = self.schedules.iter_mut().find(|s| s.class == schedule.class);
+        let kept = self
+            .schedules
+            .iter_mut()
+            .find(|s| s.class == schedule.class);
         match kept {
             Some(kept) if schedule.switches < kept.switches => *kept = schedule,
             Some(_) => {}
@@ -88,9 +91,7 @@ impl WithDatabase for Cell<'_> {
             diverged: Vec::new(),
         };
         while let Some(prefix) = pending.pop() {
-            if explored.run >= self.max_schedules
-                || self.stop.load(Ordering::Relaxed)
-            {
+            if explored.run >= self.max_schedules || self.stop.load(Ordering::Relaxed) {
                 explored.cut_by_cap = pending.len() as u64 + 1;
                 break;
             }
