@@ -142,6 +142,10 @@ pub async fn start_server_with(
 /// made as `counter serve` makes it on its throwaway cluster (named after the database: the
 /// tests share one cluster, and roles are the cluster's).
 pub async fn confined_location(options: &PgConnectOptions) -> Location {
+    // One at a time: the grant on deadlock_timeout updates a catalog the cluster shares, and
+    // two at once fail with "tuple concurrently updated".
+    static MAKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = MAKING.lock().await;
     let database = options.get_database().unwrap().to_string();
     let role = format!("script_{database}");
     let login = postgres::script_role::create_named(options, &database, &role)

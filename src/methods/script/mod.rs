@@ -3,7 +3,9 @@
 //! language, `check.rs` has the database prepare every statement before a request runs, and
 //! `run.rs` runs it for one increment.
 
+mod build;
 pub mod check;
+mod dialect;
 pub mod lex;
 pub mod parse;
 pub mod run;

@@ -12,51 +12,21 @@
 use std::sync::Arc;
 
 use sqlx::database::HasStatementCache;
-use sqlx::{
-    AssertSqlSafe, Column, ColumnIndex, Database, Decode, Either, Encode, Executor, IntoArguments,
-    Row, SqlSafeStr, Statement as _, Type, TypeInfo,
-};
+use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::errors::ErrorTable;
-use crate::methods::{Guard, TxReport};
+
+mod foreign;
+mod link;
+mod macros;
+mod rows;
+
+use crate::methods::Guard;
+use crate::model::DbFailure;
 use crate::model::statement::{Answer, Effect, Fetch, Observer, Statement, Then};
-use crate::model::{DbFailure, ErrorClass};
-
-/// A connection a session holds, as the wire needs it: the sqlx connection, how its engine
-/// counts the rows a statement wrote, and how to keep it from going back to its pool.
-pub trait Link: Send {
-    type Db: Database;
-    fn connection(&mut self) -> &mut <Self::Db as Database>::Connection;
-    /// Rows written, from the engine's result of an `execute`.
-    fn rows_written(result: &<Self::Db as Database>::QueryResult) -> u64;
-    /// Told of every error; a link that can tell a broken connection (I/O, the server
-    /// shutting down) from a refused statement marks it for dropping.
-    fn failed(&mut self, _err: &sqlx::Error) {}
-    /// Closes this connection instead of giving it back (it is in a state no one else may
-    /// inherit, such as an open transaction); the others are not affected.
-    fn discard(&mut self);
-    /// A user's script ran on this connection: whatever it left there (settings, temporary
-    /// tables, session locks) must not reach the next request. Closing it is always safe;
-    /// a link that can reset its connection as good as new does that instead.
-    fn forget_foreign(&mut self) {
-        self.discard();
-    }
-    /// Where the connection's transaction is, as the engine reported it without being asked
-    /// (PostgreSQL's `ReadyForQuery` through the relay, SQLite's autocommit flag), and the
-    /// transaction commands reported since the last call; None where the link cannot tell
-    /// (the wire then asks with its report statement, if it has one).
-    fn reported(&mut self) -> Option<Reported> {
-        None
-    }
-}
-
-/// What a link or a report statement says of the connection's transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reported {
-    pub open: bool,
-    /// Transaction commands completed (their tags), where the engine names them.
-    pub control: Vec<String>,
-}
+pub use link::{Link, Reported};
+pub(crate) use macros::{pooled_link, session_through_wire};
+use rows::integers;
 
 /// Where the session's transaction is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,19 +136,6 @@ where
         }
     }
 
-    /// This connection serves a user's script, whatever it sends: it will not serve anyone
-    /// else (its link resets or closes it when the session ends).
-    pub fn serves_foreign(&mut self) {
-        self.ran_foreign = true;
-    }
-
-    /// Learns where the transaction is after a user's statement by sending `query` (see
-    /// [`ReportBy::Query`]).
-    pub fn reporting_by(mut self, query: &'static str) -> Wire<L> {
-        self.report = ReportBy::Query(query);
-        self
-    }
-
     /// Through a transaction pooler: unnamed statements only, and every statement outside a
     /// transaction inside one of its own.
     pub fn through_transaction_pooler(mut self) -> Wire<L> {
@@ -229,93 +186,6 @@ where
     /// a way that leaves it in an unknown state), whatever the transaction state says.
     pub fn discard(&mut self) {
         self.link.discard();
-    }
-
-    /// Sends a statement of a user's script: as [`Wire::send`] (prepared, see
-    /// `sending_foreign`), and the connection will not serve anyone else. With its answer,
-    /// whether the statement left the transaction as counter had it: the database's report
-    /// taken right before and right after the statement itself (inside the transaction the
-    /// wire wraps an autocommit write in, if it does), so counter's own `BEGIN` and `COMMIT`
-    /// are never taken for the script's.
-    pub async fn send_foreign(
-        &mut self,
-        statement: Statement,
-    ) -> Result<(Answer, TxReport), DbFailure> {
-        self.ran_foreign = true;
-        let wrap = self.tx == Tx::Idle && self.wraps(statement.effect);
-        if wrap {
-            self.exchange(&Statement::control(self.wrap_begin, Effect::Local))
-                .await?;
-            self.tx = Tx::Wrapped;
-        }
-        let _ = self.link.reported();
-        self.sending_foreign = true;
-        let result = self.exchange(&statement).await;
-        self.sending_foreign = false;
-        let report = match &result {
-            Ok(_) => self.report().await,
-            Err(_) => TxReport::Unknown,
-        };
-        if wrap {
-            let committed = self.finish_wrapped().await;
-            let answer = result?;
-            return committed.map(|()| (answer, report));
-        }
-        Ok((result?, report))
-    }
-
-    /// Whether the transaction is where counter left it (open for the method's transaction
-    /// and for a wrapped statement, closed otherwise), as the database says now.
-    async fn report(&mut self) -> TxReport {
-        let reported = match self.report {
-            ReportBy::Link => self.link.reported(),
-            ReportBy::Query(sql) => match self.inspect_integer(sql).await {
-                Ok(Some(open)) => Some(Reported {
-                    open: open != 0,
-                    control: Vec::new(),
-                }),
-                _ => None,
-            },
-        };
-        let Some(reported) = reported else {
-            return TxReport::Unknown;
-        };
-        let expected_open = self.tx != Tx::Idle;
-        if reported.control.is_empty() && reported.open == expected_open {
-            return TxReport::Kept;
-        }
-        TxReport::Changed {
-            open: reported.open,
-            control: reported.control,
-        }
-    }
-
-    /// One integer a statement of the harness answers (sent without the observer).
-    pub async fn inspect_integer(&mut self, sql: &'static str) -> Result<Option<i64>, DbFailure> {
-        let answer = self
-            .execute(&Statement::fixed(sql, &[], Effect::Local, Fetch::Rows))
-            .await;
-        let answer = answer.map_err(|err| {
-            self.link.failed(&err);
-            self.errors.classify(&err)
-        })?;
-        Ok(answer.scalar())
-    }
-
-    /// The first column of the first row a statement of the harness answers, as text (sent
-    /// without the observer).
-    pub async fn inspect_text(&mut self, sql: &'static str) -> Result<Option<String>, DbFailure> {
-        let conn = self.link.connection();
-        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await;
-        let rows = rows.map_err(|err| {
-            self.link.failed(&err);
-            self.errors.classify(&err)
-        })?;
-        Ok(rows
-            .first()
-            .and_then(|row| row.try_get::<String, _>(0).ok()))
     }
 
     /// Sends `statement` (inside a transaction of its own when [`Wrap`] says so) and returns
@@ -469,52 +339,6 @@ where
             first_row: rows.first().map(integers).unwrap_or_default(),
         })
     }
-
-    /// The connection's id on the server (PostgreSQL's backend pid, MariaDB's connection id;
-    /// None on SQLite), asked once.
-    pub async fn server_id(&mut self) -> Result<Option<i64>, DbFailure> {
-        if self.server_id.is_some() {
-            return Ok(self.server_id);
-        }
-        let ServerIdQuery::Ask(sql) = self.id_query else {
-            return Ok(None);
-        };
-        let asked = Statement::fixed(sql, &[], Effect::Local, Fetch::Rows);
-        self.server_id = self.exchange(&asked).await?.scalar();
-        Ok(self.server_id)
-    }
-
-    /// Prepares a user's statement with `params` BIGINT parameters without running it; its
-    /// columns' names. A statement whose own placeholders the database counts differently (a
-    /// `$1` or `?` typed by the user) is the user's mistake: refused, and the connection stays
-    /// usable.
-    pub async fn prepare(&mut self, sql: &str, params: usize) -> Result<Vec<String>, DbFailure> {
-        let types = vec![<i64 as Type<L::Db>>::type_info(); params];
-        let text = AssertSqlSafe(sql.to_string()).into_sql_str();
-        let prepared = self.link.connection().prepare_with(text, &types).await;
-        let statement = prepared.map_err(|err| {
-            self.link.failed(&err);
-            self.errors.classify(&err)
-        })?;
-        let declared = statement.parameters().map(|p| match p {
-            Either::Left(types) => types.len(),
-            Either::Right(count) => count,
-        });
-        if let Some(declared) = declared.filter(|&declared| declared != params) {
-            return Err(DbFailure::ours(
-                ErrorClass::Internal,
-                format!(
-                    "the statement has {declared} parameters and counter binds {params}: write \
-                     values as :name variables"
-                ),
-            ));
-        }
-        Ok(statement
-            .columns()
-            .iter()
-            .map(|column| column.name().to_string())
-            .collect())
-    }
 }
 
 impl<L: Link> Drop for Wire<L> {
@@ -529,78 +353,3 @@ impl<L: Link> Drop for Wire<L> {
         }
     }
 }
-
-/// A row's columns as integers (BIGINT or INTEGER, or NULL); the type's name where a column
-/// is something else.
-fn integers<R>(row: &R) -> Vec<(String, Result<Option<i64>, String>)>
-where
-    R: Row,
-    for<'r> Option<i64>: Decode<'r, R::Database>,
-    for<'r> Option<i32>: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    i32: Type<R::Database>,
-    usize: ColumnIndex<R>,
-{
-    row.columns()
-        .iter()
-        .enumerate()
-        .map(|(index, column)| {
-            let value = row
-                .try_get::<Option<i64>, _>(index)
-                .or_else(|_| {
-                    row.try_get::<Option<i32>, _>(index)
-                        .map(|v| v.map(i64::from))
-                })
-                .map_err(|_| column.type_info().name().to_lowercase());
-            (column.name().to_string(), value)
-        })
-        .collect()
-}
-
-/// The [`crate::methods::Session`] calls that every engine's session hands to its wire as
-/// they are (written once; used inside each engine's `impl Session`).
-macro_rules! session_through_wire {
-    () => {
-        async fn run_script(
-            &mut self,
-            statement: $crate::model::statement::Statement,
-        ) -> Result<
-            ($crate::model::statement::Answer, $crate::methods::TxReport),
-            $crate::model::DbFailure,
-        > {
-            self.wire.send_foreign(statement).await
-        }
-
-        fn observe(&mut self, observer: std::sync::Arc<dyn $crate::model::statement::Observer>) {
-            self.wire.observe(observer);
-        }
-
-        async fn server_id(&mut self) -> Result<Option<i64>, $crate::model::DbFailure> {
-            self.wire.server_id().await
-        }
-    };
-}
-pub(crate) use session_through_wire;
-
-/// [`Link`] for a connection of one of sqlx's own pools (MariaDB, SQLite): closing it on drop
-/// keeps it from going back.
-macro_rules! pooled_link {
-    ($db:ty, $connection:ty, $result:ty) => {
-        impl $crate::engines::wire::Link for sqlx::pool::PoolConnection<$db> {
-            type Db = $db;
-
-            fn connection(&mut self) -> &mut $connection {
-                self
-            }
-
-            fn rows_written(result: &$result) -> u64 {
-                result.rows_affected()
-            }
-
-            fn discard(&mut self) {
-                self.close_on_drop();
-            }
-        }
-    };
-}
-pub(crate) use pooled_link;

@@ -16,17 +16,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod checks;
+mod deadline;
+
 use super::parse::{Reading, Script, Shortened, Step};
 use super::statement::{Pause, Statement};
 use crate::methods::get_or_create::get_or_create;
-use crate::methods::session::{Guard, MethodContext, Read, Session, TxReport};
+use crate::methods::session::{Guard, MethodContext, Read, Session};
 use crate::methods::span::Span;
-use crate::model::statement::{Answer, Effect, Fetch, Statement as Sent};
+use crate::model::statement::{Effect, Fetch, Statement as Sent};
 use crate::model::{DbFailure, ErrorClass, IncrementError, Isolation, IsolationScope};
 
-/// How long a cancelled statement gets to come back with its error before counter stops
-/// waiting for it (the connection is then closed, which ends the transaction too).
-pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+pub use deadline::CANCEL_GRACE;
 
 /// Runs `script` once for counter `id`; returns the count written when the script makes it
 /// known (`-- written: var`, or a `RETURNING count`). Whatever fails, an open transaction is
@@ -143,31 +144,6 @@ impl Run {
         Ok(())
     }
 
-    /// Refuses to go on past the deadline.
-    fn before(&self, line: usize) -> Result<(), IncrementError> {
-        match self.deadline {
-            Some((at, after)) if Instant::now() >= at => Err(self.late(line, after)),
-            _ => Ok(()),
-        }
-    }
-
-    fn late(&self, line: usize, after: Duration) -> IncrementError {
-        self.failed(line, IncrementError::DeadlineExceeded { line, after })
-    }
-
-    async fn sleep(&self, line: usize, pause: Duration) -> Result<(), IncrementError> {
-        let Some((at, after)) = self.deadline else {
-            tokio::time::sleep(pause).await;
-            return Ok(());
-        };
-        if Instant::now() + pause > at {
-            tokio::time::sleep_until(at).await;
-            return Err(self.late(line, after));
-        }
-        tokio::time::sleep(pause).await;
-        Ok(())
-    }
-
     async fn statement<S: Session>(
         &mut self,
         session: &mut S,
@@ -236,111 +212,6 @@ impl Run {
             self.committed_alone = true;
         }
         Ok(())
-    }
-
-    /// Sends `sent`, cancelling it if the deadline passes first: the statement then fails
-    /// (the database's cancel error), or, if it does not come back within [`CANCEL_GRACE`],
-    /// the attempt ends here and the connection is closed with the session.
-    async fn send<S: Session>(
-        &self,
-        session: &mut S,
-        line: usize,
-        sent: Sent,
-        writes: bool,
-    ) -> Result<Result<(Answer, TxReport), DbFailure>, IncrementError> {
-        let Some((at, after)) = self.deadline else {
-            return Ok(session.run_script(sent).await);
-        };
-        let canceller = session.canceller().await;
-        let running = session.run_script(sent);
-        tokio::pin!(running);
-        tokio::select! {
-            answered = &mut running => return Ok(answered),
-            () = tokio::time::sleep_until(at) => {}
-        }
-        if let Some(cancel) = canceller {
-            cancel().await;
-        }
-        match tokio::time::timeout(CANCEL_GRACE, running).await {
-            // It finished just then: what it did counts; the next step meets the deadline.
-            Ok(Ok(answered)) => Ok(Ok(answered)),
-            // Cancelled: it did nothing, and its transaction rolls back.
-            Ok(Err(_)) => Err(self.late(line, after)),
-            // Never answered: an autocommit write may or may not have committed.
-            Err(_) if writes && !self.in_transaction => Err(IncrementError::ScriptPartlyApplied {
-                line,
-                cause: format!(
-                    "the statement ran past the deadline of {} ms and did not answer its \
-                     cancel",
-                    after.as_millis()
-                ),
-            }),
-            Err(_) => Err(self.late(line, after)),
-        }
-    }
-
-    /// The database says where the transaction is after the statement at `line`: where
-    /// counter left it, or the script moved it (and the request is refused, truthfully about
-    /// what stayed applied).
-    fn check_transaction(&mut self, line: usize, report: TxReport) -> Result<(), IncrementError> {
-        let TxReport::Changed { open, control } = report else {
-            return Ok(());
-        };
-        let named = match control.is_empty() {
-            true => String::new(),
-            false => format!(" ({})", control.join(", ")),
-        };
-        let committed = control.iter().any(|tag| tag.starts_with("COMMIT"))
-            || (self.in_transaction && !open && control.is_empty());
-        if committed {
-            // What the transaction wrote before the script's own commit stays.
-            self.committed_alone = true;
-        }
-        if open {
-            // Counter rolls back what the script left open.
-            self.in_transaction = true;
-        } else {
-            self.in_transaction = false;
-        }
-        let message = match (committed, open) {
-            (true, _) => format!(
-                "the statement ended counter's transaction itself{named}: its writes before \
-                 it are committed, and counter opens and ends the script's transaction"
-            ),
-            (false, true) => format!(
-                "the statement opened a transaction itself{named}: counter opens and ends the \
-                 script's transaction (write BEGIN and COMMIT as statements of their own)"
-            ),
-            (false, false) => format!(
-                "the statement rolled back counter's transaction itself{named}: write \
-                 ROLLBACK as a statement of its own"
-            ),
-        };
-        Err(self.script_failed(line, message))
-    }
-
-    /// Refuses the attempt when the database says the transaction (or, outside one, the
-    /// next one) runs at another level than `expected`.
-    async fn check_level<S: Session>(
-        &self,
-        session: &mut S,
-        line: usize,
-        expected: Isolation,
-    ) -> Result<(), IncrementError> {
-        let found = session.isolation_now().await;
-        match found.map_err(|err| self.database(line, err))? {
-            Some(found) if found != expected => Err(self.level_changed(line, found)),
-            _ => Ok(()),
-        }
-    }
-
-    fn level_changed(&self, line: usize, found: Isolation) -> IncrementError {
-        let message = format!(
-            "the database says the transaction runs at {found}, not at the run's {}: the \
-             isolation level is the run's (--isolation), not the script's",
-            self.level
-        );
-        self.script_failed(line, message)
     }
 
     fn value(&self, line: usize, name: &str) -> Result<Option<i64>, IncrementError> {
