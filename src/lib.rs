@@ -1,9 +1,10 @@
 //! `counter`: which locking method survives which isolation level when many requests hit the
 //! same row at once. README.md says how to use it, ARCHITECTURE.md how it is built.
 //!
-//! The layers, top to bottom (each imports only from layers below it):
-//! `cli` -> `matrix` -> (`server`, `hammer`) -> `report` -> `engines` -> `methods` -> (`api`,
-//! `model`). `model` is the shared vocabulary and imports nothing of ours.
+//! The layers, top to bottom (each imports only from layers below it; `tests/it/house.rs`
+//! checks it): `cli` -> `matrix` -> `schedules` -> `server` -> `hammer` -> `report` ->
+//! `engines` -> `methods` -> `api` -> (`signals`, `model`). `model` is the shared vocabulary
+//! and imports nothing of ours.
 
 pub mod api;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod report;
 pub mod schedules;
 pub mod server;
+pub mod signals;
 
 use cli::{Cli, Command};
 

@@ -11,10 +11,12 @@
 mod backend;
 pub mod blocking;
 mod capabilities;
+mod database;
 pub mod errors;
 pub mod ha;
 pub mod mariadb;
 mod options;
+pub mod patroni;
 pub mod pgbouncer;
 mod pooler;
 pub mod postgres;

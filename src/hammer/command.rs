@@ -58,13 +58,10 @@ pub async fn run(command: HammerCommand) -> anyhow::Result<u8> {
     };
     match &command.output {
         Some(path) => {
-            if let Err(err) = std::fs::write(path, &text) {
+            if let Err(err) = crate::report::files::write(path, &text) {
                 // The load is done and the counter changed: the figures must not be lost.
                 print!("{text}");
-                anyhow::bail!(
-                    "could not write {} ({err}); the summary is above",
-                    path.display()
-                );
+                anyhow::bail!("{err}; the summary is above");
             }
         }
         None => print!("{text}"),

@@ -126,7 +126,7 @@ fn classify(answer: Result<http::Reply, http::HttpError>) -> RequestEnd {
         Ok(reply) => (reply.status, reply.body),
         Err(err) if err.never_sent() => {
             return RequestEnd::Rejected {
-                reason: crate::model::results::NOT_CONNECTED.into(),
+                reason: crate::model::codes::NOT_CONNECTED.into(),
                 status: None,
             };
         }

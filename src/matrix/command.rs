@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MatrixConfig;
@@ -49,7 +48,7 @@ pub struct Outputs {
 
 pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
     let mut config = command.config.clone();
-    let mut shutdown = Box::pin(crate::server::shutdown_signal());
+    let mut shutdown = Box::pin(crate::signals::shutdown_signal());
     let stop = Arc::new(Control::default());
     let mut results = Vec::new();
     for (engine, location) in command.engines.iter().cloned() {
@@ -81,7 +80,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
             |_| bar.inc(1),
             &stop,
         );
-        let result = crate::server::stop_on_first_signal(
+        let result = crate::signals::stop_on_first_signal(
             run,
             || stop.stop(),
             "the requests in flight finish, then the cells that ran are reported",
@@ -91,7 +90,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         let mut result = match (result, command.schedules && !stop.stopped()) {
             (Some(Ok(result)), true) => {
                 let explored = tokio::select! {
-                    explored = with_schedules(result, &config, &provisioned) => Some(explored),
+                    explored = super::schedules::with_schedules(result, &config, &provisioned) => Some(explored),
                     () = &mut shutdown => None,
                 };
                 match explored {
@@ -144,30 +143,6 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         return Ok(130);
     }
     Ok(results.iter().map(report_violations).max().unwrap_or(0))
-}
-
-/// Explores every cell of `result` on the same database, and writes each record's schedule
-/// verdict beside its race verdict.
-async fn with_schedules(
-    mut result: MatrixResult,
-    config: &MatrixConfig,
-    provisioned: &engines::Provisioned,
-) -> Result<MatrixResult, super::MatrixError> {
-    let explored = crate::schedules::run(
-        &crate::schedules::SchedulesConfig::beside(config, provisioned.throwaway.is_some()),
-        &provisioned.location,
-        |_| {},
-    )
-    .await
-    .map_err(|err| super::MatrixError::Schedules(err.to_string()))?;
-    for run in &mut result.runs {
-        let level = run.isolation;
-        let verdict = level.and_then(|level| explored.verdict_for(level, run.method));
-        run.schedule_verdict = verdict.map(|(verdict, _)| verdict);
-        run.schedule_worst = verdict.map(|(_, worst)| worst);
-    }
-    result.schedules = Some(explored);
-    Ok(result)
 }
 
 /// The reason the first engine gave, when every engine refused the custom method's script:
@@ -244,7 +219,7 @@ fn report_violations(result: &MatrixResult) -> u8 {
 /// setting; JSON as the result object, or an array of them when several engines ran.
 fn write_outputs(args: &Outputs, results: &[MatrixResult]) -> anyhow::Result<()> {
     let write = |path: &std::path::Path, text: String| {
-        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+        crate::report::files::write(path, &text).map_err(anyhow::Error::msg)
     };
     if let Some(path) = &args.csv {
         let runs: Vec<_> = results

@@ -4,6 +4,7 @@
 pub mod command;
 mod error;
 mod faults;
+mod schedules;
 mod servers;
 
 pub use error::MatrixError;
@@ -16,7 +17,7 @@ use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOpti
 use crate::hammer::{self, Control, HammerConfig, Target};
 use crate::methods::script::Script;
 use crate::model::results::{MatrixMeta, MatrixResult, MethodScript, NotApplicable, RunRecord};
-use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId};
+use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId, machine_description};
 use servers::Servers;
 
 /// What to run.
@@ -252,16 +253,4 @@ async fn run_level(
         }
     }
     Ok(())
-}
-
-/// "x86_64 Linux, 2 cores": enough to tell machines apart in a results file.
-pub fn machine_description() -> String {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    format!(
-        "{} {}, {cores} cores",
-        std::env::consts::ARCH,
-        std::env::consts::OS
-    )
 }

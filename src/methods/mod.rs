@@ -10,6 +10,7 @@ mod advisory_lock;
 mod atomic_update;
 pub mod coalesced;
 mod compare_and_swap;
+pub mod custom;
 mod get_or_create;
 mod in_process_lock;
 mod ledger;
@@ -76,7 +77,7 @@ async fn run<S: Session>(
             let Some(script) = &ctx.script else {
                 return Err(IncrementError::NotApplicable(NO_SCRIPT.to_string()));
             };
-            return script::increment(session, ctx, script, id, span).await;
+            return custom::increment(session, ctx, script, id, span).await;
         }
     };
     written.map(Some)

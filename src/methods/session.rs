@@ -39,7 +39,7 @@ pub enum Inserted {
 
 /// Whether a statement of a user's script left the connection's transaction as counter had
 /// it, as the database reported it right after the statement (see `engines/wire.rs`): what
-/// the script is checked against at run time (`methods/script/run.rs`), whatever its text
+/// the script is checked against at run time (`methods/custom/`), whatever its text
 /// looked like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxReport {

@@ -4,6 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
+use super::isolation::Isolation;
+
 /// A registered method. The discriminant is its public number; method N increments row N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MethodId {
@@ -176,6 +180,21 @@ impl FromStr for MethodId {
             given: text.chars().take(64).collect(),
         })
     }
+}
+
+/// A custom method's script as it ran: its file's name and its whole text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodScript {
+    pub file: String,
+    pub text: String,
+}
+
+/// A cell the engine cannot run (a whole level when `method` is None), and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotApplicable {
+    pub isolation: Isolation,
+    pub method: Option<u32>,
+    pub reason: String,
 }
 
 #[cfg(test)]

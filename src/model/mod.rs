@@ -2,9 +2,11 @@
 //! outcome, failure classes, the results model). Nothing here imports any other module of
 //! ours, so every layer can depend on it and it depends on none.
 
+pub mod codes;
 pub mod engine;
 pub mod failure;
 pub mod isolation;
+pub mod machine;
 pub mod method;
 pub mod migrations;
 pub mod outcome;
@@ -18,6 +20,7 @@ pub mod statement;
 pub use engine::Engine;
 pub use failure::{DbFailure, ErrorClass, IncrementError, Refusal};
 pub use isolation::{Isolation, IsolationScope};
+pub use machine::machine_description;
 pub use method::{MethodId, UnknownMethod};
 pub use outcome::{Contention, DbInterval, Ends, Outcome, Verdict};
 pub use pooler::PoolMode;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::codes;
 use super::isolation::{Isolation, IsolationScope};
+pub use super::method::{MethodScript, NotApplicable};
 use super::outcome::{Outcome, Verdict};
 use super::schedule::ScheduleClass;
 
@@ -109,11 +111,6 @@ pub struct FaultRecord {
 }
 
 impl RunRecord {
-    /// Who refused the rejected requests, in words (see [`refusals_in_words`]).
-    pub fn refusals_in_words(&self) -> String {
-        refusals_in_words(self.rejected, &self.errors)
-    }
-
     /// `40001=57;23505=3`, most frequent first.
     pub fn errors_text(&self) -> String {
         let mut errors: Vec<(&String, &u64)> = self.errors.iter().collect();
@@ -126,44 +123,15 @@ impl RunRecord {
     }
 }
 
-/// Who refused `rejected` requests, in words: the database's refusals apart from the
-/// requests that never started (the server shed them, no database connection was free, the
-/// client could not connect), which say nothing about the method.
-pub fn refusals_in_words(rejected: u64, errors: &BTreeMap<String, u64>) -> String {
-    let (shed, no_connection, connect) = never_started(errors);
-    let by_database = rejected.saturating_sub(shed + no_connection + connect);
-    let mut parts = Vec::new();
-    if by_database > 0 || shed + no_connection + connect == 0 {
-        parts.push(format!("the database refused {by_database} requests"));
-    }
-    if shed > 0 {
-        parts.push(format!(
-            "the server shed {shed} before they started (more in flight than its \
-             --max-in-flight allows: lower the client's concurrency or raise the limit; \
-             not the method's doing)"
-        ));
-    }
-    if no_connection > 0 {
-        parts.push(format!(
-            "{no_connection} found no free database connection in time and were not sent \
-             (the server's --pool-size)"
-        ));
-    }
-    if connect > 0 {
-        parts.push(format!("{connect} could not connect to the server"));
-    }
-    parts.join("; ")
-}
-
 /// Of the rejected requests whose errors are `errors`, those that never reached the
 /// database: (shed by the server, no database connection free, the client could not
 /// connect). They say nothing about the method.
 pub fn never_started(errors: &BTreeMap<String, u64>) -> (u64, u64, u64) {
     let count = |key: &str| errors.get(key).copied().unwrap_or(0);
     (
-        count(crate::api::codes::OVERLOADED),
-        count(crate::api::codes::DATABASE_UNAVAILABLE),
-        count(NOT_CONNECTED),
+        count(codes::OVERLOADED),
+        count(codes::DATABASE_UNAVAILABLE),
+        count(codes::NOT_CONNECTED),
     )
 }
 
@@ -172,9 +140,6 @@ pub fn not_started(errors: &BTreeMap<String, u64>) -> u64 {
     let (shed, no_connection, connect) = never_started(errors);
     shed + no_connection + connect
 }
-
-/// The error key of a request that could not connect to the server (never sent).
-pub const NOT_CONNECTED: &str = "connect";
 
 /// Facts about a matrix run as a whole, for reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,21 +170,6 @@ pub struct MatrixMeta {
     pub method_script: Option<MethodScript>,
 }
 
-/// A custom method's script as it ran: its file's name and its whole text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MethodScript {
-    pub file: String,
-    pub text: String,
-}
-
-/// A cell the engine cannot run (a whole level when `method` is None), and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NotApplicable {
-    pub isolation: Isolation,
-    pub method: Option<u32>,
-    pub reason: String,
-}
-
 /// Every record of one engine's matrix, in level, method, trial order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatrixResult {
@@ -240,6 +190,16 @@ impl MatrixResult {
     /// Runs whose acknowledged increments vanished or were counted twice.
     pub fn invariant_violations(&self) -> impl Iterator<Item = &RunRecord> {
         self.runs.iter().filter(|r| r.outcome.violates_invariant())
+    }
+
+    /// The race's verdict of `method` at `level` (without retries) over its trials: the
+    /// worst (see [`Verdict::weight`]); None when it did not run there.
+    pub fn race_verdict(&self, level: Isolation, method: u32) -> Option<Verdict> {
+        let runs = self
+            .runs
+            .iter()
+            .filter(|r| r.isolation == Some(level) && r.method == method && r.retry == Some(0));
+        runs.map(|r| r.verdict).max_by_key(|v| v.weight())
     }
 }
 
@@ -264,64 +224,5 @@ mod optional_sql_name {
                 })
             })
             .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_never_started_are_not_blamed_on_the_database() {
-        // (rejected, errors, words present, words absent)
-        type Case = (
-            u64,
-            &'static [(&'static str, u64)],
-            &'static [&'static str],
-            &'static [&'static str],
-        );
-        let cases: [Case; 4] = [
-            (
-                57,
-                &[("40001", 57)],
-                &["the database refused 57"],
-                &["shed"],
-            ),
-            (
-                460,
-                &[("overloaded", 460)],
-                &[
-                    "the server shed 460",
-                    "--max-in-flight",
-                    "not the method's doing",
-                ],
-                &["database refused"],
-            ),
-            (
-                12,
-                &[("40001", 2), ("database_unavailable", 10)],
-                &[
-                    "the database refused 2",
-                    "10 found no free database connection",
-                ],
-                &["shed"],
-            ),
-            (
-                3,
-                &[("connect", 3)],
-                &["3 could not connect"],
-                &["database refused"],
-            ),
-        ];
-        for (rejected, errors, present, absent) in cases {
-            let errors = errors.iter().map(|(k, n)| (k.to_string(), *n)).collect();
-            let words = refusals_in_words(rejected, &errors);
-            for part in present {
-                assert!(words.contains(part), "{words:?} lacks {part:?}");
-            }
-            for part in absent {
-                assert!(!words.contains(part), "{words:?} has {part:?}");
-            }
-        }
     }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::isolation::{Isolation, IsolationScope};
+use super::method::{MethodScript, NotApplicable};
 use super::outcome::Verdict;
-use super::results::{MethodScript, NotApplicable};
 use super::schedule::{ScheduleClass, StartState};
 
 /// One statement of a schedule, as it ran.
@@ -20,6 +20,10 @@ pub struct StepRecord {
     pub sql: String,
     /// What it answered: the value read, the rows written, or the error with its code.
     pub answer: String,
+    /// What kind of answer that was, for the renderers that draw it (which step failed,
+    /// which wrote), so that none of them reads `answer`'s words.
+    #[serde(default)]
+    pub kind: AnswerKind,
     /// What it waited for, when it was seen blocked (`row lock, held by T1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_for: Option<String>,
@@ -29,6 +33,23 @@ pub struct StepRecord {
     /// A statement no other session can notice (`BEGIN`, `SAVEPOINT`): sent without a
     /// choice.
     pub local: bool,
+}
+
+/// The kind of a statement's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    /// No answer came (the schedule ended first).
+    #[default]
+    None,
+    /// The database refused it (an error with its code).
+    Failed,
+    /// It read rows (or none).
+    Read,
+    /// It wrote rows.
+    Wrote,
+    /// It answered nothing to show (`BEGIN`, `SET`, ...).
+    Done,
 }
 
 /// One schedule: the order its steps ran in, what each did, and its class.
@@ -55,6 +76,10 @@ pub struct ScheduleCell {
     pub method: u32,
     pub method_name: String,
     pub start: StartState,
+    /// Instances of the method in each schedule: the run's (`SchedulesMeta::sessions`), or
+    /// three where `matrix --schedules` looked further for what a race showed.
+    #[serde(default = "two_sessions")]
+    pub sessions: u32,
     /// "+": every schedule exact; "-": some schedule was not; "~": every schedule run was
     /// exact, but the caps left some out (not proven).
     pub verdict: Verdict,
@@ -74,6 +99,10 @@ pub struct ScheduleCell {
     pub schedules: Vec<ScheduleRecord>,
     /// Wall time of the cell (the only field that differs between two runs).
     pub elapsed_ms: f64,
+}
+
+fn two_sessions() -> u32 {
+    2
 }
 
 impl ScheduleCell {
@@ -133,6 +162,20 @@ impl SchedulesResult {
         let worst = cells.iter().map(|c| c.worst).max()?;
         let verdict = cells.iter().map(|c| c.verdict).max_by_key(|v| v.weight())?;
         Some((verdict, worst))
+    }
+
+    /// The schedule that decides `method` at `level`: the shortest of the worst class over
+    /// both starting states (and every number of sessions explored), with its cell.
+    pub fn deciding_schedule(
+        &self,
+        level: Isolation,
+        method: u32,
+    ) -> Option<(&ScheduleCell, &ScheduleRecord)> {
+        let (_, worst) = self.verdict_for(level, method)?;
+        let cells = self.cells.iter();
+        let cells = cells.filter(|c| c.isolation == level && c.method == method);
+        let candidates = cells.filter_map(|c| Some((c, c.shortest(worst)?)));
+        candidates.min_by_key(|(cell, schedule)| (cell.sessions, schedule.switches))
     }
 }
 

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::cell::{Cell, cells};
-use super::svg::{FONT, INCONCLUSIVE, colours, escape, worst};
+use super::escape_markup as escape;
+use super::svg::{FONT, INCONCLUSIVE, colours, worst};
 use crate::model::results::MatrixResult;
 use crate::model::{Isolation, MethodId, Verdict};
 

@@ -35,6 +35,12 @@ pub fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
     }
 }
 
+/// Writes a report's `text` to `path`; the error names the path. Every verb prints its report
+/// before it writes its files, so a write that fails here loses nothing.
+pub fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|err| format!("could not write {} ({err})", path.display()))
+}
+
 /// Each `(flag, path)` that is set, checked as [`check_writable`] does; the first problem.
 pub fn check_all<'a>(
     outputs: impl IntoIterator<Item = (&'a str, Option<&'a Path>)>,

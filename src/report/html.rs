@@ -4,9 +4,10 @@
 use std::fmt::Write;
 
 use super::cell::cells;
+use super::escape_markup as escape;
 use super::matrix::{INTERRUPTED, LEGEND, inconclusive_hint, retry_title};
 use super::settings_text;
-use super::svg::{self, escape, worst};
+use super::svg::{self, worst};
 use crate::model::results::{MatrixResult, RunRecord};
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1100px}\
@@ -91,7 +92,7 @@ fn section(result: &MatrixResult) -> String {
             let _ = write!(
                 html,
                 "<li>{}</li>",
-                escape(&super::matrix::not_applicable_text(gap))
+                escape(&super::grid::not_applicable_text(gap))
             );
         }
         html.push_str("</ul>");

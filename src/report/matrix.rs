@@ -1,48 +1,12 @@
 //! The matrix in the original's layout (rows: isolation levels; columns: methods) and a details
 //! table that says why each cell is what it is.
 
-use comfy_table::Table;
-use comfy_table::presets::ASCII_MARKDOWN;
-
 use super::cell::{Cell, cells};
+use super::grid::{level_method_grid, not_applicable_text};
 use super::settings_text;
-use super::table::new_table;
-use crate::model::results::{MatrixResult, NotApplicable};
-use crate::model::{Isolation, MethodId, Verdict};
-
-pub fn styled(markdown: bool) -> Table {
-    let mut table = new_table();
-    if markdown {
-        table.load_style(ASCII_MARKDOWN);
-    }
-    table
-}
-
-/// A table in the original's layout: a row per level of `levels`, a column per method of
-/// `methods` (numbers; unknown ones left out), `corner` in the top-left, each cell's text from
-/// `cell`. The one grid every +/- table here is drawn on.
-pub fn level_method_grid(
-    corner: &str,
-    levels: &[Isolation],
-    methods: &[u32],
-    markdown: bool,
-    mut cell: impl FnMut(Isolation, MethodId) -> String,
-) -> Table {
-    let methods: Vec<MethodId> = methods
-        .iter()
-        .filter_map(|&n| MethodId::from_number(u64::from(n)))
-        .collect();
-    let mut table = styled(markdown);
-    let mut header = vec![corner.to_string()];
-    header.extend(methods.iter().map(|&m| MethodId::title(m)));
-    table.set_header(header);
-    for &level in levels {
-        let mut row = vec![level.sql_name().to_string()];
-        row.extend(methods.iter().map(|&method| cell(level, method)));
-        table.add_row(row);
-    }
-    table
-}
+use super::table::styled;
+use crate::model::results::MatrixResult;
+use crate::model::{MethodId, Verdict};
 
 /// The +/- table of the original study, for the cells run with `retry`.
 pub fn verdict_table(result: &MatrixResult, retry: u32, markdown: bool) -> String {
@@ -248,19 +212,6 @@ pub fn substitutions<'a>(levels: impl Iterator<Item = (&'a str, &'a str)>) -> Ve
         }
     }
     lines
-}
-
-/// "repeatable read x 2. row lock: why" (or the whole level).
-pub fn not_applicable_text(gap: &NotApplicable) -> String {
-    match gap.method.and_then(|n| MethodId::from_number(u64::from(n))) {
-        Some(method) => format!(
-            "{} x {}: {}",
-            gap.isolation.sql_name(),
-            MethodId::title(method),
-            gap.reason
-        ),
-        None => format!("{}: {}", gap.isolation.sql_name(), gap.reason),
-    }
 }
 
 /// Several engines side by side: rows are (level, method), columns engines, cells the verdict

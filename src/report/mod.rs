@@ -5,9 +5,11 @@ pub mod cell;
 pub mod cost;
 pub mod csv;
 pub mod files;
+pub mod grid;
 pub mod html;
 pub mod matrix;
 pub mod proof;
+pub mod refusals;
 pub mod replay;
 pub mod schedules;
 pub mod svg;
@@ -32,4 +34,13 @@ pub fn settings_text(settings: &std::collections::BTreeMap<String, String>) -> S
         .iter()
         .map(|(name, value)| format!("{name} {value}"));
     pairs.collect::<Vec<_>>().join(", ")
+}
+
+/// `text` for HTML and SVG, in element text and in quoted attributes alike: the one escape
+/// every page and picture here uses.
+pub fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -3,15 +3,18 @@
 //! race was lucky); a race "-" that no schedule of two sessions shows is a finding to explain
 //! (it needs more sessions, or the race saw something else).
 
-use super::cell::cells;
-use super::matrix::level_method_grid;
+use super::escape_markup as escape;
+use super::grid::level_method_grid;
+use super::schedules::order_text;
 use super::swimlane::swimlanes;
+use crate::model::Isolation;
 use crate::model::results::MatrixResult;
-use crate::model::schedule_results::{Agreement, SchedulesResult};
+use crate::model::schedule_results::{Agreement, ScheduleCell, ScheduleRecord, SchedulesResult};
 
-/// `race / schedules` per cell (retry 0), e.g. `+ / +`, `+ / - lost (hollow)`.
+/// `race / schedules` per cell (retry 0), e.g. `+ / +`, `+ / - lost (hollow)`; a cell the
+/// explorer looked at with three sessions says so. Each disagreement left is named with the
+/// schedule that decides it, or the reason there is none.
 pub fn beside(result: &MatrixResult, schedules: &SchedulesResult, markdown: bool) -> String {
-    let cells = cells(result, 0);
     let mut hollow = Vec::new();
     let mut race_only = Vec::new();
     let (levels, methods) = (&result.meta.levels, &result.meta.methods);
@@ -21,30 +24,40 @@ pub fn beside(result: &MatrixResult, schedules: &SchedulesResult, markdown: bool
         methods,
         markdown,
         |level, method| {
-            let race = cells
-                .iter()
-                .find(|c| c.level == level && c.method == method);
-            let race = race.and_then(|cell| cell.verdict());
+            let race = result.race_verdict(level, method.number());
             let proof = schedules.verdict_for(level, method.number());
+            let deciding = schedules.deciding_schedule(level, method.number());
             match (race, proof) {
                 (Some(race), Some((verdict, worst))) => {
                     let worst = match worst.is_exact() {
                         true => String::new(),
                         false => format!(" {worst}"),
                     };
+                    let more = match deciding {
+                        Some((cell, _)) if cell.sessions > schedules.meta.sessions => {
+                            format!(", {} sessions", cell.sessions)
+                        }
+                        _ => String::new(),
+                    };
                     let cell = format!("{level} x {method}");
                     let note = match Agreement::of(race, verdict) {
                         Agreement::Hollow => {
-                            hollow.push(cell);
+                            hollow.push(named(cell, deciding));
                             " (hollow)"
                         }
                         Agreement::RaceOnly => {
-                            race_only.push(cell);
+                            race_only.push(format!(
+                                "{cell}: none of {} schedules shows it",
+                                schedules_of(schedules, level, method.number())
+                            ));
                             " (race only)"
                         }
                         Agreement::Same | Agreement::Undecided => "",
                     };
-                    format!("{race} / {verdict}{worst}{note}")
+                    match (note, more.is_empty()) {
+                        ("", false) => format!("{race} / {verdict}{worst} ({})", &more[2..]),
+                        _ => format!("{race} / {verdict}{worst}{note}"),
+                    }
                 }
                 (Some(race), None) => format!("{race} / n/a"),
                 (None, _) => "n/a".to_string(),
@@ -52,23 +65,51 @@ pub fn beside(result: &MatrixResult, schedules: &SchedulesResult, markdown: bool
         },
     );
     let mut out = format!(
-        "race and schedules ({} schedules of two sessions, both starting states):\n\n{table}\n",
+        "race and schedules ({} schedules of two sessions, both starting states; three \
+         sessions where the race showed what two could not):\n\n{table}\n",
         schedules.meta.schedules_run
     );
     if !hollow.is_empty() {
         out.push_str(&format!(
-            "hollow: the race was exact, but some schedule is not: {}\n",
-            hollow.join(", ")
+            "hollow: the race was exact, but a schedule is not:\n{}",
+            hollow
+                .iter()
+                .map(|line| format!("- {line}\n"))
+                .collect::<String>()
         ));
     }
     if !race_only.is_empty() {
         out.push_str(&format!(
-            "race only: no schedule of two sessions shows what the race did (it needs more \
-             sessions, or the race saw something else; counter explain --sessions 3 ...): {}\n",
-            race_only.join(", ")
+            "race only: no schedule of two or three sessions shows what the race did (it needs \
+             more sessions, or the race saw something else):\n{}",
+            race_only
+                .iter()
+                .map(|line| format!("- {line}\n"))
+                .collect::<String>()
         ));
     }
     out
+}
+
+/// `cell`, with the schedule that decides it: its order, its starting row, what happened.
+fn named(cell: String, deciding: Option<(&ScheduleCell, &ScheduleRecord)>) -> String {
+    match deciding {
+        Some((of, schedule)) => format!(
+            "{cell}: {} (row {}): {}",
+            order_text(schedule),
+            of.start.as_str(),
+            schedule.summary
+        ),
+        None => cell,
+    }
+}
+
+/// How many schedules ran for `method` at `level`, over both starts and every number of
+/// sessions.
+fn schedules_of(schedules: &SchedulesResult, level: Isolation, method: u32) -> u64 {
+    let cells = schedules.cells.iter();
+    let cells = cells.filter(|c| c.isolation == level && c.method == method);
+    cells.map(ScheduleCell::schedules_run).sum()
 }
 
 /// The HTML report's part: the table, and for each cell some schedule breaks, the shortest
@@ -94,14 +135,8 @@ pub fn html_section(result: &MatrixResult, schedules: &SchedulesResult) -> Strin
         html.push_str(&format!(
             "<details><summary>{}</summary><figure>{}</figure></details>",
             escape(&title),
-            swimlanes(schedule, schedules.meta.sessions, &title)
+            swimlanes(schedule, cell.sessions, &title)
         ));
     }
     html
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -3,8 +3,9 @@
 //! each class and the shortest one behind its verdict.
 
 use super::csv;
-use super::matrix::{level_method_grid, not_applicable_text, styled};
+use super::grid::{level_method_grid, not_applicable_text};
 use super::settings_text;
+use super::table::styled;
 use crate::model::Verdict;
 use crate::model::schedule::{ScheduleClass, StartState};
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord, SchedulesResult};

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::cell::{Cell, cells};
+use super::escape_markup as escape;
 use crate::model::results::MatrixResult;
 use crate::model::{Outcome, Verdict};
 
@@ -46,13 +47,6 @@ pub fn worst(cell: &Cell<'_>) -> Outcome {
         .map(|r| r.outcome)
         .max_by_key(|o| rank(*o))
         .unwrap_or(Outcome::Exact)
-}
-
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The +/- table of the cells run with `retry`, coloured by outcome, with a legend.

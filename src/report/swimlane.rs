@@ -2,8 +2,9 @@
 //! its answer, each wait a bar from where the step blocked to where it went on, the step where
 //! it went wrong in the outcome's colour. Self-contained SVG: no external URLs, no scripts.
 
+use super::escape_markup as escape;
 use crate::model::schedule::ScheduleClass;
-use crate::model::schedule_results::ScheduleRecord;
+use crate::model::schedule_results::{AnswerKind, ScheduleRecord};
 
 const STEP: f64 = 150.0;
 const BOX: f64 = 142.0;
@@ -31,7 +32,7 @@ pub fn failing_step(schedule: &ScheduleRecord) -> Option<usize> {
     if let Some(failed) = schedule
         .steps
         .iter()
-        .position(|s| s.answer.starts_with("ERROR"))
+        .position(|s| s.kind == AnswerKind::Failed)
     {
         return Some(failed);
     }
@@ -42,7 +43,7 @@ pub fn failing_step(schedule: &ScheduleRecord) -> Option<usize> {
     let session = schedule.steps[last_commit].session;
     schedule.steps[..last_commit]
         .iter()
-        .rposition(|s| s.session == session && s.answer.contains("written"))
+        .rposition(|s| s.session == session && s.kind == AnswerKind::Wrote)
 }
 
 /// The picture of `schedule` (of `sessions` sessions), titled `title`.
@@ -141,11 +142,4 @@ fn abbreviate(text: &str, chars: usize) -> String {
     }
     let head: String = text.chars().take(chars - 1).collect();
     format!("{head}…")
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

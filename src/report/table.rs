@@ -1,6 +1,6 @@
 //! Human-readable tables (comfy-table) for terminals.
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
 use comfy_table::{ContentArrangement, Table};
 
 use super::or_unknown;
@@ -117,13 +117,13 @@ pub fn explain(r: &RunRecord) -> String {
         Exact => format!("Exact: the counter grew by exactly {change}."),
         Rejected if r.unknown > 0 => format!(
             "Rejected: {}, and {} more failed without a definite answer but were not applied ({}); every acknowledged increment is there.",
-            r.refusals_in_words(),
+            super::refusals::of(r),
             r.unknown,
             r.errors_text()
         ),
         Rejected => format!(
             "Rejected: {} ({}); every acknowledged increment is there.",
-            r.refusals_in_words(),
+            super::refusals::of(r),
             r.errors_text()
         ),
         Failed => format!(
@@ -133,7 +133,7 @@ pub fn explain(r: &RunRecord) -> String {
         ),
         Incomplete => format!(
             "Incomplete, no verdict: {}; nothing acknowledged was lost, but the run did not test the method as asked.",
-            r.refusals_in_words()
+            super::refusals::of(r)
         ),
         Lost => format!(
             "LOST: {} requests were acknowledged but the counter grew by {}: {} acknowledged increments vanished.",
@@ -164,4 +164,13 @@ pub fn explain(r: &RunRecord) -> String {
         _ => "",
     };
     format!("{interrupted}{what}{judged}")
+}
+
+/// A table in this crate's style, as Markdown when `markdown`.
+pub fn styled(markdown: bool) -> Table {
+    let mut table = new_table();
+    if markdown {
+        table.load_style(ASCII_MARKDOWN);
+    }
+    table
 }

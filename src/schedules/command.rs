@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use anyhow::Context;
-
 use super::SchedulesConfig;
 use crate::engines::{self, Durability, Location};
 use crate::model::Engine;
@@ -34,7 +32,7 @@ pub struct SchedulesOutputs {
 
 pub async fn run(command: SchedulesCommand) -> anyhow::Result<u8> {
     let mut results = Vec::new();
-    let mut shutdown = Box::pin(crate::server::shutdown_signal());
+    let mut shutdown = Box::pin(crate::signals::shutdown_signal());
     for (engine, location) in command.engines.iter().cloned() {
         let mut config = command.config.clone();
         config.engine = engine;
@@ -62,7 +60,7 @@ pub async fn run(command: SchedulesCommand) -> anyhow::Result<u8> {
         };
         // The first Ctrl-C lets the schedule under way finish and keeps the cells explored; a
         // second one quits at once.
-        let result = crate::server::stop_on_first_signal(
+        let result = crate::signals::stop_on_first_signal(
             super::run(&config, &provisioned.location, progress),
             || config.stop.store(true, Ordering::Relaxed),
             "the schedule under way finishes, then the cells explored are reported",
@@ -115,7 +113,7 @@ fn report_violations(result: &SchedulesResult) -> u8 {
 
 fn write_outputs(outputs: &SchedulesOutputs, results: &[SchedulesResult]) -> anyhow::Result<()> {
     let write = |path: &std::path::Path, text: String| {
-        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+        crate::report::files::write(path, &text).map_err(anyhow::Error::msg)
     };
     if let Some(path) = &outputs.csv {
         write(path, report::to_csv(results))?;

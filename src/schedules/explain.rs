@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::SchedulesConfig;
 use crate::engines::{self, Durability, Location};
 use crate::model::Engine;
@@ -72,7 +70,7 @@ pub async fn run(command: ExplainCommand) -> anyhow::Result<u8> {
         sessions: result.meta.sessions,
     };
     let write = |path: &std::path::Path, text: String| {
-        std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+        crate::report::files::write(path, &text).map_err(anyhow::Error::msg)
     };
     if let Some(path) = &command.spec {
         write(path, replay.isolation_spec(&chosen))?;

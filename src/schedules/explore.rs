@@ -111,31 +111,16 @@ impl WithDatabase for Cell<'_> {
     }
 }
 
-/// Said once per process: without the purge wait, whether an absent row's gap or its delete-marked
-/// record is locked depends on how long ago it was deleted.
-fn warn_once_unpurged() {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| {
-        eprintln!(
-            "counter: warning: InnoDB's purge did not finish before a schedule (another \
-             client's open transaction holds it back, or the account lacks SUPER): schedules \
-             from an absent row may depend on the table's history"
-        );
-    });
-}
-
 impl Cell<'_> {
     /// The starting state: the row deleted (from every table a counter may live in) and purged
-    /// from the storage, then created at 0 when the cell starts from an existing row. Without
-    /// the purge, InnoDB's `SELECT ... FOR UPDATE` of an absent row locked the delete-marked
-    /// record (the second session waited) or the gap (both went on, then deadlocked on the
-    /// insert) depending on how long ago the row was deleted: two runs gave two verdicts.
+    /// from the storage, as the server's reset does before a race, then created at 0 when the
+    /// cell starts from an existing row. Without the purge, InnoDB's `SELECT ... FOR UPDATE`
+    /// of an absent row locked the delete-marked record (the second session waited) or the
+    /// gap (both went on, then deadlocked on the insert) depending on how long ago the row
+    /// was deleted: two runs gave two verdicts.
     async fn reset<D: Database>(&self, db: &D) -> Result<(), DbFailure> {
         let id = self.method.row_id();
         self.backend.delete(Some(id)).await?;
-        if !self.backend.forget_deleted().await? {
-            warn_once_unpurged();
-        }
         if self.start == StartState::Exists {
             db.session().await?.insert(id).await?;
         }

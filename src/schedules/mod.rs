@@ -24,12 +24,11 @@ use std::time::{Duration, Instant};
 use crate::engines::{
     Backend, DbError, Durability, EngineOption, Location, OpenOptions, WaitLimits,
 };
-use crate::matrix::machine_description;
 use crate::methods::script::{Script, ScriptError};
 use crate::model::results::{MethodScript, NotApplicable};
 use crate::model::schedule::{StartState, cell_verdict};
 use crate::model::schedule_results::{ScheduleCell, SchedulesMeta, SchedulesResult};
-use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
+use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId, machine_description};
 use explore::Cell;
 
 /// What to explore.
@@ -92,29 +91,6 @@ pub fn not_explored(method: MethodId) -> Option<&'static str> {
 }
 
 impl SchedulesConfig {
-    /// The exploration of a matrix's cells (`matrix --schedules`): its levels and methods
-    /// (those without schedules are n/a), both starting states, two sessions. On a throwaway
-    /// PostgreSQL cluster deadlocks are detected after 200 ms.
-    pub fn beside(matrix: &crate::matrix::MatrixConfig, throwaway: bool) -> SchedulesConfig {
-        SchedulesConfig {
-            engine: matrix.engine,
-            levels: matrix.levels.clone(),
-            methods: matrix.methods.clone(),
-            starts: vec![StartState::Exists, StartState::Absent],
-            scope: matrix.scope,
-            engine_options: matrix.engine_options.clone(),
-            script: matrix.script.clone(),
-            sessions: 2,
-            max_switches: None,
-            max_schedules: 20_000,
-            lock_timeout: Duration::from_secs(5),
-            deadlock_timeout: (throwaway && matrix.engine == Engine::Postgres)
-                .then_some(THROWAWAY_DEADLOCK_TIMEOUT),
-            keep_all: false,
-            stop: Default::default(),
-        }
-    }
-
     fn open_options(&self, level: Isolation) -> OpenOptions {
         let mut open = OpenOptions::new(level, self.sessions as u32 + 1);
         open.scope = self.scope;
@@ -244,6 +220,7 @@ async fn explore_level(
                 method: method.number(),
                 method_name: method.name().to_string(),
                 start,
+                sessions: config.sessions as u32,
                 verdict,
                 worst,
                 classes,

@@ -3,7 +3,7 @@
 
 use super::run::{GaveUp, Ran, Step};
 use crate::model::schedule::{InstanceEnd, ScheduleClass};
-use crate::model::schedule_results::{ScheduleRecord, StepRecord};
+use crate::model::schedule_results::{AnswerKind, ScheduleRecord, StepRecord};
 use crate::model::statement::{Effect, Fetch};
 use crate::model::{ErrorClass, IncrementError, MethodId, Refusal};
 
@@ -45,9 +45,22 @@ fn step_record(step: &Step) -> StepRecord {
         session: step.instance as u32 + 1,
         sql: step.statement.shown(),
         answer: answer_words(step),
+        kind: answer_kind(step),
         waited_for: step.waited_for.clone(),
         resumed_after: step.resumed_after,
         local: step.statement.effect == Effect::Local,
+    }
+}
+
+fn answer_kind(step: &Step) -> AnswerKind {
+    match &step.answer {
+        None => AnswerKind::None,
+        Some(Err(_)) => AnswerKind::Failed,
+        Some(Ok(_)) => match step.statement.fetch {
+            Fetch::Rows => AnswerKind::Read,
+            Fetch::Nothing => AnswerKind::Done,
+            Fetch::Written => AnswerKind::Wrote,
+        },
     }
 }
 

@@ -8,9 +8,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::state::AppState;
-use super::{SHUTDOWN_GRACE, shutdown_signal, spawn};
+use super::{SHUTDOWN_GRACE, spawn};
 use crate::engines::{self, Backend, Location, OpenOptions, PoolerRequest, Provisioned, Throwaway};
 use crate::model::{Engine, Replication};
+use crate::signals::shutdown_signal;
 
 /// A serve run, as the command line and the environment configured it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The HTTP API: router, a handle to run it in-process (the matrix and the tests do), and the
 //! `serve` command with its graceful shutdown.
 
+mod body;
 pub mod command;
 mod error;
 mod handlers;
@@ -48,54 +49,11 @@ pub fn router(state: AppState) -> Router {
     api.merge(openapi::swagger_ui())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(axum::middleware::from_fn(handlers::limit_body))
+        .layer(axum::middleware::from_fn(body::limit_body))
         .layer(axum::middleware::from_fn(rfc::check))
 }
 
 /// Serves `state` on `listener` in a background task.
 pub fn spawn(listener: TcpListener, state: AppState) -> std::io::Result<ServerHandle> {
     listen::serve(listener, router(state))
-}
-
-/// Runs `work` to its end. The first Ctrl-C (or SIGTERM) calls `stop` and says `why` on
-/// stderr: the work then winds down and ends with what it has. A second one abandons it: None.
-pub async fn stop_on_first_signal<T>(
-    work: impl std::future::Future<Output = T>,
-    stop: impl Fn(),
-    why: &str,
-) -> Option<T> {
-    tokio::pin!(work);
-    let mut signalled = false;
-    loop {
-        tokio::select! {
-            done = &mut work => return Some(done),
-            () = shutdown_signal() => {
-                if signalled {
-                    return None;
-                }
-                signalled = true;
-                stop();
-                eprintln!("interrupted: {why} (Ctrl-C again to quit at once)");
-            }
-        }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -11,6 +11,7 @@ mod hammer;
 mod honest;
 mod hostile;
 mod hot;
+mod house;
 mod mariadb;
 mod matrix;
 mod methods;

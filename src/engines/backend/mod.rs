@@ -3,26 +3,24 @@
 //! cannot run.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-mod database;
+mod increment;
 mod reads;
 
 use super::capabilities;
+pub use super::database::{Database, Facts, ScriptAccount, WithDatabase};
 use super::mariadb::{self, MariaDatabase};
 use super::options::OpenOptions;
 use super::postgres::{self, PgDatabase};
 use super::provision::Location;
 use super::shared::DbError;
 use super::sqlite::{self, SqliteDatabase};
-use crate::methods::coalesced::{self, Coalescer};
-use crate::methods::retry::{self, Attempted, RetryPolicy};
+use crate::methods::coalesced::Coalescer;
 use crate::methods::script::{self, ScriptError};
-use crate::methods::{self, MethodContext, Span};
+use crate::methods::{self, MethodContext};
 use crate::model::method::ALL;
-use crate::model::{DbFailure, Engine, IncrementError, Isolation, IsolationScope, MethodId};
-pub use database::{Database, Facts, ScriptAccount, WithDatabase};
+use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
 
 /// How much longer than the statement timeout a script's whole increment may take: a
 /// statement that runs too long is the database's to cancel (its own error, 57014 or 1969);
@@ -36,7 +34,7 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 /// up sooner turns a refusal the server was about to send into "unknown". None: no bound.
 pub fn answer_within(statement_timeout: Option<Duration>) -> Option<Duration> {
     statement_timeout.map(|limit| {
-        limit + DEADLINE_MARGIN + script::run::CANCEL_GRACE + super::shared::ACQUIRE_TIMEOUT
+        limit + DEADLINE_MARGIN + methods::custom::CANCEL_GRACE + super::shared::ACQUIRE_TIMEOUT
     })
 }
 
@@ -142,12 +140,14 @@ impl Backend {
     }
 
     /// Has the database prepare the custom method's script, if there is one, before any
-    /// request runs (see `methods/script/check.rs`); the outer error is the connection's.
+    /// request runs (see `methods/custom/check.rs`); the outer error is the connection's.
     async fn check_script(&self) -> Result<Result<(), ScriptError>, DbError> {
         let Some(script) = &self.methods.script else {
             return Ok(Ok(()));
         };
-        Ok(each_db!(&self.db, db => script::check(&mut db.script_session().await?, script).await))
+        Ok(
+            each_db!(&self.db, db => methods::custom::check(&mut db.script_session().await?, script).await),
+        )
     }
 
     /// Why this database cannot run the custom method's script (a statement it refuses to
@@ -233,89 +233,6 @@ impl Backend {
     /// The statements that make `method` what it is, as this engine's session sends them.
     pub fn key_statements(&self, method: MethodId) -> &'static [&'static str] {
         each_db!(&self.db, db => db.key_statements(method))
-    }
-
-    /// One increment with the policy's retries; nothing is tried for a method the database
-    /// cannot run (its guard would be refused, or would not guard). Method 9's increments
-    /// join their row's next batch.
-    pub async fn increment(self: &Arc<Self>, method: MethodId, policy: RetryPolicy) -> Attempted {
-        if let Some(reason) = self.not_applicable(method) {
-            let no_script = method == MethodId::Custom && self.methods.script.is_none();
-            let reason = match no_script {
-                true => reason,
-                false => format!("this engine cannot run the method: {reason}"),
-            };
-            return Attempted {
-                result: Err(IncrementError::NotApplicable(reason)),
-                attempts: 0,
-                interval: None,
-            };
-        }
-        if method == MethodId::Coalesced {
-            return self.coalesced(method.row_id(), policy).await;
-        }
-        // One span over all attempts: the database work from the first to the last, and one
-        // deadline.
-        let span = Span::with_deadline(match method {
-            MethodId::Custom => self.methods.deadline,
-            _ => None,
-        });
-        let mut attempted = retry::with_retry(policy, || self.attempt(method, &span)).await;
-        attempted.interval = span.interval();
-        attempted
-    }
-
-    /// One attempt of `method` on this engine, on a connection of its own.
-    async fn attempt(&self, method: MethodId, span: &Span) -> Result<Option<i64>, IncrementError> {
-        let ctx = &self.methods;
-        each_db!(&self.db, db => {
-            let mut session = match method {
-                MethodId::Custom => db.script_session().await?,
-                _ => db.session().await?,
-            };
-            methods::increment(method, &mut session, ctx, span).await
-        })
-    }
-
-    /// Method 9: joins row `id`'s next batch (starting the row's flusher when none runs) and
-    /// waits for the batch's answer.
-    async fn coalesced(self: &Arc<Self>, id: i64, policy: RetryPolicy) -> Attempted {
-        let (answer, start_flusher) = self.coalescer.join(id);
-        if start_flusher {
-            // The flusher is a task of its own: the request that started it is answered with
-            // its batch, not when the row's queue runs dry.
-            let backend = Arc::clone(self);
-            tokio::spawn(async move { backend.flush(id, policy).await });
-        }
-        answer.await.unwrap_or(Attempted {
-            result: Err(IncrementError::Database(DbFailure::ours(
-                crate::model::ErrorClass::Internal,
-                "method 9's flusher ended without answering: the batch was dropped",
-            ))),
-            attempts: 0,
-            interval: None,
-        })
-    }
-
-    /// Applies row `id`'s batches one after the other until none waits.
-    async fn flush(&self, id: i64, policy: RetryPolicy) {
-        while let Some(batch) = self.coalescer.next_batch(id) {
-            let (k, span) = (batch.len(), Span::default());
-            let mut outcome = retry::with_retry(policy, || async {
-                self.apply_batch(id, k, &span).await.map(Some)
-            })
-            .await;
-            outcome.interval = span.interval();
-            coalesced::deliver(batch, outcome);
-        }
-    }
-
-    /// One attempt of a batch of `k` increments of row `id`, on a connection of its own.
-    async fn apply_batch(&self, id: i64, k: usize, span: &Span) -> Result<i64, IncrementError> {
-        let applied =
-            each_db!(&self.db, db => coalesced::apply(&mut db.session().await?, id, k, span).await);
-        span.end();
-        applied
     }
 
     pub async fn close(&self) {

@@ -14,7 +14,8 @@
 
 mod config;
 mod etcd;
-pub mod rest;
+/// Patroni's REST API lives beside `ha` (PostgreSQL connections follow a primary through it).
+pub use super::patroni as rest;
 
 use std::fs;
 use std::path::{Path, PathBuf};

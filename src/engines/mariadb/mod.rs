@@ -3,26 +3,26 @@
 
 pub mod blocking;
 pub mod errors;
+mod open;
 pub mod script_user;
 pub mod server;
 pub mod session;
+mod url;
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Executor, MySqlPool};
 
-use super::backend::{Database, Facts, ScriptAccount};
+use super::database::{Database, Facts, ScriptAccount};
 use super::errors::ErrorTable;
-use super::options::{EngineOption, OpenOptions};
 use super::reads::ReadSql;
-use super::shared::{ACQUIRE_TIMEOUT, DbError, migrator, settle};
-use crate::model::{DbFailure, Engine, Isolation, IsolationScope, MethodId};
-use script_user::ScriptLogin;
+use super::shared::{DbError, settle};
+use crate::model::{DbFailure, Engine, Isolation, MethodId};
+pub use open::connect;
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
+pub use url::{parse_url, redact};
 
 /// Every counter, summed over the tables it may live in: its row, its slots, its ledger
 /// entries (the built-in methods use one of them; a custom script may write to several).
@@ -66,183 +66,6 @@ pub struct MariaDatabase {
     pub scripts: Option<(MySqlPool, (String, bool))>,
     /// How long method 6's `GET_LOCK` waits, in whole seconds.
     pub lock_wait_s: i64,
-}
-
-/// A pool whose every connection first runs `on_connect` (the level, the limits, the engine
-/// options).
-async fn open_pool(
-    options: &MySqlConnectOptions,
-    on_connect: Vec<String>,
-    size: u32,
-) -> Result<MySqlPool, sqlx::Error> {
-    MySqlPoolOptions::new()
-        .max_connections(size)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_connect(move |conn, _meta| {
-            let statements = on_connect.clone();
-            Box::pin(async move {
-                for sql in statements {
-                    // Fixed statements, and limits that are numbers of ours.
-                    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
-                        .await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with(options.clone())
-        .await
-}
-
-/// Parses a MariaDB/MySQL URL (`mysql://` or `mariadb://`); None when it is not one. Like
-/// PostgreSQL's, the error never repeats the URL.
-pub fn parse_url(url: &str) -> Option<MySqlConnectOptions> {
-    let url = url
-        .strip_prefix("mariadb://")
-        .map(|rest| format!("mysql://{rest}"))
-        .unwrap_or_else(|| url.to_string());
-    if !url.starts_with("mysql://") {
-        return None;
-    }
-    MySqlConnectOptions::from_str(&url).ok()
-}
-
-/// The URL to show humans: never the password.
-pub fn redact(options: &MySqlConnectOptions) -> String {
-    let place = options
-        .get_socket()
-        .map(|s| s.display().to_string())
-        .unwrap_or_else(|| format!("{}:{}", options.get_host(), options.get_port()));
-    format!("mysql://{}@{place}", options.get_username())
-}
-
-/// The statement that sets a connection's level (fixed text per level).
-fn set_session_level(level: Isolation) -> &'static str {
-    match level {
-        Isolation::ReadUncommitted => "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED",
-        Isolation::ReadCommitted => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        Isolation::RepeatableRead => "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-        Isolation::Serializable => "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE",
-    }
-}
-
-/// The statement that sets the level of the next transaction only.
-fn set_next_level(level: Isolation) -> &'static str {
-    match level {
-        Isolation::ReadUncommitted => "SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED",
-        Isolation::ReadCommitted => "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        Isolation::RepeatableRead => "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-        Isolation::Serializable => "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
-    }
-}
-
-/// The statement that applies an engine option to a session.
-fn set_option(option: EngineOption) -> &'static str {
-    match option {
-        EngineOption::InnodbSnapshotIsolation(true) => "SET SESSION innodb_snapshot_isolation = ON",
-        EngineOption::InnodbSnapshotIsolation(false) => {
-            "SET SESSION innodb_snapshot_isolation = OFF"
-        }
-    }
-}
-
-/// Opens the pool: every connection gets the run's level (scope `session`) and the engine
-/// options; migrations; what the server says about its level, version and settings.
-pub async fn connect(
-    options: &MySqlConnectOptions,
-    scripts: Option<&ScriptLogin>,
-    open: &OpenOptions,
-) -> Result<MariaDatabase, DbError> {
-    let mut on_connect: Vec<String> = open
-        .engine_options
-        .iter()
-        .filter(|option| option.engine() == Engine::Mariadb)
-        .map(|&option| set_option(option).to_string())
-        .collect();
-    if let Some(limit) = open.statement_timeout {
-        // Seconds, with decimals; the number is ours.
-        let seconds = limit.as_secs_f64();
-        on_connect.push(format!("SET SESSION max_statement_time = {seconds}"));
-    }
-    if let Some(waits) = open.waits {
-        // Whole seconds (the variables' unit), at least one; the number is ours.
-        let seconds = waits.lock_timeout.as_secs_f64().ceil().max(1.0) as u64;
-        on_connect.push(format!(
-            "SET SESSION innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
-        ));
-    }
-    let next_transaction = match open.scope {
-        IsolationScope::Session => {
-            on_connect.push(set_session_level(open.isolation).to_string());
-            None
-        }
-        IsolationScope::Transaction => Some(set_next_level(open.isolation)),
-    };
-    let pool = open_pool(options, on_connect.clone(), open.pool_size).await?;
-    migrator(Engine::Mariadb).run(&pool).await?;
-    // A user's script runs on connections of its own, as its account.
-    let scripts = match (&open.script, scripts) {
-        (Some(_), login) => {
-            if let Some(login) = login {
-                script_user::grant_tables(&pool, login).await?;
-            }
-            let login = login.map_or(options, |login| &login.options);
-            let scripts = open_pool(login, on_connect, open.pool_size).await?;
-            let account = script_user::describe(&scripts).await?;
-            Some((scripts, account))
-        }
-        (None, _) => None,
-    };
-    // InnoDB runs every level as named; with the scope `transaction` the session's own level
-    // is the server default, and the methods' transactions run at the requested one.
-    let effective = match next_transaction {
-        Some(_) => open.isolation.sql_name().to_string(),
-        None => {
-            let shown: String = sqlx::query_scalar("SELECT @@tx_isolation")
-                .fetch_one(&pool)
-                .await?;
-            // "REPEATABLE-READ" -> "repeatable read", to compare with the requested level.
-            shown.to_lowercase().replace('-', " ")
-        }
-    };
-    let version: String = sqlx::query_scalar("SELECT VERSION()")
-        .fetch_one(&pool)
-        .await?;
-    // The lock timeout in whole seconds, at least one, as InnoDB's own.
-    let lock_wait_s = open.waits.map_or(session::DEFAULT_LOCK_WAIT_S, |waits| {
-        waits.lock_timeout.as_secs_f64().ceil().max(1.0) as i64
-    });
-    Ok(MariaDatabase {
-        lock_wait_s,
-        scripts,
-        settings: settings(&pool).await,
-        pool,
-        isolation: open.isolation,
-        next_transaction,
-        effective_isolation: effective,
-        version,
-        pool_size: open.pool_size,
-    })
-}
-
-/// How InnoDB flushes its log at commit, and whether a repeatable read write of a row changed
-/// since the snapshot is refused; a variable the server does not have is left out.
-async fn settings(pool: &MySqlPool) -> BTreeMap<String, String> {
-    let mut settings = BTreeMap::new();
-    for (name, query) in [
-        (
-            "innodb_flush_log_at_trx_commit",
-            "SELECT CAST(@@innodb_flush_log_at_trx_commit AS CHAR)",
-        ),
-        (
-            "innodb_snapshot_isolation",
-            "SELECT IF(@@innodb_snapshot_isolation, 'on', 'off')",
-        ),
-    ] {
-        if let Ok(value) = sqlx::query_scalar::<_, String>(query).fetch_one(pool).await {
-            settings.insert(name.to_string(), value);
-        }
-    }
-    settings
 }
 
 impl MariaDatabase {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 
-use crate::engines::ha::rest::HaView;
+use crate::engines::patroni::HaView;
 use crate::model::{Engine, Isolation};
 
 /// Points `pool`'s new connections at the primary Patroni names, checking twice a second.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use sqlx::postgres::PgConnectOptions;
 
-use crate::engines::ha::rest::HaView;
+use crate::engines::patroni::HaView;
 
 use crate::engines::options::OpenOptions;
 use crate::engines::pgbouncer::level_database;

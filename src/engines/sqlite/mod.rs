@@ -15,8 +15,8 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::backend::{Database, Facts};
 use super::blocking::NoServer;
+use super::database::{Database, Facts};
 use super::errors::ErrorTable;
 use super::options::{Durability, OpenOptions};
 use super::reads::ReadSql;
@@ -207,7 +207,7 @@ impl Database for SqliteDatabase {
             server_version: self.version.clone(),
             pool_size: self.pool_size,
             settings: self.settings.clone(),
-            scripts: Some(super::backend::ScriptAccount {
+            scripts: Some(super::database::ScriptAccount {
                 name: "an authorizer (the counter tables only)".to_string(),
                 superuser: false,
             }),

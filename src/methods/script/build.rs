@@ -3,8 +3,8 @@
 //! and close in order.
 
 use super::lex::{self, Piece, is_identifier};
-use super::parse::{Failure, Shortened, Step};
 use super::statement::{self, Command, parse_sleep};
+use super::step::{Failure, Shortened, Step};
 
 /// The meta-commands known, for the error naming an unknown one.
 const META_COMMANDS: &str = "\\gset, \\sleep and \\refuse-if-zero-rows";

@@ -1,19 +1,17 @@
-//! The custom method (`--method-file`): the user's own transaction as a script, run as
-//! method 12 through the same lab as the built-in methods. `parse.rs` reads the script
-//! language, `check.rs` has the database prepare every statement before a request runs, and
-//! `run.rs` runs it for one increment.
+//! The script language of the custom method (`--method-file`): the user's own transaction as
+//! a script. `lex.rs` cuts it in each engine's dialect, `statement.rs` says what each command
+//! is, `parse.rs` reads it into steps. Running it is the custom method's (`methods/custom/`:
+//! prepared on the database before any request, run for one increment); this module knows no
+//! session, so that the `Session` trait can name a script without a loop.
 
 mod build;
-pub mod check;
 mod dialect;
 pub mod lex;
 pub mod parse;
-pub mod run;
 pub mod statement;
+mod step;
 
-pub use check::check;
 pub use parse::{Script, ScriptError};
-pub use run::increment;
 
 pub const SUMMARY: &str = "the statements of the --method-file script, as written";
 

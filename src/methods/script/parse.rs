@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use super::lex::{self, ScriptDialect};
 use super::statement::{MAX_SLEEP, Pause, Statement};
+pub use super::step::{Failure, Shortened, Step};
 
 /// A parsed script: its text, and the steps each engine's SQL reads in it.
 #[derive(Debug, Clone)]
@@ -40,37 +41,6 @@ pub struct Reading {
     pub steps: Vec<Step>,
     /// `-- written: var`: the line and the variable holding the count written.
     pub written: Option<(usize, String)>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Step {
-    /// `BEGIN`: a transaction at the run's isolation level.
-    Begin {
-        line: usize,
-    },
-    Commit {
-        line: usize,
-    },
-    Rollback {
-        line: usize,
-    },
-    Sql(Statement),
-    Sleep {
-        line: usize,
-        pause: Pause,
-    },
-}
-
-impl Step {
-    pub fn line(&self) -> usize {
-        match self {
-            Step::Begin { line }
-            | Step::Commit { line }
-            | Step::Rollback { line }
-            | Step::Sleep { line, .. } => *line,
-            Step::Sql(statement) => statement.line,
-        }
-    }
 }
 
 /// A script that cannot run: the file, the line, and why.
@@ -242,23 +212,6 @@ impl Reading {
 pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
 /// The most statements (and sleeps) a script may have.
 pub const MAX_SCRIPT_STATEMENTS: usize = 1000;
-
-/// A parse error: the line and the message.
-pub(super) type Failure = (usize, String);
-
-/// A name or word from the script, cut to a length a message can carry (a 70,000-character
-/// name was once echoed whole).
-pub struct Shortened<'a>(pub &'a str);
-
-impl fmt::Display for Shortened<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const LONGEST: usize = 64;
-        match self.0.char_indices().nth(LONGEST) {
-            Some((cut, _)) => write!(f, "{}...", &self.0[..cut]),
-            None => f.write_str(self.0),
-        }
-    }
-}
 
 #[cfg(test)]
 #[path = "parse_tests.rs"]

@@ -1,3 +1,6 @@
+//! The custom method (method 12, `--method-file`): a user's script (`methods/script/`, the
+//! language) prepared on the database before any request (`check.rs`), and run here.
+//!
 //! One increment by a user's script: the row exists first (created at 0 if missing, outside
 //! the script, as the built-in methods' get-or-create does), then the steps run in order on one
 //! connection, every variable bound as a parameter.
@@ -16,12 +19,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub mod check;
 mod checks;
 mod deadline;
 
-use super::parse::{Reading, Script, Shortened, Step};
-use super::statement::{Pause, Statement};
+pub use check::check;
+
 use crate::methods::get_or_create::get_or_create;
+use crate::methods::script::parse::{Reading, Script, Shortened, Step};
+use crate::methods::script::statement::{Pause, Statement};
 use crate::methods::session::{Guard, MethodContext, Read, Session};
 use crate::methods::span::Span;
 use crate::model::statement::{Effect, Fetch, Statement as Sent};
@@ -39,9 +45,9 @@ pub async fn increment<S: Session>(
     id: i64,
     span: &Span,
 ) -> Result<Option<i64>, IncrementError> {
-    let reading = script
-        .reading(S::DIALECT)
-        .map_err(|err| IncrementError::NotApplicable(format!("{}{err}", super::REFUSED)))?;
+    let reading = script.reading(S::DIALECT).map_err(|err| {
+        IncrementError::NotApplicable(format!("{}{err}", crate::methods::script::REFUSED))
+    })?;
     let mut run = Run::new(id, ctx, span.deadline());
     run.before(0)?;
     get_or_create(session, id, Read::Plain).await?;
@@ -232,7 +238,7 @@ impl Run {
                 let pause = u32::try_from(value)
                     .ok()
                     .and_then(|n| unit.checked_mul(n))
-                    .filter(|pause| *pause <= super::statement::MAX_SLEEP);
+                    .filter(|pause| *pause <= crate::methods::script::statement::MAX_SLEEP);
                 pause.ok_or_else(|| {
                     let message = format!(
                         "\\sleep :{} is {value}, not a pause up to 60 s",

@@ -1,5 +1,5 @@
-//! What every engine's connections offer a [`super::Backend`]: sessions for the methods, a
-//! pool for the API's reads, what the database says about itself, and how to close. One impl
+//! What every engine's connections offer a [`Backend`](super::Backend): sessions for the
+//! methods, a pool for the API's reads, what the database says about itself, and how to close. One impl
 //! per engine folder; the backend reaches them through one dispatch (`each_db!`), so adding
 //! an engine is a variant and an arm there, not an edit in every function.
 

@@ -1,5 +1,6 @@
 //! Patroni's REST API, as counter uses it: which node is the primary, its timeline, and the
-//! members of an existing cluster (`GET /cluster`). A plain HTTP/1.0 GET; Patroni answers 200 on `/primary` only on the leader (and,
+//! members of an existing cluster (`GET /cluster`). A plain HTTP/1.0 GET; Patroni answers 200
+//! on `/primary` only on the leader (and,
 //! for a moment, on a node being promoted, or on a leader whose postmaster is down: a
 //! connection's `pg_is_in_recovery()` has the last word).
 

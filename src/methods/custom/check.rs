@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::parse::{PREDEFINED, Script, ScriptError, Shortened, Step};
-use super::statement::Pause;
+use crate::methods::script::parse::{PREDEFINED, Script, ScriptError, Shortened, Step};
+use crate::methods::script::statement::Pause;
 use crate::methods::session::Session;
 
 /// Prepares every statement of `script` on `session`'s connection and follows its variables;
