@@ -6,6 +6,7 @@ mod config;
 mod confined;
 mod explain;
 mod faults;
+mod golden;
 mod ha;
 mod hammer;
 mod honest;
