@@ -9,12 +9,17 @@
 //! session's gate (`gate.rs`) until it chooses it. One schedule's run is `run.rs`, the tree of
 //! schedules `explore.rs`, a schedule's record `record.rs`.
 
+mod choose;
 pub mod command;
 pub mod explain;
 mod explore;
 mod gate;
+mod instance;
+mod look;
+mod ran;
 mod record;
 mod run;
+mod stalled;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

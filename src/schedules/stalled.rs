@@ -1,0 +1,108 @@
+//! A run that cannot go on. When no instance can go (each is blocked, or parked after
+//! SQLITE_BUSY): a server database ends it itself (its deadlock detector, or the lock
+//! timeout), so the run waits for that; SQLite would have answered BUSY at once, so the run
+//! gives one instance up, as SQLite does. When nothing moves for the run's patience: what each
+//! instance was doing, in words, and the unwinding that leaves no connection waiting.
+
+use std::time::{Duration, Instant};
+
+use super::instance::{Instance, Phase};
+use super::run::{GaveUp, Halt, Runner};
+use crate::engines::blocking::BlockingProbe;
+
+/// How often a lone SQLite writer waiting on a lock outside the schedule tries again.
+const RETRY_BUSY: Duration = Duration::from_millis(50);
+
+impl<P: BlockingProbe> Runner<'_, P> {
+    /// No instance can go: each is blocked (or parked). A server database ends it itself
+    /// (its deadlock detector, or the lock timeout): wait for that. SQLite would have answered
+    /// BUSY at once: give one instance up.
+    pub(super) async fn resolve(&mut self) -> Result<(), Halt> {
+        let unfinished = self.instances.iter().filter(|i| !i.is_done()).count();
+        let running = self.instances.iter().any(Instance::is_sent);
+        if unfinished > 1 {
+            self.deadlock_at.get_or_insert(self.choices.len());
+        }
+        if running {
+            return match tokio::time::timeout(self.patience, self.events.recv()).await {
+                Ok(Some((i, event))) => {
+                    self.apply(i, event);
+                    Ok(())
+                }
+                _ => Err(Halt::Stuck(self.describe_stuck())),
+            };
+        }
+        let Some(&last) = self.parked_order.last() else {
+            return Err(Halt::Stuck(self.describe_stuck()));
+        };
+        if unfinished > 1 {
+            self.instances[last].gave_up = GaveUp::Deadlock;
+            self.instances[last].gate.give_up();
+            self.go(last);
+            return Ok(());
+        }
+        // Alone and parked: the lock is held outside the schedule. Try again until the
+        // patience is over, then let the method hear SQLITE_BUSY.
+        tokio::time::sleep(RETRY_BUSY).await;
+        let lonely = *self.lonely_since.get_or_insert_with(Instant::now);
+        if lonely.elapsed() > self.lock_timeout {
+            let instance = &mut self.instances[last];
+            instance.gave_up = GaveUp::Stranger;
+            instance.stranger =
+                Some("the database's lock, held by a connection outside the schedule".into());
+            instance.gate.give_up();
+        }
+        self.go(last);
+        Ok(())
+    }
+
+    pub(super) fn describe_stuck(&self) -> String {
+        let states: Vec<String> = self
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, instance)| {
+                let state = match &instance.phase {
+                    Phase::Working => "working".to_string(),
+                    Phase::AtGate { statement, .. } => format!("at {}", statement.shown()),
+                    Phase::Sent { step, .. } => {
+                        format!("running {}", self.steps[*step].statement.shown())
+                    }
+                    Phase::Parked { statement, .. } => format!("parked at {}", statement.shown()),
+                    Phase::Done => "done".to_string(),
+                };
+                format!("T{}: {state}", i + 1)
+            })
+            .collect();
+        format!(
+            "no progress for {:?} ({})",
+            self.patience,
+            states.join("; ")
+        )
+    }
+
+    /// After a stop: cancels what runs, gives every instance up and lets each go until all
+    /// are done, so that no connection stays waiting or open.
+    pub(super) async fn unwind(&mut self) {
+        for instance in &self.instances {
+            instance.gate.give_up();
+        }
+        let deadline = Instant::now() + self.patience;
+        while !self.instances.iter().all(Instance::is_done) && Instant::now() < deadline {
+            for i in 0..self.instances.len() {
+                match self.instances[i].phase {
+                    Phase::AtGate { .. } | Phase::Parked { .. } => self.go(i),
+                    Phase::Sent { .. } => {
+                        let _ = self.probe.cancel(self.instances[i].id).await;
+                    }
+                    _ => {}
+                }
+            }
+            if let Ok(Some((i, event))) =
+                tokio::time::timeout(Duration::from_millis(100), self.events.recv()).await
+            {
+                self.apply(i, event);
+            }
+        }
+    }
+}
