@@ -2,7 +2,8 @@
 # Regenerates results/schedules-*.md (the schedule explorer's tables on every engine this
 # machine can start) with the commands their headers name, with a release build. The
 # explorer's exit code 1 (method 4 loses updates in some schedule, as expected) is not an
-# error here. ENGINES="mariadb sqlite" regenerates only those engines' files.
+# error here. ENGINES="mariadb sqlite" regenerates only those engines' files; PARTS="matrix"
+# only the matrix --schedules files (of "schedules matrix transcripts").
 source "$(dirname "$0")/common.sh"
 build
 cd "$ROOT"
@@ -10,8 +11,9 @@ DAY="$(date +%F)"
 MACHINE="Machine: $(uname -m) Linux, $(nproc) cores, $(awk '/MemTotal/ {printf "%d GiB", $2/1048576+0.5}' /proc/meminfo); throwaway database (commits not flushed: nothing races); $DAY."
 
 ENGINES="${ENGINES:-postgres mariadb sqlite}"
-# want ENGINE: whether this run regenerates ENGINE's files.
-want() { [[ " $ENGINES " == *" $1 "* ]]; }
+PARTS="${PARTS:-schedules matrix transcripts}"
+# want ENGINE [PART]: whether this run regenerates ENGINE's files (of that part).
+want() { [[ " $ENGINES " == *" $1 "* ]] && [[ " $PARTS " == *" ${2:-schedules} "* ]]; }
 
 # write FILE TITLE COMMAND-ARGS...
 write() {
@@ -49,11 +51,11 @@ write_matrix() {
     } > "results/$file"
     echo "wrote results/$file"
 }
-want postgres && write_matrix matrix-schedules-postgresql.md "counter matrix --schedules on PostgreSQL 15: methods 1-4" \
+want postgres matrix && write_matrix matrix-schedules-postgresql.md "counter matrix --schedules on PostgreSQL 15: methods 1-4" \
     --methods 1,2,3,4 --csv results/matrix-schedules-postgresql.csv
-want mariadb && write_matrix matrix-schedules-mariadb.md "counter matrix --schedules on MariaDB 10.11: methods 1-4" \
-    --engine mariadb --methods 1,2,3,4 --csv results/matrix-schedules-mariadb.csv
-want sqlite && write_matrix matrix-schedules-sqlite.md "counter matrix --schedules on SQLite: methods 1-4" \
+want mariadb matrix && write_matrix matrix-schedules-mariadb.md "counter matrix --schedules on MariaDB 10.11: every method, three trials" \
+    --engine mariadb --methods all --trials 3 --csv results/matrix-schedules-mariadb.csv
+want sqlite matrix && write_matrix matrix-schedules-sqlite.md "counter matrix --schedules on SQLite: methods 1-4" \
     --engine sqlite --methods 1,2,3,4 --csv results/matrix-schedules-sqlite.csv
 
 # The transcript behind every "-" of methods 1-4 (the shortest schedule of the cell's worst
@@ -79,7 +81,7 @@ transcripts() {
     } > "results/$file"
     echo "wrote results/$file"
 }
-want postgres && transcripts postgres results/schedules-postgresql.csv transcripts-postgresql.md
-want mariadb && transcripts mariadb results/schedules-mariadb.csv transcripts-mariadb.md
-want sqlite && transcripts sqlite results/schedules-sqlite.csv transcripts-sqlite.md
+want postgres transcripts && transcripts postgres results/schedules-postgresql.csv transcripts-postgresql.md
+want mariadb transcripts && transcripts mariadb results/schedules-mariadb.csv transcripts-mariadb.md
+want sqlite transcripts && transcripts sqlite results/schedules-sqlite.csv transcripts-sqlite.md
 true

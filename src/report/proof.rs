@@ -65,8 +65,8 @@ pub fn beside(result: &MatrixResult, schedules: &SchedulesResult, markdown: bool
         },
     );
     let mut out = format!(
-        "race and schedules ({} schedules of two sessions, both starting states; three \
-         sessions where the race showed what two could not):\n\n{table}\n",
+        "race and schedules ({} schedules: two sessions from both starting states, three \
+         where the race showed what two could not):\n\n{table}\n",
         schedules.meta.schedules_run
     );
     if !hollow.is_empty() {
