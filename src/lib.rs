@@ -2,7 +2,7 @@
 //! same row at once. README.md says how to use it, ARCHITECTURE.md how it is built.
 //!
 //! The layers, top to bottom (each imports only from layers below it; `tests/it/house.rs`
-//! checks it): `cli` -> `matrix` -> `schedules` -> `server` -> `hammer` -> `report` ->
+//! checks it): `cli` -> `proxy` -> `matrix` -> `schedules` -> `server` -> `hammer` -> `report` ->
 //! `engines` -> `methods` -> `api` -> (`signals`, `model`). `model` is the shared vocabulary
 //! and imports nothing of ours.
 
@@ -13,6 +13,7 @@ pub mod hammer;
 pub mod matrix;
 pub mod methods;
 pub mod model;
+pub mod proxy;
 pub mod report;
 pub mod schedules;
 pub mod server;
@@ -79,6 +80,10 @@ pub async fn run(cli: Cli) -> u8 {
         },
         Command::Schedules(args) => match args.into_command() {
             Ok(command) => schedules::command::run(command).await,
+            Err(err) => Err(err),
+        },
+        Command::Proxy(args) => match args.into_config() {
+            Ok(config) => proxy::run(config).await,
             Err(err) => Err(err),
         },
     };

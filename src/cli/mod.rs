@@ -9,6 +9,7 @@ mod database;
 pub mod env;
 mod explain;
 mod parse;
+mod proxy;
 mod schedules;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ use parse::{
     parse_engine_option, parse_engines, parse_isolation, parse_method, parse_method_choice,
     parse_seconds,
 };
+pub use proxy::ProxyArgs;
 pub use schedules::{RowChoice, SchedulesArgs};
 
 /// Default number of connections increments run on: enough for real contention on one row,
@@ -62,6 +64,9 @@ pub enum Command {
     /// Explore one cell and show the shortest schedule of each class step by step (and as an
     /// isolation-tester spec, terminal scripts, a swimlane SVG).
     Explain(ExplainArgs),
+    /// Relay an application's PostgreSQL connections and print every statement it sends, with
+    /// its answer and transaction status (optionally starting each at an isolation level).
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules, top to bottom: each may import only those after it.
 const LAYERS: &[&str] = &[
     "cli",
+    "proxy",
     "matrix",
     "schedules",
     "server",

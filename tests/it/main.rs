@@ -20,6 +20,7 @@ mod original;
 mod poolers;
 mod process;
 mod properties;
+mod proxy;
 mod schedules;
 mod scripts;
 mod security;

@@ -46,7 +46,7 @@ impl ServeProcess {
 }
 
 /// Appends everything `stream` says to `printed`, in the background.
-fn collect(mut stream: impl Read + Send + 'static, printed: Arc<Mutex<String>>) {
+pub fn collect(mut stream: impl Read + Send + 'static, printed: Arc<Mutex<String>>) {
     std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];
         while let Ok(n) = stream.read(&mut buffer) {
@@ -83,24 +83,14 @@ pub fn counter_command() -> Command {
 
 /// `counter serve` on an ephemeral port with `extra` arguments; returns once it listens.
 pub fn start_serve_process(extra: &[&str]) -> ServeProcess {
-    let mut child = counter_command()
-        .args(["serve", "--bind", "127.0.0.1:0", "--pool-size", "4"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--pool-size", "4"];
+    args.extend_from_slice(extra);
+    let mut child = spawn_counter(&args);
     let printed = Arc::new(Mutex::new(String::new()));
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut cluster_dir = None;
     let mut base_url = None;
-    loop {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        printed.lock().unwrap().push_str(&line);
-        let line = line.trim_end().to_string();
+    read_until(&mut stderr, &printed, |line| {
         if let Some(rest) = line
             .split(" in ")
             .nth(1)
@@ -110,25 +100,19 @@ pub fn start_serve_process(extra: &[&str]) -> ServeProcess {
         }
         if let Some(rest) = line.split("listening on ").nth(1) {
             base_url = rest.split_whitespace().next().map(str::to_string);
-            break;
+            return true;
         }
-    }
+        false
+    });
     // stdout says `database:`, maybe `connect:`, then `listening:`.
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut connect = None;
-    loop {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        printed.lock().unwrap().push_str(&line);
-        if let Some(rest) = line.trim_end().strip_prefix("connect: ") {
+    read_until(&mut stdout, &printed, |line| {
+        if let Some(rest) = line.strip_prefix("connect: ") {
             connect = Some(rest.to_string());
         }
-        if line.starts_with("listening:") {
-            break;
-        }
-    }
+        line.starts_with("listening:")
+    });
     collect(stderr, printed.clone());
     collect(stdout, printed.clone());
     let cluster = cluster_dir.map(|dir: PathBuf| {
@@ -159,6 +143,35 @@ pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bo
         std::thread::sleep(Duration::from_millis(50));
     }
     condition()
+}
+
+/// The counter binary (see [`counter_command`]) started with `args`, both streams piped.
+pub fn spawn_counter(args: &[&str]) -> Child {
+    counter_command()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads `from` a line at a time, each added to `printed` and shown to `last` (without its
+/// line end), until `last` says it was the last or the stream ends.
+pub fn read_until(
+    from: &mut impl BufRead,
+    printed: &Mutex<String>,
+    mut last: impl FnMut(&str) -> bool,
+) {
+    loop {
+        let mut line = String::new();
+        if from.read_line(&mut line).unwrap() == 0 {
+            return;
+        }
+        printed.lock().unwrap().push_str(&line);
+        if last(line.trim_end()) {
+            return;
+        }
+    }
 }
 
 /// Reads `from` line by line until a line contains `marker` (or the stream ends): the lines

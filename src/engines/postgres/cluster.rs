@@ -138,6 +138,12 @@ impl LocalCluster {
     /// -p <port> -U postgres counter` connects from a second terminal without the password
     /// ever being shown.
     pub fn write_pgpass(&self) -> Result<PathBuf, ThrowawayError> {
+        self.write_pgpass_for(&[self.port])
+    }
+
+    /// A password file (mode 0600, in the cluster's directory) for the cluster reached at each
+    /// of `ports` on 127.0.0.1 (the cluster's own, a proxy's in front of it).
+    pub fn write_pgpass_for(&self, ports: &[u16]) -> Result<PathBuf, ThrowawayError> {
         let path = self.dir().join("pgpass");
         let mut file = File::options()
             .write(true)
@@ -145,12 +151,10 @@ impl LocalCluster {
             .mode(0o600)
             .open(&path)
             .map_err(io_err("could not write the connection file"))?;
-        writeln!(
-            file,
-            "127.0.0.1:{}:*:{SUPERUSER}:{}",
-            self.port, self.password
-        )
-        .map_err(io_err("could not write the connection file"))?;
+        for port in ports {
+            writeln!(file, "127.0.0.1:{port}:*:{SUPERUSER}:{}", self.password)
+                .map_err(io_err("could not write the connection file"))?;
+        }
         Ok(path)
     }
 

@@ -12,6 +12,7 @@ mod lease;
 mod open;
 pub mod pooled;
 pub mod probes;
+pub mod proxy;
 pub mod relay;
 pub mod script_role;
 pub mod session;

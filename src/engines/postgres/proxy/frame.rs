@@ -1,0 +1,122 @@
+//! PostgreSQL's messages cut out of a byte stream: after start-up every message is a type
+//! byte, an int32 length that counts itself, and the body. Bytes arrive in any pieces; whole
+//! messages come out, each with its bytes as they arrived (forwarded untouched).
+
+/// The most a single message may claim to be (PostgreSQL's own limit for a query is 1 GB):
+/// a length past it means the stream is not PostgreSQL's protocol.
+const MAX_MESSAGE: usize = 1 << 30;
+
+/// One whole message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: u8,
+    /// The whole message: type byte, length, body.
+    pub bytes: Vec<u8>,
+}
+
+impl Message {
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[5..]
+    }
+
+    /// The first null-terminated string of the body, and the rest after it.
+    pub fn cstr(body: &[u8]) -> (String, &[u8]) {
+        let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
+        let text = String::from_utf8_lossy(&body[..end]).into_owned();
+        (text, body.get(end + 1..).unwrap_or_default())
+    }
+}
+
+/// The bytes of a stream not yet cut into messages.
+#[derive(Debug, Default)]
+pub struct Framer {
+    pending: Vec<u8>,
+    start: usize,
+}
+
+impl Framer {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.start > 0 && self.start == self.pending.len() {
+            self.pending.clear();
+            self.start = 0;
+        }
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The next whole message; Err when the stream cannot be PostgreSQL's protocol.
+    pub fn next_message(&mut self) -> Result<Option<Message>, String> {
+        let rest = &self.pending[self.start..];
+        if rest.len() < 5 {
+            self.compact();
+            return Ok(None);
+        }
+        let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        if !(4..=MAX_MESSAGE).contains(&length) {
+            return Err(format!(
+                "a message of kind {:?} claims {length} bytes: not PostgreSQL's protocol",
+                rest[0] as char
+            ));
+        }
+        if rest.len() < 1 + length {
+            self.compact();
+            return Ok(None);
+        }
+        let message = Message {
+            kind: rest[0],
+            bytes: rest[..1 + length].to_vec(),
+        };
+        self.start += 1 + length;
+        Ok(Some(message))
+    }
+
+    /// Drops the bytes already handed out, once they are most of the buffer.
+    fn compact(&mut self) {
+        if self.start > 0 && self.start * 2 >= self.pending.len() {
+            self.pending.drain(..self.start);
+            self.start = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Framer, Message};
+
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![kind];
+        bytes.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn messages_come_out_whole_whatever_the_pieces() {
+        let mut stream = message(b'Q', b"SELECT 1\0");
+        stream.extend(message(b'S', b""));
+        stream.extend(message(b'X', b""));
+        for piece in [1, 2, 3, 7, stream.len()] {
+            let mut framer = Framer::default();
+            let mut kinds = Vec::new();
+            for chunk in stream.chunks(piece) {
+                framer.feed(chunk);
+                while let Some(message) = framer.next_message().unwrap() {
+                    kinds.push(message.kind);
+                }
+            }
+            assert_eq!(kinds, b"QSX", "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn a_length_that_cannot_be_is_an_error() {
+        let mut framer = Framer::default();
+        framer.feed(&[b'Q', 0, 0, 0, 2]);
+        assert!(framer.next_message().is_err());
+    }
+
+    #[test]
+    fn a_cstring_and_what_follows() {
+        let (text, rest) = Message::cstr(b"portal\0stmt\0");
+        assert_eq!((text.as_str(), rest), ("portal", &b"stmt\0"[..]));
+    }
+}
