@@ -6,15 +6,15 @@
 /// a length past it means the stream is not PostgreSQL's protocol.
 const MAX_MESSAGE: usize = 1 << 30;
 
-/// One whole message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+/// One whole message, borrowed from the stream's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
     pub kind: u8,
     /// The whole message: type byte, length, body.
-    pub bytes: Vec<u8>,
+    pub bytes: &'a [u8],
 }
 
-impl Message {
+impl Message<'_> {
     pub fn body(&self) -> &[u8] {
         &self.bytes[5..]
     }
@@ -27,27 +27,53 @@ impl Message {
     }
 }
 
-/// The bytes of a stream not yet cut into messages.
+/// The bytes of a stream not yet cut into messages. Messages are cut in place (no copy per
+/// message): [`Framer::next_message`] gives where the next one lies, [`Framer::message`] its
+/// bytes, and the caller forwards whole runs of them with [`Framer::bytes`].
 #[derive(Debug, Default)]
 pub struct Framer {
     pending: Vec<u8>,
     start: usize,
 }
 
+/// Where a whole message lies in the framer's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
 impl Framer {
+    /// Appends `bytes`; the messages handed out before are forgotten (their spans too).
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start == self.pending.len() {
-            self.pending.clear();
+        if self.start > 0 {
+            self.pending.drain(..self.start);
             self.start = 0;
         }
         self.pending.extend_from_slice(bytes);
     }
 
-    /// The next whole message; Err when the stream cannot be PostgreSQL's protocol.
-    pub fn next_message(&mut self) -> Result<Option<Message>, String> {
+    /// Where the bytes not yet cut into a message begin.
+    pub fn cut_up_to(&self) -> usize {
+        self.start
+    }
+
+    pub fn bytes(&self, from: usize, to: usize) -> &[u8] {
+        &self.pending[from..to]
+    }
+
+    pub fn message(&self, span: Span) -> Message<'_> {
+        Message {
+            kind: self.pending[span.start],
+            bytes: &self.pending[span.start..span.end],
+        }
+    }
+
+    /// Where the next whole message lies; Err when the stream cannot be PostgreSQL's
+    /// protocol.
+    pub fn next_message(&mut self) -> Result<Option<Span>, String> {
         let rest = &self.pending[self.start..];
         if rest.len() < 5 {
-            self.compact();
             return Ok(None);
         }
         let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
@@ -58,23 +84,14 @@ impl Framer {
             ));
         }
         if rest.len() < 1 + length {
-            self.compact();
             return Ok(None);
         }
-        let message = Message {
-            kind: rest[0],
-            bytes: rest[..1 + length].to_vec(),
+        let span = Span {
+            start: self.start,
+            end: self.start + 1 + length,
         };
-        self.start += 1 + length;
-        Ok(Some(message))
-    }
-
-    /// Drops the bytes already handed out, once they are most of the buffer.
-    fn compact(&mut self) {
-        if self.start > 0 && self.start * 2 >= self.pending.len() {
-            self.pending.drain(..self.start);
-            self.start = 0;
-        }
+        self.start = span.end;
+        Ok(Some(span))
     }
 }
 
@@ -99,8 +116,8 @@ mod tests {
             let mut kinds = Vec::new();
             for chunk in stream.chunks(piece) {
                 framer.feed(chunk);
-                while let Some(message) = framer.next_message().unwrap() {
-                    kinds.push(message.kind);
+                while let Some(span) = framer.next_message().unwrap() {
+                    kinds.push(framer.message(span).kind);
                 }
             }
             assert_eq!(kinds, b"QSX", "pieces of {piece}");

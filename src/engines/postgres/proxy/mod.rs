@@ -245,29 +245,36 @@ where
     let upstream = async {
         let (mut framer, mut client_side) = (Framer::default(), ClientSide::default());
         let mut buffer = vec![0u8; 64 * 1024];
-        let mut out = Vec::with_capacity(64 * 1024);
         loop {
             let read = client_read.read(&mut buffer).await?;
             if read == 0 || cancel_only {
                 break;
             }
             framer.feed(&buffer[..read]);
-            while let Some(message) = framer.next_message().map_err(io::Error::other)? {
-                if let Some(step) = client_side.step(&message) {
-                    if let Some(hold) = hooks.before(conn, &step) {
-                        // What came before the step reaches the server first.
-                        server_write.write_all(&out).await?;
-                        out.clear();
-                        hold.await;
-                    }
-                    if let Ok(mut outstanding) = outstanding.lock() {
-                        outstanding.sent(step);
-                    }
+            // Whole messages go on in runs, untouched; a held step splits the run.
+            let mut forward_from = 0;
+            while let Some(span) = framer.next_message().map_err(io::Error::other)? {
+                let Some(step) = client_side.step(&framer.message(span)) else {
+                    continue;
+                };
+                if let Some(hold) = hooks.before(conn, &step) {
+                    // What came before the step reaches the server first.
+                    server_write
+                        .write_all(framer.bytes(forward_from, span.start))
+                        .await?;
+                    forward_from = span.start;
+                    hold.await;
                 }
-                out.extend_from_slice(&message.bytes);
+                if let Ok(mut outstanding) = outstanding.lock() {
+                    outstanding.sent(step);
+                }
             }
-            server_write.write_all(&out).await?;
-            out.clear();
+            let whole = framer.cut_up_to();
+            if whole > forward_from {
+                server_write
+                    .write_all(framer.bytes(forward_from, whole))
+                    .await?;
+            }
         }
         let _ = server_write.shutdown().await;
         Ok::<(), io::Error>(())

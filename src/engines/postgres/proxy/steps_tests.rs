@@ -4,43 +4,49 @@
 use super::super::frame::Message;
 use super::*;
 
-fn message(kind: u8, body: &[u8]) -> Message {
+fn message(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut bytes = vec![kind];
     bytes.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
     bytes.extend_from_slice(body);
-    Message { kind, bytes }
+    bytes
 }
 
-fn parse(name: &str, sql: &str) -> Message {
+/// The step `bytes` (one whole message) is to `client`.
+fn step(client: &mut ClientSide, bytes: &[u8]) -> Option<Step> {
+    client.step(&Message {
+        kind: bytes[0],
+        bytes,
+    })
+}
+
+fn parse(name: &str, sql: &str) -> Vec<u8> {
     message(b'P', format!("{name}\0{sql}\0\0\0").as_bytes())
 }
 
-fn bind(portal: &str, statement: &str) -> Message {
+fn bind(portal: &str, statement: &str) -> Vec<u8> {
     message(
         b'B',
         format!("{portal}\0{statement}\0\0\0\0\0\0\0").as_bytes(),
     )
 }
 
-fn execute(portal: &str) -> Message {
+fn execute(portal: &str) -> Vec<u8> {
     message(b'E', format!("{portal}\0\0\0\0\0").as_bytes())
 }
 
 #[test]
 fn a_named_statement_is_remembered_and_reused() {
     let mut client = ClientSide::default();
-    assert_eq!(
-        client.step(&parse("s1", "UPDATE counter SET count = $1")),
-        None
-    );
-    assert_eq!(client.step(&bind("", "s1")), None);
-    let first = client.step(&execute("")).unwrap();
+    let parsed = parse("s1", "UPDATE counter SET count = $1");
+    assert_eq!(step(&mut client, &parsed), None);
+    assert_eq!(step(&mut client, &bind("", "s1")), None);
+    let first = step(&mut client, &execute("")).unwrap();
     assert_eq!(first.sql, "UPDATE counter SET count = $1");
     assert_eq!(first.protocol, Protocol::Extended);
     // Later: Bind and Execute only, as sqlx and psycopg 3 do with a cached statement.
-    client.step(&bind("", "s1"));
-    assert_eq!(client.step(&execute("")).unwrap().sql, first.sql);
-    let simple = client.step(&message(b'Q', b"BEGIN\0")).unwrap();
+    step(&mut client, &bind("", "s1"));
+    assert_eq!(step(&mut client, &execute("")).unwrap().sql, first.sql);
+    let simple = step(&mut client, &message(b'Q', b"BEGIN\0")).unwrap();
     assert_eq!(
         (simple.sql.as_str(), simple.protocol),
         ("BEGIN", Protocol::Simple)
