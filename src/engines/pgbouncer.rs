@@ -60,9 +60,9 @@ impl LocalPgBouncer {
         let binary = find_binary().ok_or(ThrowawayError::BinariesNotFound(BINARY_HINT))?;
         // PgBouncer refuses to run as root: as the PostgreSQL account, like the cluster.
         let run_as = supervise::run_as(c"postgres", "PgBouncer")?;
-        let dir = supervise::private_dir(run_as, "counter-pgbouncer")?;
+
         let mut pooler = LocalPgBouncer {
-            server: Supervised::new("pgbouncer", dir, STOP)?,
+            server: Supervised::new_private("pgbouncer", run_as, "counter-pgbouncer", STOP)?,
             port: 0,
             mode,
             version: version(&binary),

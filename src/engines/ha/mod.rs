@@ -88,8 +88,7 @@ impl LocalHaCluster {
             return Err(ThrowawayError::BinariesNotFound(BINARIES_HINT));
         }
         let run_as = run_as(c"postgres", "Patroni")?;
-        let etcd_dir = supervise::private_dir(run_as, "counter-etcd")?;
-        let mut etcd = Supervised::new("etcd", etcd_dir, ETCD_STOP)?;
+        let mut etcd = Supervised::new_private("etcd", run_as, "counter-etcd", ETCD_STOP)?;
         let etcd_port = etcd::launch(&mut etcd, etcd_binary, run_as)?;
         let password = super::postgres::cluster::random_password()?;
         let replication_password = super::postgres::cluster::random_password()?;
@@ -102,7 +101,10 @@ impl LocalHaCluster {
             run_as,
         };
         for index in 0..2 {
-            let dir = supervise::private_dir(run_as, &format!("counter-patroni{index}"))?;
+            let prefix = format!("counter-patroni{index}");
+            let patroni = Supervised::new_private("patroni", run_as, &prefix, PATRONI_STOP)?;
+            let dir = patroni.dir().to_path_buf();
+            let patroni = patroni.with_orphan_pid_file(dir.join("data/postmaster.pid"));
             let addr = NodeAddr::loopback(
                 format!("node{index}"),
                 supervise::free_port()?,
@@ -123,8 +125,7 @@ impl LocalHaCluster {
             });
             let config = dir.join("patroni.yml");
             supervise::write_private(&config, &yaml, run_as)?;
-            let patroni = Supervised::new("patroni", dir.clone(), PATRONI_STOP)?
-                .with_orphan_pid_file(dir.join("data/postmaster.pid"));
+
             cluster.nodes.push(Node {
                 addr,
                 patroni,

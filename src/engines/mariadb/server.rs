@@ -40,9 +40,9 @@ impl LocalMariaDb {
     pub fn start(durability: Durability) -> Result<LocalMariaDb, ThrowawayError> {
         let bin = find_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
         let run_as = run_as(c"mysql", "MariaDB")?;
-        let dir = supervise::private_dir(run_as, "counter-mariadb")?;
+
         let mut server = LocalMariaDb {
-            server: Supervised::new("mariadbd", dir, STOP)?,
+            server: Supervised::new_private("mariadbd", run_as, "counter-mariadb", STOP)?,
         };
         server.install(&bin, run_as)?;
         server.launch(&bin, run_as, durability)?;

@@ -60,10 +60,10 @@ impl LocalCluster {
     pub fn start(durability: Durability) -> Result<LocalCluster, ThrowawayError> {
         let bin = find_server_binaries().ok_or(ThrowawayError::BinariesNotFound(BINARIES_HINT))?;
         let run_as = run_as(c"postgres", "PostgreSQL")?;
-        let dir = supervise::private_dir(run_as, "counter-pg")?;
+
         // From here on, the directory is ours to remove whatever happens.
         let mut cluster = LocalCluster {
-            server: Supervised::new("postgres", dir, STOP)?,
+            server: Supervised::new_private("postgres", run_as, "counter-pg", STOP)?,
             port: 0,
             bin,
             run_as,

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 pub use error::{ThrowawayError, io_err};
 pub use process::{
-    RunAs, children_of, command, free_port, last_lines, private_dir, process_alive, run_as,
-    run_setup, signal, write_private,
+    RunAs, children_of, command, free_port, last_lines, make_private, private_path, process_alive,
+    run_as, run_setup, signal, write_private,
 };
 
 /// How long a server may take to accept connections.
@@ -65,17 +65,20 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// Takes charge of `dir` for a server named `program`: removed on drop from now on, and
-    /// by a reaper if this process dies before the server even starts (`kill -9` while
-    /// `initdb` runs once left 39 MB and the password file behind).
-    pub fn new(
+    /// A new private directory (named by `prefix`, owned by `run_as`) for a server named
+    /// `program`: removed on drop, and by a reaper if this process dies before the server
+    /// even starts (`kill -9` while `initdb` runs once left 39 MB and the password file
+    /// behind). The reaper is watching before the directory exists: a kill between the two
+    /// once left an empty directory (a test killing serve at 300 ms, on a busy machine).
+    pub fn new_private(
         program: &'static str,
-        dir: PathBuf,
+        run_as: RunAs,
+        prefix: &str,
         plan: StopPlan,
     ) -> Result<Supervised, ThrowawayError> {
         let mut supervised = Supervised {
             program,
-            dir,
+            dir: private_path(prefix),
             plan,
             child: None,
             reapers: Vec::new(),
@@ -84,6 +87,7 @@ impl Supervised {
         // No server yet (pid 0): on our death it only removes the directory.
         let guard = supervised.spawn_reaper(0)?;
         supervised.reapers.push(guard);
+        make_private(&supervised.dir, run_as)?;
         Ok(supervised)
     }
 

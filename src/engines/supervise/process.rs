@@ -107,25 +107,30 @@ pub fn run_setup(mut cmd: Command, program: &'static str) -> Result<(), Throwawa
     })
 }
 
-/// A new directory under the system temp dir, private to (and owned by) `run_as`: no other
-/// account can enter it, so neither the data, the logs nor a Unix socket inside are theirs.
-pub fn private_dir(run_as: RunAs, prefix: &str) -> Result<PathBuf, ThrowawayError> {
+/// Where a new server directory goes: under the system temp dir, named by `prefix`, this
+/// process's pid and the clock (see [`make_private`]).
+pub fn private_path(prefix: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos:09}", std::process::id()));
+    std::env::temp_dir().join(format!("{prefix}-{}-{nanos:09}", std::process::id()))
+}
+
+/// Creates `dir` private to (and owned by) `run_as`: no other account can enter it, so
+/// neither the data, the logs nor a Unix socket inside are theirs.
+pub fn make_private(dir: &Path, run_as: RunAs) -> Result<(), ThrowawayError> {
     fs::DirBuilder::new()
         .mode(0o700)
-        .create(&dir)
+        .create(dir)
         .map_err(io_err(format!("could not create {}", dir.display())))?;
-    if let Err(err) = chown(&dir, Some(run_as.uid), Some(run_as.gid)) {
-        let _ = fs::remove_dir(&dir);
+    if let Err(err) = chown(dir, Some(run_as.uid), Some(run_as.gid)) {
+        let _ = fs::remove_dir(dir);
         return Err(io_err(
             "could not hand the server's directory to its account",
         )(err));
     }
-    Ok(dir)
+    Ok(())
 }
 
 pub fn free_port() -> Result<u16, ThrowawayError> {
