@@ -86,6 +86,10 @@ pub async fn run(cli: Cli) -> u8 {
             Ok(config) => proxy::run(config).await,
             Err(err) => Err(err),
         },
+        Command::App(args) => match args.into_config() {
+            Ok(config) => schedules::app::run(config).await,
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 //! Flags come first; each has an environment variable (read after `.env` files are loaded, see
 //! [`env`]) so that the original project's `.env` keeps working.
 
+mod app;
 mod configure;
 mod database;
 pub mod env;
@@ -23,6 +24,7 @@ use crate::hammer::command::Format;
 use crate::hammer::{HttpVerb, MAX_DEFAULT_CONCURRENCY};
 use crate::model::{Engine, Fault, Isolation, IsolationScope, MethodId};
 use crate::server::DEFAULT_MAX_IN_FLIGHT;
+pub use app::AppArgs;
 pub use database::{DatabaseArgs, PoolerChoice, Topology};
 pub use env::load_dotenv_files;
 pub use explain::{ExplainArgs, RowState};
@@ -67,6 +69,9 @@ pub enum Command {
     /// Relay an application's PostgreSQL connections and print every statement it sends, with
     /// its answer and transaction status (optionally starting each at an isolation level).
     Proxy(ProxyArgs),
+    /// Run every interleaving of an unmodified application's requests, statement by
+    /// statement, through counter's PostgreSQL proxy, and classify each schedule.
+    App(AppArgs),
 }
 
 #[derive(Debug, Clone, Args)]

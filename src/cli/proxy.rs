@@ -34,7 +34,7 @@ pub struct ProxyArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LevelChoice(pub Option<Isolation>);
 
-fn parse_level_or_app(text: &str) -> Result<LevelChoice, String> {
+pub(super) fn parse_level_or_app(text: &str) -> Result<LevelChoice, String> {
     match text.trim().eq_ignore_ascii_case("app") {
         true => Ok(LevelChoice(None)),
         false => parse_isolation(text).map(|level| LevelChoice(Some(level))),

@@ -23,25 +23,36 @@ impl ErrorTable {
             sqlx::Error::Database(db) => {
                 let code = (self.code_of)(db.as_ref());
                 let sqlstate = (self.sqlstate_of)(db.as_ref());
-                let class = code
-                    .as_deref()
-                    .map_or(ErrorClass::Internal, |code| (self.class_of)(code));
-                let detail = match (&code, &sqlstate) {
-                    (Some(code), Some(state)) if code != state => {
-                        format!("{} ({}{code}, SQLSTATE {state})", db.message(), self.label)
-                    }
-                    (Some(code), _) => format!("{} ({}{code})", db.message(), self.label),
-                    (None, _) => db.message().to_string(),
-                };
-                DbFailure {
-                    class,
-                    code,
-                    sqlstate,
-                    message: db.message().to_string(),
-                    detail,
-                }
+                self.failure(code, sqlstate, db.message())
             }
             other => DbFailure::ours(transport_class(other), other.to_string()),
+        }
+    }
+
+    /// A database error heard on the wire (a proxied connection's `ErrorResponse`): its code,
+    /// which for PostgreSQL is its SQLSTATE, and its message.
+    pub fn heard(&self, code: &str, message: &str) -> DbFailure {
+        let code = Some(code.to_string());
+        self.failure(code.clone(), code, message)
+    }
+
+    fn failure(&self, code: Option<String>, sqlstate: Option<String>, message: &str) -> DbFailure {
+        let class = code
+            .as_deref()
+            .map_or(ErrorClass::Internal, |code| (self.class_of)(code));
+        let detail = match (&code, &sqlstate) {
+            (Some(code), Some(state)) if code != state => {
+                format!("{message} ({}{code}, SQLSTATE {state})", self.label)
+            }
+            (Some(code), _) => format!("{message} ({}{code})", self.label),
+            (None, _) => message.to_string(),
+        };
+        DbFailure {
+            class,
+            code,
+            sqlstate,
+            message: message.to_string(),
+            detail,
         }
     }
 

@@ -1,19 +1,8 @@
-//! A cell explored: every schedule of its instances, depth first, each re-run from the same
-//! starting state (replay, not snapshots: the counter row is deleted, and created at 0 when the
-//! cell starts from an existing row).
-//!
-//! The first run takes the default at every choice (the instance that just ran goes on); each
-//! choice point it passed adds its alternatives, as the choices up to there and one other
-//! instance. Three bounds cut the tree, and each is counted in the result:
-//! - symmetry: the instances are the same method, so instances that have not yet sent a
-//!   statement another could notice are interchangeable: of those only the first is tried;
-//! - `--max-switches`: an alternative that switches away from an instance that could have
-//!   gone on counts one switch (CHESS's preemption bound);
-//! - after a deadlock nothing is branched: which instance the database picks as the victim is
-//!   not deterministic, so the tree below it is not either.
+//! A cell of the product's own methods explored: the tree (`tree.rs`) over instances that run
+//! the method's code on sessions of their own, each schedule from the same starting state
+//! (the counter row deleted, and created at 0 when the cell starts from an existing row).
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -21,10 +10,12 @@ use tokio::sync::mpsc;
 use super::gate::{Gate, spawn_instance};
 use super::record::record;
 use super::run::{Ran, Runner};
+pub(super) use super::tree::Explored;
+use super::tree::{Bounds, Instances, explore};
 use crate::engines::sqlite::errors::BUSY;
 use crate::engines::{Backend, Database, WithDatabase};
 use crate::methods::Session;
-use crate::model::schedule::{ScheduleClass, StartState};
+use crate::model::schedule::StartState;
 use crate::model::schedule_results::ScheduleRecord;
 use crate::model::{DbFailure, Engine, MethodId};
 
@@ -43,72 +34,51 @@ pub(super) struct Cell<'a> {
     pub keep_all: bool,
 }
 
-/// What exploring a cell found: how many schedules of each class, and the schedules its
-/// report needs.
-pub(super) struct Explored {
-    pub classes: BTreeMap<ScheduleClass, u64>,
-    /// The shortest schedule of each class, or every one (see [`Cell::keep_all`]).
-    pub schedules: Vec<ScheduleRecord>,
-    pub run: u64,
-    pub cut_by_switches: u64,
-    pub cut_by_cap: u64,
-    pub diverged: Vec<String>,
-}
-
-impl Explored {
-    /// Counts `schedule` and keeps it if the report needs it: the first of its class, or one
-    /// with fewer switches than the one kept (every one with `all`).
-    fn keep(&mut self, schedule: ScheduleRecord, all: bool) {
-        self.run += 1;
-        *self.classes.entry(schedule.class).or_insert(0) += 1;
-        if all {
-            self.schedules.push(schedule);
-            return;
-        }
-        let kept = self
-            .schedules
-            .iter_mut()
-            .find(|s| s.class == schedule.class);
-        match kept {
-            Some(kept) if schedule.switches < kept.switches => *kept = schedule,
-            Some(_) => {}
-            None => self.schedules.push(schedule),
-        }
-    }
-}
-
 impl WithDatabase for Cell<'_> {
     type Output = Result<Explored, DbFailure>;
 
     async fn run<D: Database>(self, db: &D) -> Self::Output {
-        let mut probe = db.probe().await?;
-        let mut pending: Vec<Vec<usize>> = vec![Vec::new()];
-        let mut explored = Explored {
-            classes: BTreeMap::new(),
-            schedules: Vec::new(),
-            run: 0,
-            cut_by_switches: 0,
-            cut_by_cap: 0,
-            diverged: Vec::new(),
+        let probe = db.probe().await?;
+        let bounds = Bounds {
+            max_switches: self.max_switches,
+            max_schedules: self.max_schedules,
+            stop: self.stop,
+            keep_all: self.keep_all,
         };
-        while let Some(prefix) = pending.pop() {
-            if explored.run >= self.max_schedules || self.stop.load(Ordering::Relaxed) {
-                explored.cut_by_cap = pending.len() as u64 + 1;
-                break;
-            }
-            past_busy(self.lock_timeout, || self.reset(db)).await?;
-            let ran = self.once(db, &mut probe, &prefix).await?;
-            explored.cut_by_switches += self.branch(&ran, prefix.len(), &mut pending);
-            let id = self.method.row_id();
-            let after = past_busy(self.lock_timeout, || self.backend.get_count(id)).await;
-            let after = after.ok().map(|row| row.map_or(0, |(_, count)| count));
-            if let Some(diverged) = &ran.diverged {
-                explored.diverged.push(diverged.clone());
-            }
-            let all = self.keep_all;
-            explored.keep(record(&ran, self.method, 0, after), all);
-        }
-        Ok(explored)
+        let mut instances = OnSessions {
+            cell: &self,
+            db,
+            probe,
+        };
+        explore(&mut instances, &bounds).await
+    }
+}
+
+/// The product's own method code, each instance on a session of its own.
+struct OnSessions<'c, 'd, D: Database> {
+    cell: &'c Cell<'c>,
+    db: &'d D,
+    probe: D::Probe,
+}
+
+impl<D: Database> Instances for OnSessions<'_, '_, D> {
+    async fn reset(&mut self) -> Result<(), DbFailure> {
+        past_busy(self.cell.lock_timeout, || self.cell.reset(self.db)).await
+    }
+
+    async fn once(&mut self, prefix: &[usize]) -> Result<Ran, DbFailure> {
+        self.cell.once(self.db, &mut self.probe, prefix).await
+    }
+
+    async fn value(&mut self) -> Option<i64> {
+        let id = self.cell.method.row_id();
+        let backend = self.cell.backend;
+        let after = past_busy(self.cell.lock_timeout, || backend.get_count(id)).await;
+        after.ok().map(|row| row.map_or(0, |(_, count)| count))
+    }
+
+    fn record(&self, ran: &Ran, after: Option<i64>) -> ScheduleRecord {
+        record(ran, self.cell.method, 0, after)
     }
 }
 
@@ -205,42 +175,5 @@ impl Cell<'_> {
             ));
         }
         Ok(ran)
-    }
-
-    /// Queues the alternatives of every choice `ran` made past `fixed` (the choices it was
-    /// told to make); returns how many the switch bound cut.
-    fn branch(&self, ran: &Ran, fixed: usize, pending: &mut Vec<Vec<usize>>) -> u64 {
-        let mut cut = 0;
-        let mut switches = 0;
-        let last = ran.deadlock_at.unwrap_or(usize::MAX).min(ran.choices.len());
-        for depth in 0..last {
-            let point = &ran.choices[depth];
-            if depth >= fixed {
-                let first_untouched = point.untouched.iter().min().copied();
-                let chosen_untouched = point.untouched.contains(&point.chosen);
-                let alternatives = point.enabled.iter().copied().filter(|&alt| {
-                    alt != point.chosen
-                        && (!point.untouched.contains(&alt)
-                            || (!chosen_untouched && Some(alt) == first_untouched))
-                });
-                let alternatives: Vec<usize> = alternatives.collect();
-                for &alt in alternatives.iter().rev() {
-                    let switch = point.preempted.is_some_and(|p| p != alt);
-                    if self
-                        .max_switches
-                        .is_some_and(|max| switches + u32::from(switch) > max)
-                    {
-                        cut += 1;
-                        continue;
-                    }
-                    let mut next: Vec<usize> =
-                        ran.choices[..depth].iter().map(|c| c.chosen).collect();
-                    next.push(alt);
-                    pending.push(next);
-                }
-            }
-            switches += u32::from(point.preempted.is_some_and(|p| p != point.chosen));
-        }
-        cut
     }
 }

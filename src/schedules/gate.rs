@@ -17,6 +17,9 @@ use crate::model::{DbFailure, IncrementError, MethodId};
 
 /// What an instance tells the explorer.
 pub(super) enum Event {
+    /// Its connection's server-side id, when it is known only once the instance has started
+    /// (an application's request: the connection it took is known at its first statement).
+    Identified { id: i64 },
     /// It wants to send `statement`; `go` lets it.
     Ready {
         statement: Statement,
@@ -63,7 +66,7 @@ impl Gate {
         self.give_up.store(true, Ordering::SeqCst);
     }
 
-    fn send(&self, event: Event) {
+    pub fn send(&self, event: Event) {
         // The explorer outlives every instance; a closed channel only means it is gone.
         let _ = self.events.send((self.instance, event));
     }

@@ -9,6 +9,7 @@
 //! session's gate (`gate.rs`) until it chooses it. One schedule's run is `run.rs`, the tree of
 //! schedules `explore.rs`, a schedule's record `record.rs`.
 
+pub mod app;
 mod choose;
 pub mod command;
 pub mod explain;
@@ -20,6 +21,7 @@ mod ran;
 mod record;
 mod run;
 mod stalled;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -180,6 +180,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
     pub(super) fn apply(&mut self, i: usize, event: Event) {
         self.progress = Instant::now();
         match event {
+            Event::Identified { id } => self.instances[i].id = id,
             Event::Ready { statement, go } => {
                 self.instances[i].phase =
                     match std::mem::take(&mut self.instances[i].resend_pending) {

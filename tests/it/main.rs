@@ -1,6 +1,7 @@
 //! The one integration-test binary (linking is slow: keep it one). Every test talks to a real
 //! PostgreSQL: one throwaway cluster per test process, one fresh database per test.
 
+mod app;
 mod browser;
 mod config;
 mod confined;

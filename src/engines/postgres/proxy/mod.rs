@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 use frame::Framer;
 use scan::Scanner;
 use startup::{CANCEL_REQUEST, GSSENC_REQUEST, PROTOCOL_3, Packet, SSL_REQUEST, read_packet};
-use steps::{ClientSide, Heard, Outstanding};
+use steps::{ClientSide, Heard, Outstanding, Sent};
 pub use steps::{Protocol, Step, StepAnswer};
 
 /// A held step: forwarded when this resolves.
@@ -53,6 +53,11 @@ pub trait Hooks: Send + Sync + 'static {
     fn ready(&self, _conn: u64, _status: u8) {}
     /// The connection ended.
     fn closed(&self, _conn: u64) {}
+    /// Whether answers carry their first row's values (`StepAnswer::first_row`): it costs a
+    /// copy of every row's bytes, which a proxy that only relays does not pay.
+    fn wants_rows(&self) -> bool {
+        false
+    }
     /// A client asked for TLS, was refused, and left without going on in plain text (its
     /// `sslmode` is `require` or stricter).
     fn refused_tls(&self, _conn: u64) {}
@@ -256,8 +261,15 @@ where
             // Whole messages go on in runs, untouched; a held step splits the run.
             let mut forward_from = 0;
             while let Some(span) = framer.next_message().map_err(io::Error::other)? {
-                let Some(step) = client_side.step(&framer.message(span)) else {
-                    continue;
+                let step = match client_side.step(&framer.message(span)) {
+                    Sent::Begins(step) => step,
+                    Sent::Executes => {
+                        if let Ok(mut outstanding) = outstanding.lock() {
+                            outstanding.executed();
+                        }
+                        continue;
+                    }
+                    Sent::Other => continue,
                 };
                 if let Some(hold) = hooks.before(conn, &step) {
                     // What came before the step reaches the server first.
@@ -282,7 +294,7 @@ where
         Ok::<(), io::Error>(())
     };
     let downstream = async {
-        let mut scanner = Scanner::default();
+        let mut scanner = Scanner::new(hooks.wants_rows());
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             let read = server_read.read(&mut buffer).await?;

@@ -1,11 +1,13 @@
 //! The server's side of a proxied connection: its messages found in the bytes as they pass,
-//! without holding the stream back or copying it.
+//! without holding the stream back or copying it (rows are copied only when asked).
 
 /// The server's messages, cut at their boundaries as bytes arrive without copying the stream:
 /// only the bodies the answers need are kept (`K`, `C`, `E`, `Z`); the others (rows above all)
 /// are counted and skipped by length.
 #[derive(Default)]
 pub(super) struct Scanner {
+    /// Keep the bodies of `RowDescription` and `DataRow` too (for the first row's values).
+    keep_rows: bool,
     header: Vec<u8>,
     kind: u8,
     remaining: usize,
@@ -13,6 +15,13 @@ pub(super) struct Scanner {
 }
 
 impl Scanner {
+    pub fn new(keep_rows: bool) -> Scanner {
+        Scanner {
+            keep_rows,
+            ..Scanner::default()
+        }
+    }
+
     pub fn feed(&mut self, mut bytes: &[u8], mut whole: impl FnMut(u8, &[u8])) {
         while !bytes.is_empty() {
             if self.header.len() < 5 {
@@ -33,7 +42,12 @@ impl Scanner {
                 self.body.clear();
             }
             let taken = self.remaining.min(bytes.len());
-            if matches!(self.kind, b'K' | b'C' | b'E' | b'Z') {
+            let kept = match self.kind {
+                b'K' | b'C' | b'E' | b'Z' => true,
+                b'T' | b'D' => self.keep_rows,
+                _ => false,
+            };
+            if kept {
                 self.body.extend_from_slice(&bytes[..taken]);
             }
             bytes = &bytes[taken..];

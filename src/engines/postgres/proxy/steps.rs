@@ -1,7 +1,13 @@
 //! Steps and their answers. A step is one statement execution as the client sent it: a
-//! simple-protocol `Query`, or an extended-protocol `Execute` (its SQL from the `Parse` of
-//! the statement its portal was bound to: named statements are remembered, as drivers reuse
-//! them). Answers come back in order: a step's is its `CommandComplete` or `ErrorResponse`
+//! simple-protocol `Query`, or an extended-protocol statement from its first `Parse` or
+//! `Bind` to its `Execute` (its SQL from the `Parse`: named statements are remembered, as
+//! drivers reuse them). The step begins where PostgreSQL may take a snapshot, not at
+//! `Execute`: a portal's snapshot is taken at `Bind`, and the first `Parse` of a repeatable
+//! read transaction fixes the transaction's snapshot (its analysis takes one). Held at
+//! `Execute`, a read committed `SELECT` released after another request committed still read
+//! what was there before (found by the application explorer: two requests of
+//! read-modify-write, both read 0); held at `Bind`, a driver that parses in a round trip of
+//! its own (sqlx) still had its repeatable read snapshot fixed too early. Answers come back in order: a step's is its `CommandComplete` or `ErrorResponse`
 //! (with the rows it sent before), a simple query's all of them up to `ReadyForQuery`; after
 //! an error the server skips the pipelined steps until `Sync`, which are then answered as
 //! skipped.
@@ -35,60 +41,76 @@ pub struct StepAnswer {
     pub error: Option<(String, String)>,
     /// Data rows sent back.
     pub rows: u64,
+    /// The first row's columns, each with its value as an integer or why it is not one (kept
+    /// only when the hooks want rows).
+    pub first_row: Vec<(String, Result<Option<i64>, String>)>,
     /// Not run: an earlier error in the same pipeline made the server skip it.
     pub skipped: bool,
 }
 
-/// What the client side of one connection has defined: prepared statements and portals.
+/// What the client side of one connection has defined (its prepared statements), and
+/// whether an extended-protocol step is begun and not yet executed.
 #[derive(Debug, Default)]
 pub struct ClientSide {
     statements: HashMap<String, String>,
-    portals: HashMap<String, String>,
+    begun: bool,
+}
+
+/// What a client message is to the steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// It begins a step (a `Query`, or the first `Parse` or `Bind` of a statement).
+    Begins(Step),
+    /// `Execute`: the step begun is now run.
+    Executes,
+    Other,
 }
 
 impl ClientSide {
-    /// The step `message` is (a `Query` or an `Execute`), if it is one; remembers what
-    /// `Parse` and `Bind` define.
-    pub fn step(&mut self, message: &Message) -> Option<Step> {
+    /// What `message` is to the steps; remembers the statements `Parse` defines.
+    pub fn step(&mut self, message: &Message) -> Sent {
         let body = message.body();
+        let extended = |sql| {
+            Sent::Begins(Step {
+                sql,
+                protocol: Protocol::Extended,
+            })
+        };
         match message.kind {
-            b'Q' => Some(Step {
+            b'Q' => Sent::Begins(Step {
                 sql: Message::cstr(body).0,
                 protocol: Protocol::Simple,
             }),
             b'P' => {
                 let (name, rest) = Message::cstr(body);
                 let (sql, _) = Message::cstr(rest);
-                self.statements.insert(name, sql);
-                None
+                self.statements.insert(name, sql.clone());
+                match std::mem::replace(&mut self.begun, true) {
+                    true => Sent::Other,
+                    false => extended(sql),
+                }
             }
             b'B' => {
-                let (portal, rest) = Message::cstr(body);
+                let (_portal, rest) = Message::cstr(body);
                 let (statement, _) = Message::cstr(rest);
                 let sql = self.statements.get(&statement).cloned().unwrap_or_default();
-                self.portals.insert(portal, sql);
-                None
+                match std::mem::replace(&mut self.begun, true) {
+                    true => Sent::Other,
+                    false => extended(sql),
+                }
             }
             b'E' => {
-                let (portal, _) = Message::cstr(body);
-                Some(Step {
-                    sql: self.portals.get(&portal).cloned().unwrap_or_default(),
-                    protocol: Protocol::Extended,
-                })
+                self.begun = false;
+                Sent::Executes
             }
             b'C' => {
-                // Close: 'S' a statement or 'P' a portal, by name.
-                let (kind, name) = (
-                    body.first().copied(),
-                    Message::cstr(&body[1.min(body.len())..]).0,
-                );
-                match kind {
-                    Some(b'S') => self.statements.remove(&name),
-                    _ => self.portals.remove(&name),
-                };
-                None
+                // Close: 'S' a statement (or 'P' a portal), by name.
+                if body.first() == Some(&b'S') {
+                    self.statements.remove(&Message::cstr(&body[1..]).0);
+                }
+                Sent::Other
             }
-            _ => None,
+            _ => Sent::Other,
         }
     }
 }
@@ -109,20 +131,48 @@ pub enum Heard {
 /// The steps sent and not yet answered, in order, with the answer of the first so far.
 #[derive(Debug, Default)]
 pub struct Outstanding {
-    steps: VecDeque<Step>,
+    /// Each with whether it was executed (a step begun at `Parse` waits through the parse's
+    /// own `Sync` for its `Bind` and `Execute`).
+    steps: VecDeque<(Step, bool)>,
     answer: StepAnswer,
+    /// The last `RowDescription`: each column's name, type and format.
+    columns: Vec<Column>,
+}
+
+/// A column as `RowDescription` describes it.
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    type_oid: u32,
+    binary: bool,
+}
+
+impl StepAnswer {
+    /// The rows a write wrote, from its tag (`UPDATE 1`, `INSERT 0 1`, `DELETE 3`).
+    pub fn written(&self) -> u64 {
+        let last = self.tags.last().and_then(|tag| tag.rsplit(' ').next());
+        last.and_then(|n| n.parse().ok()).unwrap_or(0)
+    }
 }
 
 impl Outstanding {
     /// `step` was forwarded to the server (called before its bytes are written).
     pub fn sent(&mut self, step: Step) {
-        self.steps.push_back(step);
+        let simple = step.protocol == Protocol::Simple;
+        self.steps.push_back((step, simple));
+    }
+
+    /// An `Execute` was forwarded: the last step begun is run.
+    pub fn executed(&mut self) {
+        if let Some(last) = self.steps.iter_mut().rev().find(|(_, run)| !run) {
+            last.1 = true;
+        }
     }
 
     /// What a whole server message of `kind` with `body` means; bodies are only needed for
     /// `K`, `C`, `E` and `Z`.
     pub fn heard(&mut self, kind: u8, body: &[u8]) -> Vec<Heard> {
-        let front_is_simple = self.steps.front().map(|s| s.protocol) == Some(Protocol::Simple);
+        let front_is_simple = self.steps.front().map(|(s, _)| s.protocol) == Some(Protocol::Simple);
         match kind {
             b'K' if body.len() >= 4 => {
                 let pid = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
@@ -131,7 +181,14 @@ impl Outstanding {
                     secret: body[4..].to_vec(),
                 }]
             }
+            b'T' => {
+                self.columns = columns(body);
+                Vec::new()
+            }
             b'D' => {
+                if self.answer.rows == 0 && !body.is_empty() {
+                    self.answer.first_row = values(&self.columns, body);
+                }
                 self.answer.rows += 1;
                 Vec::new()
             }
@@ -156,8 +213,10 @@ impl Outstanding {
                 if front_is_simple {
                     heard.extend(self.complete());
                 }
-                // Pipelined steps the server skipped after an error.
-                while let Some(step) = self.steps.pop_front() {
+                // Pipelined steps the server skipped after an error; a step begun and not yet
+                // executed (its `Parse` had a `Sync` of its own) goes on waiting.
+                while let Some((step, true)) = self.steps.front().cloned() {
+                    self.steps.pop_front();
                     let skipped = StepAnswer {
                         skipped: true,
                         ..StepAnswer::default()
@@ -175,10 +234,68 @@ impl Outstanding {
     fn complete(&mut self) -> Vec<Heard> {
         let answer = std::mem::take(&mut self.answer);
         match self.steps.pop_front() {
-            Some(step) => vec![Heard::Answered(step, answer)],
+            Some((step, _)) => vec![Heard::Answered(step, answer)],
             None => Vec::new(),
         }
     }
+}
+
+/// `RowDescription`'s columns: name, then table oid (4), column (2), type oid (4), size (2),
+/// modifier (4), format (2).
+fn columns(body: &[u8]) -> Vec<Column> {
+    let mut columns = Vec::new();
+    let mut rest = body.get(2..).unwrap_or_default();
+    while !rest.is_empty() {
+        let (name, after) = Message::cstr(rest);
+        let Some(fixed) = after.get(..18) else {
+            break;
+        };
+        columns.push(Column {
+            name,
+            type_oid: u32::from_be_bytes([fixed[6], fixed[7], fixed[8], fixed[9]]),
+            binary: fixed[16..18] == [0, 1],
+        });
+        rest = &after[18..];
+    }
+    columns
+}
+
+/// A `DataRow`'s values as integers where they are integers (int2, int4, int8, or text that
+/// reads as one), described otherwise.
+fn values(columns: &[Column], body: &[u8]) -> Vec<(String, Result<Option<i64>, String>)> {
+    let mut values = Vec::new();
+    let mut rest = body.get(2..).unwrap_or_default();
+    for column in columns {
+        let Some(length) = rest.get(..4) else {
+            break;
+        };
+        let length = i32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+        rest = &rest[4..];
+        if length < 0 {
+            values.push((column.name.clone(), Ok(None)));
+            continue;
+        }
+        let Some(bytes) = rest.get(..length as usize) else {
+            break;
+        };
+        rest = &rest[length as usize..];
+        let value = match (column.binary, column.type_oid, bytes.len()) {
+            (true, 20, 8) => Ok(Some(i64::from_be_bytes(bytes.try_into().unwrap_or([0; 8])))),
+            (true, 23, 4) => Ok(Some(i64::from(i32::from_be_bytes(
+                bytes.try_into().unwrap_or([0; 4]),
+            )))),
+            (true, 21, 2) => Ok(Some(i64::from(i16::from_be_bytes(
+                bytes.try_into().unwrap_or([0; 2]),
+            )))),
+            (true, oid, _) => Err(format!("type {oid}")),
+            (false, _, _) => String::from_utf8_lossy(bytes)
+                .parse()
+                .map(Some)
+                .map_err(|_| "text".to_string()),
+        };
+        values.push((column.name.clone(), value));
+    }
+    values
 }
 
 /// An `ErrorResponse`'s SQLSTATE (`C`) and message (`M`).

@@ -11,12 +11,19 @@ fn message(kind: u8, body: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// The step `bytes` (one whole message) is to `client`.
-fn step(client: &mut ClientSide, bytes: &[u8]) -> Option<Step> {
+/// What `bytes` (one whole message) is to `client`.
+fn step(client: &mut ClientSide, bytes: &[u8]) -> Sent {
     client.step(&Message {
         kind: bytes[0],
         bytes,
     })
+}
+
+fn begun(sent: Sent) -> Step {
+    match sent {
+        Sent::Begins(step) => step,
+        other => panic!("{other:?} begins no step"),
+    }
 }
 
 fn parse(name: &str, sql: &str) -> Vec<u8> {
@@ -35,22 +42,43 @@ fn execute(portal: &str) -> Vec<u8> {
 }
 
 #[test]
-fn a_named_statement_is_remembered_and_reused() {
+fn a_step_begins_at_its_first_parse_or_bind_and_is_run_by_execute() {
     let mut client = ClientSide::default();
+    // Parse in a round trip of its own (sqlx): the step begins there, where a repeatable
+    // read transaction's snapshot may be taken; its Bind is part of it.
     let parsed = parse("s1", "UPDATE counter SET count = $1");
-    assert_eq!(step(&mut client, &parsed), None);
-    assert_eq!(step(&mut client, &bind("", "s1")), None);
-    let first = step(&mut client, &execute("")).unwrap();
+    let first = begun(step(&mut client, &parsed));
     assert_eq!(first.sql, "UPDATE counter SET count = $1");
     assert_eq!(first.protocol, Protocol::Extended);
-    // Later: Bind and Execute only, as sqlx and psycopg 3 do with a cached statement.
-    step(&mut client, &bind("", "s1"));
-    assert_eq!(step(&mut client, &execute("")).unwrap().sql, first.sql);
-    let simple = step(&mut client, &message(b'Q', b"BEGIN\0")).unwrap();
+    assert_eq!(step(&mut client, &bind("", "s1")), Sent::Other);
+    assert_eq!(step(&mut client, &execute("")), Sent::Executes);
+    // Later: Bind and Execute only, as sqlx and psycopg 3 do with a cached statement: the
+    // step begins at Bind (where the portal's snapshot is taken), with the Parse's SQL.
+    assert_eq!(begun(step(&mut client, &bind("", "s1"))).sql, first.sql);
+    assert_eq!(step(&mut client, &execute("")), Sent::Executes);
+    let simple = begun(step(&mut client, &message(b'Q', b"BEGIN\0")));
     assert_eq!(
         (simple.sql.as_str(), simple.protocol),
         ("BEGIN", Protocol::Simple)
     );
+}
+
+#[test]
+fn a_step_begun_at_parse_waits_through_the_parses_own_sync() {
+    let mut out = Outstanding::default();
+    out.sent(Step {
+        sql: "SELECT count".into(),
+        protocol: Protocol::Extended,
+    });
+    // ParseComplete, ParameterDescription, RowDescription, ReadyForQuery: not its answer.
+    assert_eq!(out.heard(b'Z', b"T"), vec![Heard::Ready(b'T')]);
+    out.executed();
+    out.heard(b'D', b"");
+    let heard = out.heard(b'C', b"SELECT 1\0");
+    let Heard::Answered(step, answer) = &heard[0] else {
+        panic!("{heard:?}");
+    };
+    assert_eq!((step.sql.as_str(), answer.rows), ("SELECT count", 1));
 }
 
 #[test]
@@ -61,7 +89,9 @@ fn answers_go_to_their_steps_in_order() {
         protocol,
     };
     out.sent(step("SELECT count", Protocol::Extended));
+    out.executed();
     out.sent(step("UPDATE", Protocol::Extended));
+    out.executed();
     assert!(out.heard(b'D', b"").is_empty());
     let first = out.heard(b'C', b"SELECT 1\0");
     let Heard::Answered(sent, answer) = &first[0] else {
@@ -104,6 +134,7 @@ fn a_simple_query_answers_at_ready_and_skipped_steps_are_said() {
             sql: sql.into(),
             protocol: Protocol::Extended,
         });
+        out.executed();
     }
     out.heard(b'E', b"C22012\0Mdivision by zero\0\0");
     let heard = out.heard(b'Z', b"I");

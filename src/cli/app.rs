@@ -1,0 +1,117 @@
+//! `counter app`'s command line.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use hyper::Method;
+
+use super::env;
+use super::proxy::{LevelChoice, parse_level_or_app};
+use crate::hammer::http::Endpoint;
+use crate::model::Engine;
+use crate::schedules::app::{AppConfig, AppRequest};
+
+#[derive(Debug, Clone, Args)]
+pub struct AppArgs {
+    /// The request each instance sends: `POST http://127.0.0.1:8000/api/v1/endpoint/counter/2/`
+    /// (the method may be left out: GET).
+    #[arg(long)]
+    pub request: String,
+
+    /// SQL answering one integer: the value every successful request must raise by exactly
+    /// one (read on the database, not through the proxy, before and after each schedule).
+    #[arg(long)]
+    pub value: String,
+
+    /// SQL run on the database before each schedule (the starting state), e.g.
+    /// `DELETE FROM counter_counter WHERE id = 2`.
+    #[arg(long)]
+    pub before: Option<String>,
+
+    /// How to start the application (a shell command); it is told the proxy's address in
+    /// DATABASE_URL, PGHOST/PGPORT (and PGUSER, PGPASSWORD, PGDATABASE) and POSTGRES_HOST/
+    /// POSTGRES_PORT, is ready once the request's host accepts connections, and is stopped at
+    /// the end. Without it, start the application yourself, pointed at --listen.
+    #[arg(long)]
+    pub command: Option<String>,
+
+    /// The level every connection starts at (put into its start-up options), or `app`.
+    #[arg(long, default_value = "app", value_parser = parse_level_or_app)]
+    pub isolation: LevelChoice,
+
+    /// The database: postgres://user:password@host:port/db (default: a throwaway cluster).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the proxy listens (the application's database host and port).
+    #[arg(long, default_value = "127.0.0.1:6433")]
+    pub listen: SocketAddr,
+
+    /// Requests in each schedule: 2, or 3 (bounded by --max-switches, 2 by default then).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=3))]
+    pub sessions: u32,
+
+    /// The most switches away from a request that could have gone on.
+    #[arg(long)]
+    pub max_switches: Option<u32>,
+
+    /// The most schedules.
+    #[arg(long, default_value_t = 2_000)]
+    pub max_schedules: u64,
+
+    /// How long a statement may wait for a lock before the schedule is called stuck (ms).
+    #[arg(long, default_value_t = 5_000)]
+    pub lock_timeout_ms: u64,
+}
+
+impl AppArgs {
+    pub fn into_config(self) -> anyhow::Result<AppConfig> {
+        let location = env::location(Engine::Postgres, self.database_url.as_deref())?;
+        let max_switches = match (self.max_switches, self.sessions) {
+            (None, 3) => Some(2),
+            (given, _) => given,
+        };
+        Ok(AppConfig {
+            request: parse_request(&self.request)?,
+            command: self.command,
+            before: self.before,
+            value: self.value,
+            database_url: self.database_url,
+            location,
+            isolation: self.isolation.0,
+            listen: self.listen,
+            sessions: self.sessions as usize,
+            max_switches,
+            max_schedules: self.max_schedules,
+            lock_timeout: Duration::from_millis(self.lock_timeout_ms),
+        })
+    }
+}
+
+/// `[METHOD] http://host:port/path`.
+fn parse_request(text: &str) -> anyhow::Result<AppRequest> {
+    let (method, url) = match text.trim().split_once(' ') {
+        Some((method, url)) => (method.trim(), url.trim()),
+        None => ("GET", text.trim()),
+    };
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| anyhow::anyhow!("--request: {method:?} is not an HTTP method"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        anyhow::anyhow!("--request: {url:?} is not an http:// URL (https is not supported)")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || !authority.contains(':') {
+        anyhow::bail!("--request: give the host with its port ({url:?})");
+    }
+    Ok(AppRequest {
+        method,
+        endpoint: Endpoint {
+            authority: authority.to_string(),
+        },
+        path: path.to_string(),
+    })
+}

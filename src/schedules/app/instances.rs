@@ -1,0 +1,175 @@
+//! An application's requests as the explorer's instances: each sends the request, its
+//! statements arrive through the proxy and wait at its gate (`hooks.rs`), and its HTTP answer
+//! is how it ended. Requests start one at a time, each once the one before is seen on its
+//! connection (or has been answered), so that every connection's owner is known.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Method;
+use sqlx::postgres::PgConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::gate::{Event, Gate};
+use super::super::record::record;
+use super::super::run::{Ran, Runner};
+use super::super::tree::Instances;
+use super::hooks::AppHooks;
+use crate::engines::postgres::blocking::PgProbe;
+use crate::engines::postgres::errors;
+use crate::hammer::http::{Connection, Endpoint};
+use crate::model::schedule_results::ScheduleRecord;
+use crate::model::{DbFailure, ErrorClass, IncrementError, MethodId};
+
+/// The request every instance sends.
+#[derive(Debug, Clone)]
+pub struct AppRequest {
+    pub method: Method,
+    pub endpoint: Endpoint,
+    pub path: String,
+}
+
+/// One cell of an application: its request, how a schedule starts, what it must achieve.
+pub(super) struct OnApplication {
+    pub hooks: Arc<AppHooks>,
+    pub probe: PgProbe,
+    /// A direct connection (not through the proxy) for the set-up and the value.
+    pub direct: PgConnection,
+    pub request: AppRequest,
+    pub before: Option<String>,
+    pub value: String,
+    pub sessions: usize,
+    pub lock_timeout: Duration,
+    /// The value read after the set-up of the schedule running.
+    pub start: i64,
+    /// A write some schedule sent in autocommit (see `mod.rs`: no proof then).
+    pub autocommit_write: Option<String>,
+}
+
+impl OnApplication {
+    async fn read_value(&mut self) -> Result<i64, DbFailure> {
+        let sql = sqlx::AssertSqlSafe(self.value.clone());
+        let value: Option<i64> = sqlx::query_scalar(sql)
+            .fetch_one(&mut self.direct)
+            .await
+            .map_err(|err| errors::classify(&err))?;
+        Ok(value.unwrap_or(0))
+    }
+}
+
+impl Instances for OnApplication {
+    async fn reset(&mut self) -> Result<(), DbFailure> {
+        if let Some(before) = &self.before {
+            let sql = sqlx::AssertSqlSafe(before.clone());
+            sqlx::raw_sql(sql)
+                .execute(&mut self.direct)
+                .await
+                .map_err(|err| errors::classify(&err))?;
+        }
+        self.start = self.read_value().await?;
+        Ok(())
+    }
+
+    async fn once(&mut self, prefix: &[usize]) -> Result<Ran, DbFailure> {
+        let (events, gate_events) = mpsc::unbounded_channel();
+        let gates: Vec<Arc<Gate>> = (0..self.sessions)
+            .map(|i| Gate::new(i, events.clone(), false))
+            .collect();
+        drop(events);
+        self.hooks.begin(gates.clone());
+        let deadline = self.lock_timeout + Duration::from_secs(30);
+        let mut tasks = Vec::new();
+        // Each request waits for the one before to be seen on its connection.
+        let mut previous: Option<oneshot::Receiver<()>> = None;
+        for (i, gate) in gates.iter().enumerate() {
+            let (known, next) = oneshot::channel();
+            let (hooks, gate, request) = (
+                Arc::clone(&self.hooks),
+                Arc::clone(gate),
+                self.request.clone(),
+            );
+            let wait_for = previous.replace(next);
+            tasks.push(tokio::spawn(async move {
+                if let Some(wait_for) = wait_for {
+                    let _ = wait_for.await;
+                }
+                hooks.starting(i, known);
+                let reply = send(&request, deadline).await;
+                hooks.finished(i);
+                gate.send(Event::Finished { result: reply });
+            }));
+        }
+        let runner = Runner::new(
+            &mut self.probe,
+            gate_events,
+            gates,
+            vec![0; self.sessions],
+            self.lock_timeout,
+        );
+        let mut ran = runner.run(prefix).await;
+        for task in tasks {
+            let _ = task.await;
+        }
+        let heard = self.hooks.end();
+        if let Some(write) = heard.autocommit_write {
+            self.autocommit_write.get_or_insert(write);
+        }
+        if let Some(problem) = heard.problems.first() {
+            return Err(DbFailure::ours(
+                ErrorClass::Internal,
+                format!("this application cannot be explored statement by statement: {problem}"),
+            ));
+        }
+        // A refused request is the database's refusal its connection heard, if it heard one.
+        for (result, error) in ran.results.iter_mut().zip(heard.errors) {
+            if let (Err(IncrementError::Database(failure)), Some(error)) = (&*result, error)
+                && failure.class == ErrorClass::Internal
+                && failure.code.is_none()
+            {
+                *result = Err(IncrementError::Database(DbFailure {
+                    detail: format!("{} ({})", error.detail, failure.message),
+                    ..error
+                }));
+            }
+        }
+        Ok(ran)
+    }
+
+    async fn value(&mut self) -> Option<i64> {
+        self.read_value().await.ok()
+    }
+
+    fn record(&self, ran: &Ran, after: Option<i64>) -> ScheduleRecord {
+        record(ran, MethodId::Custom, self.start, after)
+    }
+}
+
+/// Sends the request; how it ended as an increment: any 2xx acknowledged, anything else a
+/// failure (its database error is added once the schedule's connections are heard).
+async fn send(request: &AppRequest, deadline: Duration) -> Result<Option<i64>, IncrementError> {
+    let failed =
+        |class, message: String| Err(IncrementError::Database(DbFailure::ours(class, message)));
+    let mut connection = match Connection::open(&request.endpoint, deadline).await {
+        Ok(connection) => connection,
+        Err(err) => {
+            return failed(
+                ErrorClass::NotSent,
+                format!("the request was not sent: {err}"),
+            );
+        }
+    };
+    match connection
+        .send(request.method.clone(), &request.path, deadline)
+        .await
+    {
+        Ok(reply) if reply.status.is_success() => Ok(None),
+        Ok(reply) => failed(
+            ErrorClass::Internal,
+            format!("HTTP {}", reply.status.as_u16()),
+        ),
+        Err(err) => failed(
+            ErrorClass::Unavailable,
+            format!("no answer to the request: {err}"),
+        ),
+    }
+}

@@ -1,0 +1,74 @@
+//! The application, when counter starts it: a shell command in a process group of its own,
+//! told where the database is (the proxy) under the common conventions, ready once the
+//! request's host accepts connections, and stopped on every exit path (dropped: SIGTERM to its
+//! group, then SIGKILL).
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running application.
+pub(super) struct Application {
+    child: Child,
+}
+
+/// How long an application may take to accept connections.
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+impl Application {
+    /// Runs `command` with `env` (the proxy's address) and waits until `authority`
+    /// (`host:port`) accepts a connection.
+    pub fn start(
+        command: &str,
+        env: &[(String, String)],
+        authority: &str,
+    ) -> anyhow::Result<Application> {
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|err| anyhow::anyhow!("could not start the application ({command}): {err}"))?;
+        let mut application = Application { child };
+        let started = Instant::now();
+        loop {
+            if std::net::TcpStream::connect(authority).is_ok() {
+                return Ok(application);
+            }
+            if let Ok(Some(status)) = application.child.try_wait() {
+                anyhow::bail!(
+                    "the application exited ({status}) before {authority} accepted a connection: {command}"
+                );
+            }
+            if started.elapsed() > READY_WITHIN {
+                anyhow::bail!(
+                    "{authority} did not accept a connection within {} s of starting the application ({command})",
+                    READY_WITHIN.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Application {
+    fn drop(&mut self) {
+        let group = -(self.child.id() as i32);
+        // SAFETY: kill has no memory-safety preconditions; the group is our child's.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
