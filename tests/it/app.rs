@@ -148,3 +148,47 @@ async fn an_application_that_exits_or_a_request_without_a_port_is_one_line() {
         );
     }
 }
+
+/// Ctrl-C while the application is explored: counter exits 130 and the application (in a
+/// process group of its own, which the terminal's signal does not reach) is stopped with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_application_and_the_proxy() {
+    let _cpu = crate::support::busy().await;
+    let options = fresh_database().await;
+    let url = url_of(&options);
+    let serve = format!(
+        "RUST_LOG=warn {} serve --bind 127.0.0.1:18700 --pool-size 4",
+        env!("CARGO_BIN_EXE_counter")
+    );
+    let mut child = crate::process::counter_command()
+        .args([
+            "app",
+            "--request",
+            "POST http://127.0.0.1:18700/api/v1/endpoint/counter/4/",
+            "--value",
+            "SELECT 0::bigint",
+            "--command",
+            &serve,
+            "--database-url",
+            &url,
+            "--listen",
+            "127.0.0.1:18701",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = crate::process::wait_until(std::time::Duration::from_secs(30), || {
+        std::net::TcpStream::connect("127.0.0.1:18700").is_ok()
+    });
+    assert!(up, "the application never listened");
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let gone = crate::process::wait_until(std::time::Duration::from_secs(15), || {
+        std::net::TcpStream::connect("127.0.0.1:18700").is_err()
+            && std::net::TcpStream::connect("127.0.0.1:18701").is_err()
+    });
+    assert!(gone, "the application or the proxy outlived counter app");
+}

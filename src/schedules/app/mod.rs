@@ -30,6 +30,7 @@ use crate::model::schedule_results::ScheduleCell;
 use crate::model::{Engine, Isolation, Verdict};
 use crate::report::schedules::{classes_text, order_text};
 use crate::report::transcript::transcript;
+use crate::signals::shutdown_signal;
 pub use instances::AppRequest;
 
 /// An application exploration, as the command line configured it.
@@ -55,18 +56,30 @@ pub struct AppConfig {
 }
 
 pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
+    // Watched from the start: Ctrl-C stops the application (its own process group does not
+    // hear the terminal's signal), the proxy and a throwaway database on its way out.
+    let mut shutdown = Box::pin(shutdown_signal());
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("could not listen on {}", config.listen))?;
-    let mut provisioned = engines::provision(
+    let provision = engines::provision(
         Engine::Postgres,
         config.location.clone(),
         Durability::NoFsync,
         None,
         None,
-    )
-    .await?;
-    let result = explore_app(&config, listener, &provisioned).await;
+    );
+    let mut provisioned = tokio::select! {
+        provisioned = provision => provisioned?,
+        () = &mut shutdown => return Ok(130),
+    };
+    let result = tokio::select! {
+        result = explore_app(&config, listener, &provisioned) => result,
+        () = &mut shutdown => {
+            eprintln!("interrupted: the application, the proxy and the database are stopped");
+            Ok(130)
+        }
+    };
     provisioned.shutdown();
     result
 }
