@@ -36,6 +36,12 @@ pub struct AppArgs {
     #[arg(long)]
     pub command: Option<String>,
 
+    /// A path of the application that answers 2xx once it can serve (`/health`): with
+    /// --command, the exploration waits for it (otherwise for the port, then for 2 s without
+    /// a statement through the proxy).
+    #[arg(long)]
+    pub ready: Option<String>,
+
     /// The level every connection starts at (put into its start-up options), or `app`.
     #[arg(long, default_value = "app", value_parser = parse_level_or_app)]
     pub isolation: LevelChoice,
@@ -75,6 +81,7 @@ impl AppArgs {
         Ok(AppConfig {
             request: parse_request(&self.request)?,
             command: self.command,
+            ready: self.ready,
             before: self.before,
             value: self.value,
             database_url: self.database_url,

@@ -37,6 +37,8 @@ async fn black_box(url: &str, level: Isolation, method: u32, port: u16) -> Strin
         &before,
         "--command",
         &serve,
+        "--ready",
+        "/health",
         "--database-url",
         url,
         "--listen",

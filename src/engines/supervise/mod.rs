@@ -26,6 +26,9 @@ pub use process::{
 /// How long a server may take to accept connections.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
+/// The reaper: waits until its stdin closes (counter is gone, however it died), stops the
+/// server, then removes the directory, again until it is gone (a set-up step dying at the
+/// same moment may still be writing into it).
 const REAPER_SCRIPT: &str = r#"
 trap '' INT TERM HUP
 while read -r _; do :; done
@@ -41,7 +44,8 @@ if [ -n "$5" ] && [ -f "$5" ]; then
     i=0
     while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 fi
-rm -rf "$2"
+i=0
+while [ -e "$2" ] && [ "$i" -lt 50 ]; do rm -rf "$2" 2>/dev/null; [ -e "$2" ] && sleep 0.1; i=$((i+1)); done
 "#;
 
 /// The signals that stop a server, gentlest first, each with its patience.

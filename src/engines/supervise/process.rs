@@ -91,8 +91,23 @@ pub fn command(program: &Path, run_as: RunAs, dir: &Path) -> Command {
     cmd
 }
 
-/// Runs a set-up step to completion; its stderr's last lines are the error.
+/// Runs a set-up step to completion; its stderr's last lines are the error. The step dies
+/// with us (Linux's parent-death signal): `kill -9` of counter during `initdb` once left
+/// initdb writing into the directory the reaper was removing, and the directory stayed.
 pub fn run_setup(mut cmd: Command, program: &'static str) -> Result<(), ThrowawayError> {
+    // SAFETY: prctl and getppid are async-signal-safe; the closure only sets this child's
+    // parent-death signal (after the uid change, which would clear it) and exits when the
+    // parent is already gone.
+    unsafe {
+        let parent = libc::getpid();
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
     let output = cmd
         .stdin(Stdio::null())
         .output()

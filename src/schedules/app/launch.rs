@@ -17,11 +17,14 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 
 impl Application {
     /// Runs `command` with `env` (the proxy's address) and waits until `authority`
-    /// (`host:port`) accepts a connection.
+    /// (`host:port`) accepts a connection, and when `ready` names a path, until a GET of it
+    /// answers 2xx (a server may accept connections before it can serve: counter serve binds
+    /// its port before its database is open).
     pub fn start(
         command: &str,
         env: &[(String, String)],
         authority: &str,
+        ready: Option<&str>,
     ) -> anyhow::Result<Application> {
         let child = Command::new("/bin/sh")
             .arg("-c")
@@ -36,7 +39,9 @@ impl Application {
         let mut application = Application { child };
         let started = Instant::now();
         loop {
-            if std::net::TcpStream::connect(authority).is_ok() {
+            if std::net::TcpStream::connect(authority).is_ok()
+                && ready.is_none_or(|path| answers_2xx(authority, path))
+            {
                 return Ok(application);
             }
             if let Ok(Some(status)) = application.child.try_wait() {
@@ -53,6 +58,23 @@ impl Application {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Whether `GET path` on `authority` answers 2xx (HTTP/1.0, one connection, 2 s).
+fn answers_2xx(authority: &str, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(authority) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    let read = stream.read(&mut head).unwrap_or(0);
+    let status = String::from_utf8_lossy(&head[..read]);
+    status.starts_with("HTTP/1.") && status.get(9..10) == Some("2")
 }
 
 impl Drop for Application {

@@ -39,6 +39,8 @@ pub struct AppConfig {
     pub request: AppRequest,
     /// How to start the application (a shell command), if counter starts it.
     pub command: Option<String>,
+    /// A path that answers 2xx once the application can serve (`/health`).
+    pub ready: Option<String>,
     /// SQL run on the database (not through the proxy) before each schedule.
     pub before: Option<String>,
     /// SQL answering one integer: the value each request that succeeds adds one to.
@@ -113,9 +115,9 @@ async fn explore_app(
         Some(command) => {
             let env = environment(options, port, password.as_deref());
             let authority = config.request.endpoint.authority.clone();
-            let command = command.clone();
+            let (command, ready) = (command.clone(), config.ready.clone());
             let started = tokio::task::spawn_blocking(move || {
-                launch::Application::start(&command, &env, &authority)
+                launch::Application::start(&command, &env, &authority, ready.as_deref())
             });
             Some(started.await??)
         }
