@@ -194,3 +194,43 @@ async fn ctrl_c_stops_the_application_and_the_proxy() {
     });
     assert!(gone, "the application or the proxy outlived counter app");
 }
+
+/// An application that reaches its database around the proxy (here: counter serve given the
+/// database's own URL) would have every schedule look exact: it is refused, and told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_that_bypasses_the_proxy_is_refused_not_proven_exact() {
+    let _cpu = crate::support::busy().await;
+    let options = fresh_database().await;
+    let url = url_of(&options);
+    let serve = format!(
+        "DATABASE_URL='{url}' RUST_LOG=warn {} serve --bind 127.0.0.1:18720 --pool-size 4",
+        env!("CARGO_BIN_EXE_counter")
+    );
+    let args = [
+        "app",
+        "--request",
+        "POST http://127.0.0.1:18720/api/v1/endpoint/counter/3/",
+        "--value",
+        "SELECT COALESCE((SELECT count FROM counter WHERE id = 3), 0)::bigint",
+        "--command",
+        &serve,
+        "--ready",
+        "/health",
+        "--database-url",
+        &url,
+        "--listen",
+        "127.0.0.1:18721",
+    ];
+    let out = run_counter(args, &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("answered without a statement through the proxy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        !stderr.contains(crate::support::cluster_password()),
+        "{stderr}"
+    );
+}

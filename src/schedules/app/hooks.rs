@@ -61,6 +61,8 @@ pub(super) struct Heard {
     pub problems: Vec<String>,
     /// A write the application sent in autocommit, if it sent one.
     pub autocommit_write: Option<String>,
+    /// Per instance: whether a connection was seen to be its.
+    pub connected: Vec<bool>,
 }
 
 impl AppHooks {
@@ -122,6 +124,9 @@ impl AppHooks {
         let schedule = self.state.lock().ok().and_then(|mut s| s.schedule.take());
         match schedule {
             Some(schedule) => Heard {
+                connected: (0..schedule.gates.len())
+                    .map(|i| schedule.owners.values().any(|&owner| owner == i))
+                    .collect(),
                 errors: schedule.errors,
                 problems: schedule.problems,
                 autocommit_write: schedule.autocommit_write,
@@ -130,6 +135,7 @@ impl AppHooks {
                 errors: Vec::new(),
                 problems: Vec::new(),
                 autocommit_write: None,
+                connected: Vec::new(),
             },
         }
     }

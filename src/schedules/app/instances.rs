@@ -114,6 +114,24 @@ impl Instances for OnApplication {
         if let Some(write) = heard.autocommit_write {
             self.autocommit_write.get_or_insert(write);
         }
+        // A request answered 2xx with no statement through the proxy: the application reaches
+        // its database another way, and nothing of it was explored (its schedules would all
+        // look exact).
+        let unseen = ran.results.iter().zip(&heard.connected);
+        if let Some(i) = unseen
+            .into_iter()
+            .position(|(result, seen)| result.is_ok() && !seen)
+        {
+            return Err(DbFailure::ours(
+                ErrorClass::Internal,
+                format!(
+                    "T{}'s request was answered without a statement through the proxy: the \
+                     application does not reach its database through it (it was told \
+                     DATABASE_URL, PGHOST/PGPORT and POSTGRES_HOST/POSTGRES_PORT)",
+                    i + 1
+                ),
+            ));
+        }
         if let Some(problem) = heard.problems.first() {
             return Err(DbFailure::ours(
                 ErrorClass::Internal,
