@@ -74,10 +74,7 @@ async fn serve(
     });
     let proxy_options = ProxyOptions {
         listener,
-        setting: config.isolation.map(|level| {
-            let value = level.sql_name().to_string();
-            ("default_transaction_isolation".to_string(), value)
-        }),
+        setting: ProxyOptions::level_setting(config.isolation),
         hooks: printer,
     };
     let proxy = Proxy::start(Target::of(options), proxy_options).await?;

@@ -98,10 +98,7 @@ async fn explore_app(
     let hooks = Arc::new(hooks::AppHooks::default());
     let proxy_options = ProxyOptions {
         listener,
-        setting: config.isolation.map(|level| {
-            let value = level.sql_name().to_string();
-            ("default_transaction_isolation".to_string(), value)
-        }),
+        setting: ProxyOptions::level_setting(config.isolation),
         hooks: Arc::clone(&hooks) as Arc<dyn Hooks>,
     };
     let proxy = Proxy::start(Target::of(options), proxy_options).await?;

@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
+use crate::model::Isolation;
 use frame::Framer;
 use scan::Scanner;
 use startup::{CANCEL_REQUEST, GSSENC_REQUEST, PROTOCOL_3, Packet, SSL_REQUEST, read_packet};
@@ -127,6 +128,17 @@ pub struct ProxyOptions {
     /// A `(name, value)` put into every connection's start-up `options`.
     pub setting: Option<(String, String)>,
     pub hooks: Arc<dyn Hooks>,
+}
+
+impl ProxyOptions {
+    /// The setting that starts every connection at `level` (None: the application's own).
+    pub fn level_setting(level: Option<Isolation>) -> Option<(String, String)> {
+        let level = level?;
+        Some((
+            "default_transaction_isolation".to_string(),
+            level.sql_name().to_string(),
+        ))
+    }
 }
 
 impl Proxy {
