@@ -18,24 +18,49 @@ pub fn statement_of(sql: &str) -> Statement {
     }
 }
 
-fn effect_of(sql: &str) -> (Effect, Fetch) {
-    let upper = sql.trim_start().to_ascii_uppercase();
-    let first = upper
+/// Whether `sql`, sent in autocommit, can run as `BEGIN`, itself, `COMMIT` with the same
+/// effect: a write or a locking read (not `VACUUM`, `CREATE INDEX CONCURRENTLY`, `CALL` with
+/// its own transaction control, or anything else unknown, which may refuse a transaction
+/// block or end one).
+pub fn splits_in_autocommit(sql: &str) -> bool {
+    let first = first_word(&sql.trim_start().to_ascii_uppercase());
+    match first.as_str() {
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" => true,
+        "SELECT" | "WITH" => effect_of(sql).0 == Effect::Writes,
+        _ => false,
+    }
+}
+
+fn first_word(upper: &str) -> String {
+    upper
         .split(|c: char| !c.is_ascii_alphabetic())
         .find(|word| !word.is_empty())
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_string()
+}
+
+fn effect_of(sql: &str) -> (Effect, Fetch) {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    let first = first_word(&upper);
+    // A `WITH` whose parts write (`WITH moved AS (UPDATE ... RETURNING ...) SELECT ...`).
+    let writes_within = ["UPDATE ", "INSERT ", "DELETE ", "MERGE "]
+        .iter()
+        .any(|verb| upper.contains(&format!("({verb}")) || upper.contains(&format!("( {verb}")));
     let locks = [
         " FOR UPDATE",
         " FOR NO KEY UPDATE",
         " FOR SHARE",
         " FOR KEY SHARE",
     ];
-    match first {
+    match first.as_str() {
         "BEGIN" | "START" | "SAVEPOINT" | "RELEASE" | "SET" | "SHOW" | "RESET" | "DISCARD"
         | "DEALLOCATE" => (Effect::Local, Fetch::Nothing),
         "COMMIT" | "END" | "ROLLBACK" | "ABORT" => (Effect::Releases, Fetch::Nothing),
         "SELECT" | "WITH" | "VALUES" | "TABLE" => {
-            if locks.iter().any(|lock| upper.contains(lock)) || upper.contains("PG_ADVISORY") {
+            if locks.iter().any(|lock| upper.contains(lock))
+                || upper.contains("PG_ADVISORY")
+                || (first == "WITH" && writes_within)
+            {
                 (Effect::Writes, Fetch::Rows)
             } else if !upper.contains(" FROM ") && first == "SELECT" {
                 // `SELECT version()`, `SELECT 1`: reads nothing another session changes.
@@ -54,7 +79,7 @@ fn effect_of(sql: &str) -> (Effect, Fetch) {
 
 #[cfg(test)]
 mod tests {
-    use super::effect_of;
+    use super::{effect_of, splits_in_autocommit};
     use crate::model::statement::{Effect, Fetch};
 
     #[test]
@@ -84,5 +109,29 @@ mod tests {
             effect_of("INSERT INTO counter VALUES (1, 0) RETURNING count").1,
             Fetch::Rows
         );
+        assert_eq!(
+            effect_of("WITH moved AS (UPDATE counter SET count = count + 1 RETURNING count) SELECT * FROM moved").0,
+            Effect::Writes
+        );
+    }
+
+    #[test]
+    fn writes_and_locking_reads_split_in_autocommit_and_nothing_unknown() {
+        for sql in [
+            "UPDATE counter SET count = count + 1 WHERE id = $1",
+            " insert into counter values (1, 0)",
+            "SELECT count FROM counter WHERE id = 1 FOR UPDATE",
+        ] {
+            assert!(splits_in_autocommit(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT count FROM counter WHERE id = 1",
+            "VACUUM counter",
+            "CALL bump(1)",
+            "CREATE INDEX CONCURRENTLY i ON counter (count)",
+            "BEGIN",
+        ] {
+            assert!(!splits_in_autocommit(sql), "{sql}");
+        }
     }
 }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::super::gate::{Event, Gate};
-use super::effect::statement_of;
+use super::effect::{splits_in_autocommit, statement_of};
 use crate::engines::postgres::errors::TABLE;
-use crate::engines::postgres::proxy::{Hold, Hooks, Step, StepAnswer};
+use crate::engines::postgres::proxy::{Hold, Hooks, SPLIT_BEGIN, Step, StepAnswer};
 use crate::model::statement::{Answer, Effect, Fetch, Observer, Statement};
 use crate::model::{DbFailure, ErrorClass};
 
@@ -146,6 +146,23 @@ impl Hooks for AppHooks {
         true
     }
 
+    fn may_split(&self) -> bool {
+        true
+    }
+
+    /// During a schedule, on a request's connection (or the one about to be), a write in
+    /// autocommit runs as a transaction of its own, as the explorer's own sessions send it:
+    /// its commit is a step another request can come before.
+    fn splits(&self, conn: u64, step: &Step) -> bool {
+        let Ok(state) = self.state.lock() else {
+            return false;
+        };
+        let ours = state.schedule.as_ref().is_some_and(|schedule| {
+            schedule.owners.contains_key(&conn) || schedule.starting.is_some()
+        });
+        ours && splits_in_autocommit(&step.sql)
+    }
+
     fn backend(&self, conn: u64, pid: i32, _secret: &[u8]) {
         if let Ok(mut state) = self.state.lock() {
             state.pids.insert(conn, pid);
@@ -160,6 +177,11 @@ impl Hooks for AppHooks {
             .statuses
             .get(&conn)
             .is_none_or(|&status| status == b'I');
+        if step.by_proxy && step.sql == SPLIT_BEGIN {
+            // The write that follows is in the proxy's transaction, not in autocommit (the
+            // BEGIN's own ReadyForQuery may not have come back yet).
+            state.statuses.insert(conn, b'T');
+        }
         let schedule = state.schedule.as_mut()?;
         let owner = match schedule.owners.get(&conn) {
             Some(&owner) => owner,

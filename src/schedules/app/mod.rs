@@ -156,11 +156,11 @@ async fn explore_app(
     let Some((mut verdict, worst)) = cell_verdict(&explored.classes, cut) else {
         anyhow::bail!("no schedule ran");
     };
-    // An autocommit write is one step here: its commit cannot interleave with another
-    // request's statements, so schedules where it would are not run (the explorer's own
-    // sessions send such a write as BEGIN, the write, COMMIT). Every schedule exact is then
-    // no proof: method 3 at repeatable read looks safe, where a race shows it refused. A
-    // schedule that broke the invariant is still a counterexample.
+    // A write in autocommit that the proxy cannot run as BEGIN, the write, COMMIT (`CALL`,
+    // `VACUUM`, anything unknown: `effect::splits_in_autocommit`) is one step here: its
+    // commit cannot interleave with another request's statements, so schedules where it
+    // would are not run. Every schedule exact is then no proof; a schedule that broke the
+    // invariant is still a counterexample.
     let autocommit = instances.autocommit_write.clone();
     if autocommit.is_some() && verdict == Verdict::Exact {
         verdict = Verdict::NotProven;
@@ -183,9 +183,10 @@ async fn explore_app(
     print!("{}", report(config, &cell));
     if let Some(write) = autocommit {
         println!(
-            "\nnot a proof: the application writes in autocommit ({}), which is explored as one \
-             step (its commit cannot interleave yet); a schedule that breaks the invariant is \
-             still a counterexample",
+            "\nnot a proof: the application writes in autocommit ({}), a statement the proxy \
+             cannot run in a transaction of its own, so it is explored as one step (its commit \
+             cannot interleave); a schedule that breaks the invariant is still a \
+             counterexample",
             write.split_whitespace().collect::<Vec<_>>().join(" ")
         );
     }

@@ -95,16 +95,18 @@ impl Framer {
     }
 }
 
+/// A whole message of `kind` with `body`, as the tests of both sides write them.
+#[cfg(test)]
+pub fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![kind];
+    bytes.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Framer, Message};
-
-    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
-        let mut bytes = vec![kind];
-        bytes.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-        bytes.extend_from_slice(body);
-        bytes
-    }
+    use super::{Framer, Message, message};
 
     #[test]
     fn messages_come_out_whole_whatever_the_pieces() {

@@ -13,7 +13,9 @@
 //! every connection's start-up `options` (`-c default_transaction_isolation=...`).
 
 mod frame;
+mod pump;
 mod scan;
+mod split;
 mod startup;
 mod steps;
 
@@ -24,15 +26,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::PgConnectOptions;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
 use crate::model::Isolation;
-use frame::Framer;
-use scan::Scanner;
-use startup::{CANCEL_REQUEST, GSSENC_REQUEST, PROTOCOL_3, Packet, SSL_REQUEST, read_packet};
-use steps::{ClientSide, Heard, Outstanding, Sent};
+use pump::pump;
+pub use split::{SPLIT_BEGIN, SPLIT_COMMIT, SPLIT_ROLLBACK};
+use startup::{CANCEL_REQUEST, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, read_packet};
 pub use steps::{Protocol, Step, StepAnswer};
 
 /// A held step: forwarded when this resolves.
@@ -57,6 +58,18 @@ pub trait Hooks: Send + Sync + 'static {
     /// Whether answers carry their first row's values (`StepAnswer::first_row`): it costs a
     /// copy of every row's bytes, which a proxy that only relays does not pay.
     fn wants_rows(&self) -> bool {
+        false
+    }
+    /// Whether `step`, sent on a connection with no transaction open, runs in a transaction
+    /// of its own: `BEGIN` before it, and its commit a step of its own (`split.rs`). Asked
+    /// only of hooks that say [`Hooks::may_split`].
+    fn splits(&self, _conn: u64, _step: &Step) -> bool {
+        false
+    }
+    /// Whether [`Hooks::splits`] may say yes: the server's stream is then copied message by
+    /// message (to drop the answers of the proxy's own statements), which a proxy that only
+    /// relays does not pay.
+    fn may_split(&self) -> bool {
         false
     }
     /// A client asked for TLS, was refused, and left without going on in plain text (its
@@ -242,94 +255,4 @@ async fn serve(
             pump(client, server, first, conn, hooks).await
         }
     }
-}
-
-/// Relays both ways: the client's messages framed (each step shown to the hooks, and held if
-/// they say so), the server's scanned (answers matched to steps) and forwarded as they came.
-async fn pump<S>(
-    client: TcpStream,
-    server: S,
-    first: Packet,
-    conn: u64,
-    hooks: &dyn Hooks,
-) -> io::Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = tokio::io::split(server);
-    server_write.write_all(&first.0).await?;
-    let cancel_only = first.code() == CANCEL_REQUEST;
-    let outstanding = Mutex::new(Outstanding::default());
-    let upstream = async {
-        let (mut framer, mut client_side) = (Framer::default(), ClientSide::default());
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let read = client_read.read(&mut buffer).await?;
-            if read == 0 || cancel_only {
-                break;
-            }
-            framer.feed(&buffer[..read]);
-            // Whole messages go on in runs, untouched; a held step splits the run.
-            let mut forward_from = 0;
-            while let Some(span) = framer.next_message().map_err(io::Error::other)? {
-                let step = match client_side.step(&framer.message(span)) {
-                    Sent::Begins(step) => step,
-                    Sent::Executes => {
-                        if let Ok(mut outstanding) = outstanding.lock() {
-                            outstanding.executed();
-                        }
-                        continue;
-                    }
-                    Sent::Other => continue,
-                };
-                if let Some(hold) = hooks.before(conn, &step) {
-                    // What came before the step reaches the server first.
-                    server_write
-                        .write_all(framer.bytes(forward_from, span.start))
-                        .await?;
-                    forward_from = span.start;
-                    hold.await;
-                }
-                if let Ok(mut outstanding) = outstanding.lock() {
-                    outstanding.sent(step);
-                }
-            }
-            let whole = framer.cut_up_to();
-            if whole > forward_from {
-                server_write
-                    .write_all(framer.bytes(forward_from, whole))
-                    .await?;
-            }
-        }
-        let _ = server_write.shutdown().await;
-        Ok::<(), io::Error>(())
-    };
-    let downstream = async {
-        let mut scanner = Scanner::new(hooks.wants_rows());
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let read = server_read.read(&mut buffer).await?;
-            if read == 0 {
-                break;
-            }
-            scanner.feed(&buffer[..read], |kind, body| {
-                let heard = match outstanding.lock() {
-                    Ok(mut outstanding) => outstanding.heard(kind, body),
-                    Err(_) => Vec::new(),
-                };
-                for heard in heard {
-                    match heard {
-                        Heard::Backend { pid, secret } => hooks.backend(conn, pid, &secret),
-                        Heard::Answered(step, answer) => hooks.answered(conn, &step, &answer),
-                        Heard::Ready(status) => hooks.ready(conn, status),
-                    }
-                }
-            });
-            client_write.write_all(&buffer[..read]).await?;
-        }
-        let _ = client_write.shutdown().await;
-        Ok::<(), io::Error>(())
-    };
-    tokio::try_join!(upstream, downstream).map(drop)
 }

@@ -30,6 +30,8 @@ pub enum Protocol {
 pub struct Step {
     pub sql: String,
     pub protocol: Protocol,
+    /// Sent by the proxy itself (the `BEGIN` and `COMMIT` around a split autocommit write).
+    pub by_proxy: bool,
 }
 
 /// What a step answered.
@@ -74,12 +76,14 @@ impl ClientSide {
             Sent::Begins(Step {
                 sql,
                 protocol: Protocol::Extended,
+                by_proxy: false,
             })
         };
         match message.kind {
             b'Q' => Sent::Begins(Step {
                 sql: Message::cstr(body).0,
                 protocol: Protocol::Simple,
+                by_proxy: false,
             }),
             b'P' => {
                 let (name, rest) = Message::cstr(body);
@@ -132,11 +136,17 @@ pub enum Heard {
 #[derive(Debug, Default)]
 pub struct Outstanding {
     /// Each with whether it was executed (a step begun at `Parse` waits through the parse's
-    /// own `Sync` for its `Bind` and `Execute`).
-    steps: VecDeque<(Step, bool)>,
+    /// own `Sync` for its `Bind` and `Execute`) and the number of the `ReadyForQuery` that
+    /// ends its pipeline.
+    steps: VecDeque<(Step, bool, u64)>,
     answer: StepAnswer,
     /// The last `RowDescription`: each column's name, type and format.
     columns: Vec<Column>,
+    /// How many `ReadyForQuery`s the client asked for (`Sync`, `Query`, `FunctionCall`) and
+    /// how many came: a `ReadyForQuery` ends only the steps sent before its own request (a
+    /// client may already have sent the next pipeline, and the proxy its own `BEGIN`).
+    syncs_sent: u64,
+    syncs_answered: u64,
 }
 
 /// A column as `RowDescription` describes it.
@@ -156,15 +166,26 @@ impl StepAnswer {
 }
 
 impl Outstanding {
+    /// No step is waiting for its answer.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
     /// `step` was forwarded to the server (called before its bytes are written).
     pub fn sent(&mut self, step: Step) {
         let simple = step.protocol == Protocol::Simple;
-        self.steps.push_back((step, simple));
+        self.steps.push_back((step, simple, self.syncs_sent));
+    }
+
+    /// A message that asks for a `ReadyForQuery` was forwarded (after its own step, if it
+    /// is one).
+    pub fn synced(&mut self) {
+        self.syncs_sent += 1;
     }
 
     /// An `Execute` was forwarded: the last step begun is run.
     pub fn executed(&mut self) {
-        if let Some(last) = self.steps.iter_mut().rev().find(|(_, run)| !run) {
+        if let Some(last) = self.steps.iter_mut().rev().find(|(_, run, _)| !run) {
             last.1 = true;
         }
     }
@@ -172,7 +193,8 @@ impl Outstanding {
     /// What a whole server message of `kind` with `body` means; bodies are only needed for
     /// `K`, `C`, `E` and `Z`.
     pub fn heard(&mut self, kind: u8, body: &[u8]) -> Vec<Heard> {
-        let front_is_simple = self.steps.front().map(|(s, _)| s.protocol) == Some(Protocol::Simple);
+        let front_is_simple =
+            self.steps.front().map(|(s, _, _)| s.protocol) == Some(Protocol::Simple);
         match kind {
             b'K' if body.len() >= 4 => {
                 let pid = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
@@ -214,14 +236,24 @@ impl Outstanding {
                     heard.extend(self.complete());
                 }
                 // Pipelined steps the server skipped after an error; a step begun and not yet
-                // executed (its `Parse` had a `Sync` of its own) goes on waiting.
-                while let Some((step, true)) = self.steps.front().cloned() {
+                // executed (its `Parse` had a `Sync` of its own), or sent after this
+                // `ReadyForQuery`'s request, goes on waiting. One no request asked for (the
+                // start-up's) ends nothing.
+                let this_sync = self.syncs_answered;
+                let asked = self.syncs_answered < self.syncs_sent;
+                while let Some((step, true, sync)) = self.steps.front().cloned()
+                    && asked
+                    && sync <= this_sync
+                {
                     self.steps.pop_front();
                     let skipped = StepAnswer {
                         skipped: true,
                         ..StepAnswer::default()
                     };
                     heard.push(Heard::Answered(step, skipped));
+                }
+                if asked {
+                    self.syncs_answered += 1;
                 }
                 self.answer = StepAnswer::default();
                 heard.push(Heard::Ready(body.first().copied().unwrap_or(b'I')));
@@ -234,7 +266,7 @@ impl Outstanding {
     fn complete(&mut self) -> Vec<Heard> {
         let answer = std::mem::take(&mut self.answer);
         match self.steps.pop_front() {
-            Some((step, _)) => vec![Heard::Answered(step, answer)],
+            Some((step, _, _)) => vec![Heard::Answered(step, answer)],
             None => Vec::new(),
         }
     }

@@ -1,15 +1,8 @@
 //! Steps as drivers send them (simple queries, pipelined named statements) and answers as the
 //! server sends them (tags, errors, skipped steps).
 
-use super::super::frame::Message;
+use super::super::frame::{Message, message};
 use super::*;
-
-fn message(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![kind];
-    bytes.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-    bytes.extend_from_slice(body);
-    bytes
-}
 
 /// What `bytes` (one whole message) is to `client`.
 fn step(client: &mut ClientSide, bytes: &[u8]) -> Sent {
@@ -69,7 +62,9 @@ fn a_step_begun_at_parse_waits_through_the_parses_own_sync() {
     out.sent(Step {
         sql: "SELECT count".into(),
         protocol: Protocol::Extended,
+        by_proxy: false,
     });
+    out.synced();
     // ParseComplete, ParameterDescription, RowDescription, ReadyForQuery: not its answer.
     assert_eq!(out.heard(b'Z', b"T"), vec![Heard::Ready(b'T')]);
     out.executed();
@@ -87,6 +82,7 @@ fn answers_go_to_their_steps_in_order() {
     let step = |sql: &str, protocol| Step {
         sql: sql.into(),
         protocol,
+        by_proxy: false,
     };
     out.sent(step("SELECT count", Protocol::Extended));
     out.executed();
@@ -116,7 +112,9 @@ fn a_simple_query_answers_at_ready_and_skipped_steps_are_said() {
     out.sent(Step {
         sql: "BEGIN; SELECT 1".into(),
         protocol: Protocol::Simple,
+        by_proxy: false,
     });
+    out.synced();
     assert!(out.heard(b'C', b"BEGIN\0").is_empty());
     assert!(out.heard(b'C', b"SELECT 1\0").is_empty());
     let heard = out.heard(b'Z', b"T");
@@ -133,13 +131,49 @@ fn a_simple_query_answers_at_ready_and_skipped_steps_are_said() {
         out.sent(Step {
             sql: sql.into(),
             protocol: Protocol::Extended,
+            by_proxy: false,
         });
         out.executed();
     }
+    out.synced();
     out.heard(b'E', b"C22012\0Mdivision by zero\0\0");
     let heard = out.heard(b'Z', b"I");
     let Heard::Answered(step, answer) = &heard[0] else {
         panic!("{heard:?}");
     };
     assert_eq!((step.sql.as_str(), answer.skipped), ("b", true));
+}
+
+#[test]
+fn a_ready_ends_only_the_steps_sent_before_its_own_request() {
+    let mut out = Outstanding::default();
+    let step = |sql: &str, protocol| Step {
+        sql: sql.into(),
+        protocol,
+        by_proxy: false,
+    };
+    // The start-up's ReadyForQuery: nobody asked for it.
+    assert_eq!(out.heard(b'Z', b"I"), vec![Heard::Ready(b'I')]);
+    // The proxy's BEGIN, then the client's write already executed when BEGIN's answer comes.
+    out.sent(step("BEGIN", Protocol::Simple));
+    out.synced();
+    out.sent(step("UPDATE counter", Protocol::Extended));
+    out.executed();
+    out.synced();
+    out.heard(b'C', b"BEGIN\0");
+    let heard = out.heard(b'Z', b"T");
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    let Heard::Answered(begin, _) = &heard[0] else {
+        panic!("{heard:?}");
+    };
+    assert_eq!(begin.sql, "BEGIN");
+    let heard = out.heard(b'C', b"UPDATE 1\0");
+    let Heard::Answered(update, answer) = &heard[0] else {
+        panic!("{heard:?}");
+    };
+    assert_eq!(
+        (update.sql.as_str(), answer.written()),
+        ("UPDATE counter", 1)
+    );
+    assert!(!answer.skipped);
 }
