@@ -9,7 +9,7 @@ use hyper::Method;
 use super::env;
 use super::proxy::{LevelChoice, parse_level_or_app};
 use crate::hammer::http::Endpoint;
-use crate::model::Engine;
+use crate::model::{Engine, Isolation};
 use crate::schedules::app::{AppConfig, AppRequest};
 
 #[derive(Debug, Clone, Args)]
@@ -36,15 +36,22 @@ pub struct AppArgs {
     #[arg(long)]
     pub command: Option<String>,
 
+    /// A shell command run once before the application is first started, told the proxy's
+    /// address as the application is (its migrations: `python manage.py migrate`).
+    #[arg(long)]
+    pub setup: Option<String>,
+
     /// A path of the application that answers 2xx once it can serve (`/health`): with
     /// --command, the exploration waits for it (otherwise for the port, then for 2 s without
     /// a statement through the proxy).
     #[arg(long)]
     pub ready: Option<String>,
 
-    /// The level every connection starts at (put into its start-up options), or `app`.
-    #[arg(long, default_value = "app", value_parser = parse_level_or_app)]
-    pub isolation: LevelChoice,
+    /// The levels to explore (comma-separated, or `all`): every connection starts at the
+    /// level (put into its start-up options); `app` leaves the application's own. With
+    /// several, counter restarts the application (--command) at each.
+    #[arg(long, value_delimiter = ',', default_value = "app", value_parser = parse_level_or_app)]
+    pub isolation: Vec<LevelChoice>,
 
     /// The database: postgres://user:password@host:port/db (default: a throwaway cluster).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -81,12 +88,13 @@ impl AppArgs {
         Ok(AppConfig {
             request: parse_request(&self.request)?,
             command: self.command,
+            setup: self.setup,
             ready: self.ready,
             before: self.before,
             value: self.value,
             database_url: self.database_url,
             location,
-            isolation: self.isolation.0,
+            levels: levels(&self.isolation),
             listen: self.listen,
             sessions: self.sessions as usize,
             max_switches,
@@ -94,6 +102,23 @@ impl AppArgs {
             lock_timeout: Duration::from_millis(self.lock_timeout_ms),
         })
     }
+}
+
+/// The levels asked, `all` (parsed as every level at once) spread, repeats dropped.
+fn levels(choices: &[LevelChoice]) -> Vec<Option<Isolation>> {
+    let mut levels = Vec::new();
+    for choice in choices {
+        let spread = match choice {
+            LevelChoice::All => Isolation::ALL.map(Some).to_vec(),
+            LevelChoice::One(level) => vec![*level],
+        };
+        for level in spread {
+            if !levels.contains(&level) {
+                levels.push(level);
+            }
+        }
+    }
+    levels
 }
 
 /// `[METHOD] http://host:port/path`.

@@ -30,14 +30,18 @@ pub struct ProxyArgs {
     pub quiet: bool,
 }
 
-/// A level, or the application's own.
+/// A level, or the application's own (None), or every level (`all`, for `counter app`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LevelChoice(pub Option<Isolation>);
+pub enum LevelChoice {
+    One(Option<Isolation>),
+    All,
+}
 
 pub(super) fn parse_level_or_app(text: &str) -> Result<LevelChoice, String> {
-    match text.trim().eq_ignore_ascii_case("app") {
-        true => Ok(LevelChoice(None)),
-        false => parse_isolation(text).map(|level| LevelChoice(Some(level))),
+    match text.trim().to_ascii_lowercase().as_str() {
+        "app" => Ok(LevelChoice::One(None)),
+        "all" => Ok(LevelChoice::All),
+        _ => parse_isolation(text).map(|level| LevelChoice::One(Some(level))),
     }
 }
 
@@ -47,7 +51,12 @@ impl ProxyArgs {
         Ok(ProxyConfig {
             listen: self.listen,
             location,
-            isolation: self.isolation.0,
+            isolation: match self.isolation {
+                LevelChoice::One(level) => level,
+                LevelChoice::All => {
+                    anyhow::bail!("--isolation all: the proxy starts connections at one level")
+                }
+            },
             quiet: self.quiet,
         })
     }

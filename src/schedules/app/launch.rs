@@ -3,9 +3,12 @@
 //! request's host accepts connections, and stopped on every exit path (dropped: SIGTERM to its
 //! group, then SIGKILL).
 
+use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
 
 /// A running application.
 pub(super) struct Application {
@@ -60,6 +63,34 @@ impl Application {
     }
 }
 
+/// Runs the set-up `command` (migrations) once with `env`, to its end: its exit status must be
+/// 0, or the error carries the last lines it printed.
+pub(super) fn run_setup(command: &str, env: &[(String, String)]) -> anyhow::Result<()> {
+    let output = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .process_group(0)
+        .output()
+        .map_err(|err| anyhow::anyhow!("could not run the set-up ({command}): {err}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let printed = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    let last: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = last[last.len().saturating_sub(3)..].join(" | ");
+    anyhow::bail!(
+        "the set-up failed ({}): {command}{}",
+        output.status,
+        match tail.is_empty() {
+            true => String::new(),
+            false => format!(": {tail}"),
+        }
+    )
+}
+
 /// Whether `GET path` on `authority` answers 2xx (HTTP/1.0, one connection, 2 s).
 fn answers_2xx(authority: &str, path: &str) -> bool {
     use std::io::{Read, Write};
@@ -92,5 +123,59 @@ impl Drop for Application {
         // SAFETY: as above.
         unsafe { libc::kill(group, libc::SIGKILL) };
         let _ = self.child.wait();
+    }
+}
+
+/// What the application is told: the proxy's address under the common conventions.
+pub(super) fn environment(
+    options: &PgConnectOptions,
+    port: u16,
+    password: Option<&str>,
+) -> Vec<(String, String)> {
+    let user = options.get_username().to_string();
+    let database = options.get_database().unwrap_or("postgres").to_string();
+    let credentials = match password {
+        Some(password) => format!("{user}:{password}"),
+        None => user.clone(),
+    };
+    let url = format!("postgres://{credentials}@127.0.0.1:{port}/{database}");
+    let mut env = BTreeMap::from([
+        ("DATABASE_URL", url),
+        ("PGHOST", "127.0.0.1".to_string()),
+        ("PGPORT", port.to_string()),
+        ("PGUSER", user.clone()),
+        ("PGDATABASE", database.clone()),
+        ("POSTGRES_HOST", "127.0.0.1".to_string()),
+        ("POSTGRES_PORT", port.to_string()),
+        ("POSTGRES_USER", user),
+        ("POSTGRES_DB", database),
+    ]);
+    if let Some(password) = password {
+        env.insert("PGPASSWORD", password.to_string());
+        env.insert("POSTGRES_PASSWORD", password.to_string());
+    }
+    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The password in a `postgres://user:password@host/db` URL, if it has one.
+pub(super) fn password_in(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split(['/', '?']).next()?.rsplit_once('@')?.0;
+    let password = userinfo.split_once(':')?.1;
+    Some(password.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password_in;
+
+    #[test]
+    fn the_password_of_a_url_and_none_without() {
+        assert_eq!(
+            password_in("postgres://app:s3cret@db:5432/shop").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(password_in("postgres://app@db/shop"), None);
+        assert_eq!(password_in("postgres://db/shop"), None);
     }
 }

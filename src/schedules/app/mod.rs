@@ -11,7 +11,6 @@ mod hooks;
 mod instances;
 mod launch;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -39,6 +38,9 @@ pub struct AppConfig {
     pub request: AppRequest,
     /// How to start the application (a shell command), if counter starts it.
     pub command: Option<String>,
+    /// A shell command run once, told the proxy's address, before the application is first
+    /// started (its migrations).
+    pub setup: Option<String>,
     /// A path that answers 2xx once the application can serve (`/health`).
     pub ready: Option<String>,
     /// SQL run on the database (not through the proxy) before each schedule.
@@ -48,8 +50,9 @@ pub struct AppConfig {
     /// The database's URL as given (None: a throwaway cluster).
     pub database_url: Option<String>,
     pub location: Option<Location>,
-    /// The level every connection starts at; None leaves the application's own.
-    pub isolation: Option<Isolation>,
+    /// The levels to explore, one after the other: every connection starts at the level
+    /// (None leaves the application's own).
+    pub levels: Vec<Option<Isolation>>,
     pub listen: SocketAddr,
     pub sessions: usize,
     pub max_switches: Option<u32>,
@@ -58,6 +61,12 @@ pub struct AppConfig {
 }
 
 pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
+    if config.levels.len() > 1 && config.command.is_none() {
+        anyhow::bail!(
+            "several levels need --command: counter restarts the application at each level, so \
+             that every connection it opens starts at that level"
+        );
+    }
     // Watched from the start: Ctrl-C stops the application (its own process group does not
     // hear the terminal's signal), the proxy and a throwaway database on its way out.
     let mut shutdown = Box::pin(shutdown_signal());
@@ -76,7 +85,7 @@ pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
         () = &mut shutdown => return Ok(130),
     };
     let result = tokio::select! {
-        result = explore_app(&config, listener, &provisioned) => result,
+        result = explore_levels(&config, listener, &provisioned) => result,
         () = &mut shutdown => {
             eprintln!("interrupted: the application, the proxy and the database are stopped");
             Ok(130)
@@ -86,7 +95,9 @@ pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
     result
 }
 
-async fn explore_app(
+/// Each level in turn, with a proxy and an application of its own; a summary when there are
+/// several.
+async fn explore_levels(
     config: &AppConfig,
     listener: TcpListener,
     provisioned: &engines::Provisioned,
@@ -94,25 +105,64 @@ async fn explore_app(
     let Location::Postgres { options, .. } = &provisioned.location else {
         anyhow::bail!("counter app speaks PostgreSQL's protocol: give a postgres:// URL");
     };
-    let options: &PgConnectOptions = options;
+    let password = match (&provisioned.throwaway, &config.database_url) {
+        (Some(Throwaway::Postgres(cluster)), _) => Some(cluster.password().to_string()),
+        (_, Some(url)) => launch::password_in(url),
+        _ => None,
+    };
+    // The address bound first is the one every level binds again (a port 0 given is chosen
+    // once) and the one the application is told.
+    let listen = listener.local_addr()?;
+    let env = launch::environment(options, listen.port(), password.as_deref());
+    if let Some(setup) = &config.setup {
+        let (setup, env) = (setup.clone(), env.clone());
+        tokio::task::spawn_blocking(move || launch::run_setup(&setup, &env)).await??;
+    }
+    let mut listener = Some(listener);
+    let mut cells = Vec::new();
+    for &level in &config.levels {
+        let listener = match listener.take() {
+            Some(listener) => listener,
+            None => TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("could not listen on {listen} again"))?,
+        };
+        let cell = explore_app(config, level, listener, options, &env).await?;
+        print!("{}", report(config, level, &cell));
+        if config.levels.len() > 1 {
+            println!();
+        }
+        cells.push((level, cell));
+    }
+    if cells.len() > 1 {
+        print!("{}", summary(config, &cells));
+    }
+    let all_exact = cells
+        .iter()
+        .all(|(_, AppCell { cell, .. })| cell.verdict.symbol() == "+");
+    Ok(if all_exact { 0 } else { 1 })
+}
+
+/// One level: the proxy, the application started behind it (if counter starts it), the
+/// exploration, and the cell it proves.
+async fn explore_app(
+    config: &AppConfig,
+    level: Option<Isolation>,
+    listener: TcpListener,
+    options: &PgConnectOptions,
+    env: &[(String, String)],
+) -> anyhow::Result<AppCell> {
     let hooks = Arc::new(hooks::AppHooks::default());
     let proxy_options = ProxyOptions {
         listener,
-        setting: ProxyOptions::level_setting(config.isolation),
+        setting: ProxyOptions::level_setting(level),
         hooks: Arc::clone(&hooks) as Arc<dyn Hooks>,
     };
     let proxy = Proxy::start(Target::of(options), proxy_options).await?;
-    let port = proxy.addr().port();
-    let password = match (&provisioned.throwaway, &config.database_url) {
-        (Some(Throwaway::Postgres(cluster)), _) => Some(cluster.password().to_string()),
-        (_, Some(url)) => password_in(url),
-        _ => None,
-    };
-    let _application = match &config.command {
+    let application = match &config.command {
         Some(command) => {
-            let env = environment(options, port, password.as_deref());
             let authority = config.request.endpoint.authority.clone();
-            let (command, ready) = (command.clone(), config.ready.clone());
+            let (command, ready, env) = (command.clone(), config.ready.clone(), env.to_vec());
             let started = tokio::task::spawn_blocking(move || {
                 launch::Application::start(&command, &env, &authority, ready.as_deref())
             });
@@ -149,6 +199,7 @@ async fn explore_app(
         stop: &stop,
         keep_all: false,
     };
+    let started = std::time::Instant::now();
     let explored = explore(&mut instances, &bounds)
         .await
         .map_err(|failure| anyhow::anyhow!("{}", failure.detail))?;
@@ -161,12 +212,14 @@ async fn explore_app(
     // commit cannot interleave with another request's statements, so schedules where it
     // would are not run. Every schedule exact is then no proof; a schedule that broke the
     // invariant is still a counterexample.
-    let autocommit = instances.autocommit_write.clone();
-    if autocommit.is_some() && verdict == Verdict::Exact {
+    let unsplit = instances.autocommit_write.clone();
+    if unsplit.is_some() && verdict == Verdict::Exact {
         verdict = Verdict::NotProven;
     }
+    drop(application);
+    proxy.stop().await;
     let cell = ScheduleCell {
-        isolation: config.isolation.unwrap_or(Isolation::ReadCommitted),
+        isolation: level.unwrap_or(Isolation::ReadCommitted),
         method: 0,
         method_name: "application".to_string(),
         start: StartState::Exists,
@@ -178,29 +231,41 @@ async fn explore_app(
         cut_by_cap: explored.cut_by_cap,
         diverged: explored.diverged.clone(),
         schedules: explored.schedules.clone(),
-        elapsed_ms: 0.0,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
-    print!("{}", report(config, &cell));
-    if let Some(write) = autocommit {
-        println!(
-            "\nnot a proof: the application writes in autocommit ({}), a statement the proxy \
-             cannot run in a transaction of its own, so it is explored as one step (its commit \
-             cannot interleave); a schedule that breaks the invariant is still a \
-             counterexample",
-            write.split_whitespace().collect::<Vec<_>>().join(" ")
-        );
+    Ok(AppCell { cell, unsplit })
+}
+
+/// A level's cell, and the autocommit write the proxy could not split, if one was sent.
+struct AppCell {
+    cell: ScheduleCell,
+    unsplit: Option<String>,
+}
+
+/// One line per level: its verdict and classes.
+fn summary(config: &AppConfig, cells: &[(Option<Isolation>, AppCell)]) -> String {
+    let mut out = format!(
+        "{} {}{}:
+",
+        config.request.method, config.request.endpoint.authority, config.request.path
+    );
+    for (level, AppCell { cell, .. }) in cells {
+        out.push_str(&format!(
+            "  {:<18} {} {} ({}; {} schedules)\n",
+            level.map_or("app's own", |l| l.sql_name()),
+            cell.verdict,
+            cell.worst,
+            classes_text(cell),
+            cell.schedules_run()
+        ));
     }
-    Ok(match verdict.symbol() {
-        "+" => 0,
-        _ => 1,
-    })
+    out
 }
 
 /// The verdict, the classes, and the shortest schedule of each class as a transcript.
-fn report(config: &AppConfig, cell: &ScheduleCell) -> String {
-    let level = config
-        .isolation
-        .map_or("the application's own level", |l| l.sql_name());
+fn report(config: &AppConfig, level: Option<Isolation>, app: &AppCell) -> String {
+    let cell = &app.cell;
+    let level = level.map_or("the application's own level", |l| l.sql_name());
     let mut out = format!(
         "{} {}{} through the proxy at {level}: {} schedules of {} requests, {} {} ({})\n",
         config.request.method,
@@ -224,59 +289,14 @@ fn report(config: &AppConfig, cell: &ScheduleCell) -> String {
             transcript(schedule, cell.sessions)
         ));
     }
+    if let Some(write) = &app.unsplit {
+        out.push_str(&format!(
+            "\nnot a proof: the application writes in autocommit ({}), a statement the proxy \
+             cannot run in a transaction of its own, so it is explored as one step (its commit \
+             cannot interleave); a schedule that breaks the invariant is still a \
+             counterexample\n",
+            write.split_whitespace().collect::<Vec<_>>().join(" ")
+        ));
+    }
     out
-}
-
-/// What the application is told: the proxy's address under the common conventions.
-fn environment(
-    options: &PgConnectOptions,
-    port: u16,
-    password: Option<&str>,
-) -> Vec<(String, String)> {
-    let user = options.get_username().to_string();
-    let database = options.get_database().unwrap_or("postgres").to_string();
-    let credentials = match password {
-        Some(password) => format!("{user}:{password}"),
-        None => user.clone(),
-    };
-    let url = format!("postgres://{credentials}@127.0.0.1:{port}/{database}");
-    let mut env = BTreeMap::from([
-        ("DATABASE_URL", url),
-        ("PGHOST", "127.0.0.1".to_string()),
-        ("PGPORT", port.to_string()),
-        ("PGUSER", user.clone()),
-        ("PGDATABASE", database.clone()),
-        ("POSTGRES_HOST", "127.0.0.1".to_string()),
-        ("POSTGRES_PORT", port.to_string()),
-        ("POSTGRES_USER", user),
-        ("POSTGRES_DB", database),
-    ]);
-    if let Some(password) = password {
-        env.insert("PGPASSWORD", password.to_string());
-        env.insert("POSTGRES_PASSWORD", password.to_string());
-    }
-    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-/// The password in a `postgres://user:password@host/db` URL, if it has one.
-fn password_in(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let userinfo = rest.split(['/', '?']).next()?.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':')?.1;
-    Some(password.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::password_in;
-
-    #[test]
-    fn the_password_of_a_url_and_none_without() {
-        assert_eq!(
-            password_in("postgres://app:s3cret@db:5432/shop").as_deref(),
-            Some("s3cret")
-        );
-        assert_eq!(password_in("postgres://app@db/shop"), None);
-        assert_eq!(password_in("postgres://db/shop"), None);
-    }
 }

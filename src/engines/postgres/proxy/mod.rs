@@ -198,6 +198,15 @@ impl Proxy {
     pub fn target(&self) -> &Target {
         &self.target
     }
+
+    /// Stops it and waits until its port is free and every relayed connection closed.
+    pub async fn stop(self) {
+        let mut tasks = match self.tasks.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(_) => return,
+        };
+        tasks.shutdown().await;
+    }
 }
 
 impl Drop for Proxy {
