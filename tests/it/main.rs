@@ -5,6 +5,7 @@ mod app;
 mod browser;
 mod config;
 mod confined;
+mod django;
 mod explain;
 mod faults;
 mod golden;

@@ -63,32 +63,66 @@ impl Application {
     }
 }
 
+/// How long the set-up may take.
+const SETUP_WITHIN: Duration = Duration::from_secs(300);
+
 /// Runs the set-up `command` (migrations) once with `env`, to its end: its exit status must be
-/// 0, or the error carries the last lines it printed.
-pub(super) fn run_setup(command: &str, env: &[(String, String)]) -> anyhow::Result<()> {
-    let output = Command::new("/bin/sh")
+/// 0, or the error carries the last lines it printed. Stopped with its process group when the
+/// future is dropped (Ctrl-C) or past its time.
+pub(super) async fn run_setup(command: &str, env: &[(String, String)]) -> anyhow::Result<()> {
+    let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(command)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .process_group(0)
-        .output()
+        .spawn()
         .map_err(|err| anyhow::anyhow!("could not run the set-up ({command}): {err}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let printed = String::from_utf8_lossy(&output.stderr).into_owned()
-        + &String::from_utf8_lossy(&output.stdout);
-    let last: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = last[last.len().saturating_sub(3)..].join(" | ");
-    anyhow::bail!(
-        "the set-up failed ({}): {command}{}",
-        output.status,
-        match tail.is_empty() {
-            true => String::new(),
-            false => format!(": {tail}"),
+    let readers = [
+        child.stdout.take().map(|out| drain(Box::new(out))),
+        child.stderr.take().map(|err| drain(Box::new(err))),
+    ];
+    let mut setup = Application { child };
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = setup.child.try_wait() {
+            break Some(status);
         }
-    )
+        if started.elapsed() > SETUP_WITHIN {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    drop(setup);
+    let printed: String = readers
+        .into_iter()
+        .flatten()
+        .map(|reader| reader.join().unwrap_or_default())
+        .collect();
+    let last: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = match last[last.len().saturating_sub(3)..].join(" | ") {
+        tail if tail.is_empty() => String::new(),
+        tail => format!(": {tail}"),
+    };
+    match status {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => anyhow::bail!("the set-up failed ({status}): {command}{tail}"),
+        None => anyhow::bail!(
+            "the set-up did not end within {} s and was stopped: {command}{tail}",
+            SETUP_WITHIN.as_secs()
+        ),
+    }
+}
+
+/// Reads a child's output to its end on a thread of its own (a full pipe would stop it).
+fn drain(mut from: Box<dyn std::io::Read + Send>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = from.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    })
 }
 
 /// Whether `GET path` on `authority` answers 2xx (HTTP/1.0, one connection, 2 s).

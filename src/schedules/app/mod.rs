@@ -114,20 +114,18 @@ async fn explore_levels(
     // once) and the one the application is told.
     let listen = listener.local_addr()?;
     let env = launch::environment(options, listen.port(), password.as_deref());
-    if let Some(setup) = &config.setup {
-        let (setup, env) = (setup.clone(), env.clone());
-        tokio::task::spawn_blocking(move || launch::run_setup(&setup, &env)).await??;
-    }
     let mut listener = Some(listener);
     let mut cells = Vec::new();
-    for &level in &config.levels {
+    for (n, &level) in config.levels.iter().enumerate() {
         let listener = match listener.take() {
             Some(listener) => listener,
             None => TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("could not listen on {listen} again"))?,
         };
-        let cell = explore_app(config, level, listener, options, &env).await?;
+        // The set-up runs once, through the first level's proxy.
+        let setup = config.setup.as_deref().filter(|_| n == 0);
+        let cell = explore_app(config, level, listener, options, &env, setup).await?;
         print!("{}", report(config, level, &cell));
         if config.levels.len() > 1 {
             println!();
@@ -151,6 +149,7 @@ async fn explore_app(
     listener: TcpListener,
     options: &PgConnectOptions,
     env: &[(String, String)],
+    setup: Option<&str>,
 ) -> anyhow::Result<AppCell> {
     let hooks = Arc::new(hooks::AppHooks::default());
     let proxy_options = ProxyOptions {
@@ -159,6 +158,9 @@ async fn explore_app(
         hooks: Arc::clone(&hooks) as Arc<dyn Hooks>,
     };
     let proxy = Proxy::start(Target::of(options), proxy_options).await?;
+    if let Some(setup) = setup {
+        launch::run_setup(setup, env).await?;
+    }
     let application = match &config.command {
         Some(command) => {
             let authority = config.request.endpoint.authority.clone();
