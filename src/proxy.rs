@@ -139,7 +139,7 @@ impl Hooks for Printer {
             std::io::stdout(),
             "pid {pid} {}  {}  -> {}",
             status as char,
-            one_line(&step.sql),
+            one_line(&step.shown()),
             answer_text(answer)
         );
     }

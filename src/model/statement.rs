@@ -71,49 +71,55 @@ impl Statement {
     /// The text with its values written in, for people (transcripts, specs): `$1`/`?N`/`?`
     /// replaced by the bound values in order. Never sent to a database.
     pub fn shown(&self) -> String {
-        let mut shown = String::with_capacity(self.sql.len());
-        let mut chars = self.sql.chars().peekable();
-        let mut next_positional = 0;
-        let value = |index: usize| match self.binds.get(index) {
-            Some(Some(v)) => v.to_string(),
-            Some(None) => "NULL".to_string(),
-            None => "?".to_string(),
-        };
-        let mut quote: Option<char> = None;
-        while let Some(c) = chars.next() {
-            match (quote, c) {
-                (Some(open), _) if c == open => {
-                    quote = None;
-                    shown.push(c);
-                }
-                (Some(_), _) => shown.push(c),
-                (None, '\'' | '"' | '`') => {
-                    quote = Some(c);
-                    shown.push(c);
-                }
-                (None, '$' | '?') => {
-                    let mut digits = String::new();
-                    while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                        digits.push(*d);
-                        chars.next();
-                    }
-                    match digits.parse::<usize>() {
-                        Ok(n) if n >= 1 => shown.push_str(&value(n - 1)),
-                        _ if c == '?' => {
-                            shown.push_str(&value(next_positional));
-                            next_positional += 1;
-                        }
-                        _ => {
-                            shown.push(c);
-                            shown.push_str(&digits);
-                        }
-                    }
-                }
-                _ => shown.push(c),
-            }
-        }
-        shown
+        values_written_in(&self.sql, |index| match self.binds.get(index) {
+            Some(Some(v)) => Some(v.to_string()),
+            Some(None) => Some("NULL".to_string()),
+            None => None,
+        })
     }
+}
+
+/// `sql` with its placeholders (`$1`, `?1`, or `?` in order) outside quotes replaced by
+/// `value(index)` as SQL text, `?` where there is none: for people, never sent.
+pub fn values_written_in(sql: &str, value: impl Fn(usize) -> Option<String>) -> String {
+    let mut shown = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut next_positional = 0;
+    let value = |index: usize| value(index).unwrap_or_else(|| "?".to_string());
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(open), _) if c == open => {
+                quote = None;
+                shown.push(c);
+            }
+            (Some(_), _) => shown.push(c),
+            (None, '\'' | '"' | '`') => {
+                quote = Some(c);
+                shown.push(c);
+            }
+            (None, '$' | '?') => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                match digits.parse::<usize>() {
+                    Ok(n) if n >= 1 => shown.push_str(&value(n - 1)),
+                    _ if c == '?' => {
+                        shown.push_str(&value(next_positional));
+                        next_positional += 1;
+                    }
+                    _ => {
+                        shown.push(c);
+                        shown.push_str(&digits);
+                    }
+                }
+            }
+            _ => shown.push(c),
+        }
+    }
+    shown
 }
 
 /// What a statement answered.

@@ -106,6 +106,11 @@ async fn a_django_application_gets_the_verdicts_its_code_predicts_at_every_level
                     || printed.contains(r#"UPDATE "counter_counter""#),
                 "{driver} /{endpoint}/: {printed}"
             );
+            // The values bound (psycopg 3) are decoded, as psycopg2 writes them in.
+            assert!(
+                printed.contains(r#""counter_counter"."id" = 1"#),
+                "{driver} /{endpoint}/: {printed}"
+            );
             if endpoint == "locked" {
                 assert!(printed.contains("FOR UPDATE"), "{printed}");
             }

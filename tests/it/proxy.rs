@@ -86,7 +86,8 @@ async fn every_step_is_printed_with_its_answer_and_the_level_is_put_in_the_start
     assert_eq!(level, "repeatable read");
     sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
     // A named statement, prepared once and executed twice (Bind and Execute only, the second
-    // time): the proxy knows its SQL from the first Parse.
+    // time): the proxy knows its SQL from the first Parse, and its value from each Bind
+    // (binary, its type declared by sqlx's Parse).
     for _ in 0..2 {
         let row = sqlx::query("SELECT $1::int + 1 AS answer")
             .bind(41)
@@ -106,7 +107,7 @@ async fn every_step_is_printed_with_its_answer_and_the_level_is_put_in_the_start
     );
     assert!(printed.contains("I  BEGIN  -> BEGIN"), "{printed}");
     let twice = printed
-        .matches("T  SELECT $1::int + 1 AS answer  -> SELECT 1 (1 row)")
+        .matches("T  SELECT 41::int + 1 AS answer  -> SELECT 1 (1 row)")
         .count();
     assert_eq!(twice, 2, "{printed}");
     assert!(

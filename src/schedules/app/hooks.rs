@@ -198,7 +198,7 @@ impl Hooks for AppHooks {
                         "a statement on a connection no request of the schedule holds ({}): \
                          the application's requests use more than one connection each, or \
                          it works in the background",
-                        step.sql
+                        step.shown()
                     ));
                     return None;
                 }
@@ -209,13 +209,13 @@ impl Hooks for AppHooks {
                 "T{}'s connection sent a statement after its request was answered ({}): \
                  connections are shared between requests",
                 owner + 1,
-                step.sql
+                step.shown()
             ));
             return None;
         }
-        let statement = statement_of(&step.sql);
+        let statement = statement_of(&step.shown());
         if idle && statement.effect == Effect::Writes {
-            schedule.autocommit_write.get_or_insert(step.sql.clone());
+            schedule.autocommit_write.get_or_insert(step.shown());
         }
         schedule.sent.insert(conn, statement.clone());
         let gate = Arc::clone(&schedule.gates[owner]);

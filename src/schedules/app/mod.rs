@@ -253,12 +253,13 @@ fn summary(config: &AppConfig, cells: &[(Option<Isolation>, AppCell)]) -> String
     );
     for (level, AppCell { cell, .. }) in cells {
         out.push_str(&format!(
-            "  {:<18} {} {} ({}; {} schedules)\n",
+            "  {:<18} {} {} ({}; {} schedules in {:.1} s)\n",
             level.map_or("app's own", |l| l.sql_name()),
             cell.verdict,
             cell.worst,
             classes_text(cell),
-            cell.schedules_run()
+            cell.schedules_run(),
+            cell.elapsed_ms / 1000.0
         ));
     }
     out

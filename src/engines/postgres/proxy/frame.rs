@@ -69,6 +69,17 @@ impl Framer {
         }
     }
 
+    /// The next whole message, if it is all there, without cutting it.
+    pub fn peek(&self) -> Option<Message<'_>> {
+        let rest = &self.pending[self.start..];
+        let length = u32::from_be_bytes(rest.get(1..5)?.try_into().ok()?) as usize;
+        let bytes = rest.get(..1 + length)?;
+        Some(Message {
+            kind: bytes[0],
+            bytes,
+        })
+    }
+
     /// Where the next whole message lies; Err when the stream cannot be PostgreSQL's
     /// protocol.
     pub fn next_message(&mut self) -> Result<Option<Span>, String> {

@@ -12,6 +12,7 @@
 //! relays `CancelRequest`s (backend pids are the server's own), and can add a setting to
 //! every connection's start-up `options` (`-c default_transaction_isolation=...`).
 
+mod binds;
 mod frame;
 mod pump;
 mod scan;

@@ -32,6 +32,7 @@ fn proxys_own(sql: &str) -> Step {
         sql: sql.to_string(),
         protocol: Protocol::Simple,
         by_proxy: true,
+        values: Vec::new(),
     }
 }
 
@@ -78,7 +79,14 @@ where
             while let Some(span) = framer.next_message().map_err(io::Error::other)? {
                 let kind = framer.message(span).kind;
                 match client_side.step(&framer.message(span)) {
-                    Sent::Begins(step) => {
+                    Sent::Begins(mut step) => {
+                        // Begun at its Parse: its values are in the Bind after it, when the
+                        // client sent both at once (psycopg 3, a pipeline).
+                        if kind == b'P'
+                            && let Some(next) = framer.peek()
+                        {
+                            step.values = client_side.values_of(&next);
+                        }
                         let idle = may_split
                             && lock_split()?.idle()
                             && outstanding.lock().is_ok_and(|o| o.is_empty());
@@ -122,6 +130,13 @@ where
                             outstanding.executed();
                         }
                         lock_split()?.executed();
+                    }
+                    Sent::Other if kind == b'B' => {
+                        // The Bind of a step begun at its Parse: its values, for its answer.
+                        let values = client_side.values_of(&framer.message(span));
+                        if let Ok(mut outstanding) = outstanding.lock() {
+                            outstanding.bound(values);
+                        }
                     }
                     Sent::Other => {}
                 }

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::binds;
 use super::frame::Message;
 
 /// Which protocol a step came in.
@@ -32,6 +33,15 @@ pub struct Step {
     pub protocol: Protocol,
     /// Sent by the proxy itself (the `BEGIN` and `COMMIT` around a split autocommit write).
     pub by_proxy: bool,
+    /// The values bound to its parameters, as SQL literals (`binds.rs`), when known.
+    pub values: Vec<String>,
+}
+
+impl Step {
+    /// The SQL with its values written in, for people.
+    pub fn shown(&self) -> String {
+        binds::written_in(&self.sql, &self.values)
+    }
 }
 
 /// What a step answered.
@@ -54,7 +64,8 @@ pub struct StepAnswer {
 /// whether an extended-protocol step is begun and not yet executed.
 #[derive(Debug, Default)]
 pub struct ClientSide {
-    statements: HashMap<String, String>,
+    /// Each prepared statement's SQL and declared parameter types.
+    statements: HashMap<String, (String, Vec<u32>)>,
     begun: bool,
 }
 
@@ -69,14 +80,30 @@ pub enum Sent {
 }
 
 impl ClientSide {
+    /// The values a `Bind` message binds, as SQL literals (none when `message` is not a
+    /// readable `Bind`).
+    pub fn values_of(&self, message: &Message) -> Vec<String> {
+        if message.kind != b'B' {
+            return Vec::new();
+        }
+        let (statement, rest) = binds::bound_statement(message.body());
+        let types = self
+            .statements
+            .get(&statement)
+            .map(|(_, types)| types.as_slice())
+            .unwrap_or_default();
+        binds::bind_values(rest, types).unwrap_or_default()
+    }
+
     /// What `message` is to the steps; remembers the statements `Parse` defines.
     pub fn step(&mut self, message: &Message) -> Sent {
         let body = message.body();
-        let extended = |sql| {
+        let extended = |sql, values| {
             Sent::Begins(Step {
                 sql,
                 protocol: Protocol::Extended,
                 by_proxy: false,
+                values,
             })
         };
         match message.kind {
@@ -84,23 +111,27 @@ impl ClientSide {
                 sql: Message::cstr(body).0,
                 protocol: Protocol::Simple,
                 by_proxy: false,
+                values: Vec::new(),
             }),
             b'P' => {
                 let (name, rest) = Message::cstr(body);
-                let (sql, _) = Message::cstr(rest);
-                self.statements.insert(name, sql.clone());
+                let (sql, rest) = Message::cstr(rest);
+                self.statements
+                    .insert(name, (sql.clone(), binds::parse_types(rest)));
                 match std::mem::replace(&mut self.begun, true) {
                     true => Sent::Other,
-                    false => extended(sql),
+                    false => extended(sql, Vec::new()),
                 }
             }
             b'B' => {
-                let (_portal, rest) = Message::cstr(body);
-                let (statement, _) = Message::cstr(rest);
-                let sql = self.statements.get(&statement).cloned().unwrap_or_default();
+                let sql = self
+                    .statements
+                    .get(&binds::bound_statement(body).0)
+                    .map(|(sql, _)| sql.clone())
+                    .unwrap_or_default();
                 match std::mem::replace(&mut self.begun, true) {
                     true => Sent::Other,
-                    false => extended(sql),
+                    false => extended(sql, self.values_of(message)),
                 }
             }
             b'E' => {
@@ -181,6 +212,15 @@ impl Outstanding {
     /// is one).
     pub fn synced(&mut self) {
         self.syncs_sent += 1;
+    }
+
+    /// A `Bind` of the last step begun (at its `Parse`) came: its values.
+    pub fn bound(&mut self, values: Vec<String>) {
+        if let Some(last) = self.steps.iter_mut().rev().find(|(_, run, _)| !run)
+            && last.0.values.is_empty()
+        {
+            last.0.values = values;
+        }
     }
 
     /// An `Execute` was forwarded: the last step begun is run.

@@ -63,6 +63,7 @@ fn a_step_begun_at_parse_waits_through_the_parses_own_sync() {
         sql: "SELECT count".into(),
         protocol: Protocol::Extended,
         by_proxy: false,
+        values: Vec::new(),
     });
     out.synced();
     // ParseComplete, ParameterDescription, RowDescription, ReadyForQuery: not its answer.
@@ -83,6 +84,7 @@ fn answers_go_to_their_steps_in_order() {
         sql: sql.into(),
         protocol,
         by_proxy: false,
+        values: Vec::new(),
     };
     out.sent(step("SELECT count", Protocol::Extended));
     out.executed();
@@ -113,6 +115,7 @@ fn a_simple_query_answers_at_ready_and_skipped_steps_are_said() {
         sql: "BEGIN; SELECT 1".into(),
         protocol: Protocol::Simple,
         by_proxy: false,
+        values: Vec::new(),
     });
     out.synced();
     assert!(out.heard(b'C', b"BEGIN\0").is_empty());
@@ -132,6 +135,7 @@ fn a_simple_query_answers_at_ready_and_skipped_steps_are_said() {
             sql: sql.into(),
             protocol: Protocol::Extended,
             by_proxy: false,
+            values: Vec::new(),
         });
         out.executed();
     }
@@ -151,6 +155,7 @@ fn a_ready_ends_only_the_steps_sent_before_its_own_request() {
         sql: sql.into(),
         protocol,
         by_proxy: false,
+        values: Vec::new(),
     };
     // The start-up's ReadyForQuery: nobody asked for it.
     assert_eq!(out.heard(b'Z', b"I"), vec![Heard::Ready(b'I')]);
