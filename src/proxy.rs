@@ -121,6 +121,10 @@ struct Printer {
 }
 
 impl Hooks for Printer {
+    fn wants_values(&self) -> bool {
+        !self.quiet
+    }
+
     fn backend(&self, conn: u64, pid: i32, _secret: &[u8]) {
         if let Ok(mut connections) = self.connections.lock() {
             connections.insert(conn, (pid, b'I'));

@@ -7,10 +7,11 @@ use clap::Args;
 use hyper::Method;
 
 use super::env;
+use super::outputs::{ReplayOutputs, TableOutputs};
 use super::proxy::{LevelChoice, parse_level_or_app};
 use crate::hammer::http::Endpoint;
 use crate::model::{Engine, Isolation};
-use crate::schedules::app::{AppConfig, AppRequest};
+use crate::schedules::app::{AppConfig, AppOutputs, AppRequest};
 
 #[derive(Debug, Clone, Args)]
 pub struct AppArgs {
@@ -76,10 +77,18 @@ pub struct AppArgs {
     /// How long a statement may wait for a lock before the schedule is called stuck (ms).
     #[arg(long, default_value_t = 5_000)]
     pub lock_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub tables: TableOutputs,
+
+    #[command(flatten)]
+    pub replays: ReplayOutputs,
 }
 
 impl AppArgs {
     pub fn into_config(self) -> anyhow::Result<AppConfig> {
+        self.tables.check()?;
+        self.replays.check()?;
         let location = env::location(Engine::Postgres, self.database_url.as_deref())?;
         let max_switches = match (self.max_switches, self.sessions) {
             (None, 3) => Some(2),
@@ -100,6 +109,14 @@ impl AppArgs {
             max_switches,
             max_schedules: self.max_schedules,
             lock_timeout: Duration::from_millis(self.lock_timeout_ms),
+            outputs: AppOutputs {
+                json: self.tables.json,
+                csv: self.tables.csv,
+                spec: self.replays.spec,
+                svg: self.replays.svg,
+                psql: self.replays.psql,
+                markdown: self.tables.markdown,
+            },
         })
     }
 }

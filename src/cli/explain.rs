@@ -1,7 +1,6 @@
 //! `counter explain`: one cell's schedules, the shortest of each class shown step by step.
 
-use std::path::PathBuf;
-
+use super::outputs::ReplayOutputs;
 use clap::{Args, ValueEnum};
 
 use super::env;
@@ -47,18 +46,8 @@ pub struct ExplainArgs {
     #[arg(long, conflicts_with = "class")]
     pub all: bool,
 
-    /// Write the schedules shown as a PostgreSQL isolation-tester spec to this file.
-    #[arg(long)]
-    pub spec: Option<PathBuf>,
-
-    /// Print each schedule shown as terminal scripts, one per session, to paste into psql (or
-    /// mariadb) windows in the order given.
-    #[arg(long)]
-    pub psql: bool,
-
-    /// Draw the first schedule shown as swimlanes (SVG) in this file (the others beside it).
-    #[arg(long)]
-    pub svg: Option<PathBuf>,
+    #[command(flatten)]
+    pub replays: ReplayOutputs,
 
     #[command(flatten)]
     pub explore: ExploreArgs,
@@ -78,11 +67,7 @@ fn parse_class(text: &str) -> Result<ScheduleClass, String> {
 
 impl ExplainArgs {
     pub fn into_command(self) -> anyhow::Result<ExplainCommand> {
-        let outputs = [
-            ("--spec", self.spec.as_deref()),
-            ("--svg", self.svg.as_deref()),
-        ];
-        crate::report::files::check_all(outputs).map_err(anyhow::Error::msg)?;
+        self.replays.check()?;
         let explore = &self.explore;
         let script = explore.script()?;
         let method = match (&script, self.method) {
@@ -125,9 +110,9 @@ impl ExplainArgs {
             location,
             throwaway_deadlock_timeout: super::schedules::THROWAWAY_DEADLOCK_TIMEOUT,
             shown,
-            spec: self.spec,
-            svg: self.svg,
-            psql: self.psql,
+            spec: self.replays.spec,
+            svg: self.replays.svg,
+            psql: self.replays.psql,
         })
     }
 }

@@ -9,6 +9,7 @@ mod configure;
 mod database;
 pub mod env;
 mod explain;
+mod outputs;
 mod parse;
 mod proxy;
 mod schedules;

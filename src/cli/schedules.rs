@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::outputs::TableOutputs;
 use clap::{Args, ValueEnum};
 
 use super::configure::{chosen_engines, chosen_levels, chosen_methods};
@@ -115,17 +116,8 @@ pub struct SchedulesArgs {
     #[command(flatten)]
     pub explore: ExploreArgs,
 
-    /// Write every schedule as JSON to this file.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-
-    /// Write one CSV row per cell to this file.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-
-    /// Print the tables as GitHub Markdown.
-    #[arg(long)]
-    pub markdown: bool,
+    #[command(flatten)]
+    pub tables: TableOutputs,
 
     /// No progress bar.
     #[arg(short, long)]
@@ -134,11 +126,7 @@ pub struct SchedulesArgs {
 
 impl SchedulesArgs {
     pub fn into_command(self) -> anyhow::Result<SchedulesCommand> {
-        let outputs = [
-            ("--json", self.json.as_deref()),
-            ("--csv", self.csv.as_deref()),
-        ];
-        crate::report::files::check_all(outputs).map_err(anyhow::Error::msg)?;
+        self.tables.check()?;
         let levels = chosen_levels(&self.levels);
         let explore = &self.explore;
         let script = explore.script()?;
@@ -177,9 +165,9 @@ impl SchedulesArgs {
             engines,
             throwaway_deadlock_timeout: THROWAWAY_DEADLOCK_TIMEOUT,
             outputs: SchedulesOutputs {
-                json: self.json,
-                csv: self.csv,
-                markdown: self.markdown,
+                json: self.tables.json,
+                csv: self.tables.csv,
+                markdown: self.tables.markdown,
             },
             quiet: self.quiet,
         })

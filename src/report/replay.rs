@@ -15,11 +15,29 @@ pub struct Replay<'a> {
     pub cell: &'a ScheduleCell,
     pub scope: IsolationScope,
     pub sessions: u32,
+    pub origin: Origin<'a>,
+}
+
+/// Whose statements the schedules are.
+pub enum Origin<'a> {
+    /// counter's own methods, on counter's tables.
+    Methods,
+    /// An application's (`counter app`): on its own tables, put in their starting state by
+    /// `before`; `level` is what every connection started at (None: the application's own).
+    Application {
+        before: Option<&'a str>,
+        level: Option<Isolation>,
+    },
 }
 
 impl Replay<'_> {
     /// The statements that put the row in the cell's starting state.
     fn starting_state(&self) -> Vec<String> {
+        if let Origin::Application { before, .. } = self.origin {
+            return before
+                .map(|sql| vec![sql.trim().trim_end_matches(';').to_string()])
+                .unwrap_or_default();
+        }
         let id = self.cell.method;
         let mut statements = vec![
             format!("DELETE FROM counter WHERE id = {id}"),
@@ -39,7 +57,10 @@ impl Replay<'_> {
         if self.scope == IsolationScope::Transaction {
             return None;
         }
-        let level = self.cell.isolation.sql_name();
+        let level = match self.origin {
+            Origin::Methods => self.cell.isolation.sql_name(),
+            Origin::Application { level, .. } => level?.sql_name(),
+        };
         match self.engine {
             Engine::Mariadb => Some(format!(
                 "SET SESSION TRANSACTION ISOLATION LEVEL {}",
@@ -56,17 +77,31 @@ impl Replay<'_> {
     /// one permutation line per schedule.
     pub fn isolation_spec(&self, schedules: &[&ScheduleRecord]) -> String {
         let cell = self.cell;
-        let mut out = format!(
-            "# counter explain: method {} ({}) at {}, row {} before each schedule.\n\
-             # Run with PostgreSQL's isolation tester (src/test/isolation): one permutation per\n\
-             # schedule, one step per statement as counter sent it, values written in.\n\n",
-            cell.method,
-            cell.method_name,
-            level_words(cell.isolation),
-            cell.start.as_str()
-        );
+        let mut out = match self.origin {
+            Origin::Methods => format!(
+                "# counter explain: method {} ({}) at {}, row {} before each schedule.\n\
+                 # Run with PostgreSQL's isolation tester (src/test/isolation): one permutation per\n\
+                 # schedule, one step per statement as counter sent it, values written in.\n\n",
+                cell.method,
+                cell.method_name,
+                level_words(cell.isolation),
+                cell.start.as_str()
+            ),
+            Origin::Application { level, .. } => format!(
+                "# counter app: an application's requests at {}, each step a statement as the\n\
+                 # application sent it through counter's proxy (values written in; the proxy's own\n\
+                 # BEGIN and COMMIT around an autocommit write marked so).\n\
+                 # Run with PostgreSQL's isolation tester (src/test/isolation) on a database with\n\
+                 # the application's tables (its migrations): setup is counter app's --before.\n\n",
+                level.map_or("the application's own level", |l| l.sql_name()),
+            ),
+        };
         out.push_str("setup\n{\n");
-        for (_, _, migration) in MIGRATIONS {
+        let migrations = match self.origin {
+            Origin::Methods => &MIGRATIONS[..],
+            Origin::Application { .. } => &[],
+        };
+        for (_, _, migration) in migrations {
             for line in migration
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("--"))
@@ -79,7 +114,12 @@ impl Replay<'_> {
         for statement in self.starting_state() {
             out.push_str(&format!("  {statement};\n"));
         }
-        out.push_str("}\n\nteardown\n{\n  DROP TABLE counter, counter_shard, counter_ledger;\n}\n");
+        match self.origin {
+            Origin::Methods => out.push_str(
+                "}\n\nteardown\n{\n  DROP TABLE counter, counter_shard, counter_ledger;\n}\n",
+            ),
+            Origin::Application { .. } => out.push_str("}\n"),
+        }
         for session in 1..=self.sessions {
             out.push_str(&format!("\nsession s{session}\n"));
             if let Some(setup) = self.session_setup() {

@@ -9,7 +9,7 @@ use crate::engines::{self, Durability, Location};
 use crate::model::Engine;
 use crate::model::schedule::ScheduleClass;
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord, SchedulesResult};
-use crate::report::replay::Replay;
+use crate::report::replay::{Origin, Replay};
 use crate::report::{schedules as tables, swimlane, transcript};
 
 /// Which schedules to show.
@@ -68,6 +68,7 @@ pub async fn run(command: ExplainCommand) -> anyhow::Result<u8> {
         cell,
         scope: result.meta.isolation_scope,
         sessions: result.meta.sessions,
+        origin: Origin::Methods,
     };
     let write = |path: &std::path::Path, text: String| {
         crate::report::files::write(path, &text).map_err(anyhow::Error::msg)

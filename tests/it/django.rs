@@ -6,7 +6,7 @@
 //! query protocol, values written in by the client), once with psycopg 3 and server-side
 //! binding (the extended protocol). Without Django the set-up fails and so does the test.
 
-use crate::support::{fresh_database, run_counter, url_of};
+use crate::support::{TempDir, fresh_database, run_counter, url_of};
 
 /// The fixture's directory.
 fn fixture() -> String {
@@ -18,7 +18,13 @@ fn fixture() -> String {
 
 /// `counter app --isolation all` on `endpoint` of the fixture run with `driver`: what it
 /// printed, and its exit code.
-async fn explore(url: &str, driver: &str, endpoint: &str, port: u16) -> (String, i32) {
+async fn explore(
+    url: &str,
+    driver: &str,
+    endpoint: &str,
+    port: u16,
+    extra: &[String],
+) -> (String, i32) {
     let python = format!("COUNTER_DJANGO_DRIVER={driver} PYTHONDONTWRITEBYTECODE=1 exec python3");
     let dir = fixture();
     let setup = format!("cd {dir} && {python} manage.py migrate --noinput");
@@ -47,6 +53,10 @@ async fn explore(url: &str, driver: &str, endpoint: &str, port: u16) -> (String,
         "--isolation",
         "all",
     ];
+    let args = args
+        .iter()
+        .map(|a| a.to_string())
+        .chain(extra.iter().cloned());
     let out = run_counter(args, &[]).await;
     let printed = format!(
         "{}{}",
@@ -86,9 +96,23 @@ async fn a_django_application_gets_the_verdicts_its_code_predicts_at_every_level
     ];
     let mut port = 18_700;
     let mut wrong = Vec::new();
+    let exports = TempDir::new("django-exports");
+    let exported = |name: &str| exports.join(name).display().to_string();
     for driver in ["psycopg2", "psycopg3"] {
         for (endpoint, verdicts) in expected {
-            let (printed, code) = explore(&url, driver, endpoint, port).await;
+            // The exports, once: the isolation-tester spec (one per level), CSV and JSON.
+            let extra = match (driver, endpoint) {
+                ("psycopg3", "locked") => vec![
+                    "--spec".to_string(),
+                    exported("locked.spec"),
+                    "--csv".to_string(),
+                    exported("locked.csv"),
+                    "--json".to_string(),
+                    exported("locked.json"),
+                ],
+                _ => Vec::new(),
+            };
+            let (printed, code) = explore(&url, driver, endpoint, port, &extra).await;
             port += 2;
             for (level, verdict) in levels.iter().zip(verdicts) {
                 let line = verdict_at(&printed, level);
@@ -117,4 +141,21 @@ async fn a_django_application_gets_the_verdicts_its_code_predicts_at_every_level
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let read = |name: &str| std::fs::read_to_string(exported(name)).unwrap();
+    let spec = read("locked-repeatable-read.spec");
+    assert!(
+        spec.contains("setup { SET default_transaction_isolation = 'repeatable read'; }")
+            && spec.contains("FOR UPDATE; }")
+            && spec.contains("\npermutation s1_1_1"),
+        "{spec}"
+    );
+    let csv = read("locked.csv");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(
+        csv.contains("repeatable read,0,application,exists,-,refused,"),
+        "{csv}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&read("locked.json")).unwrap();
+    assert_eq!(json["cells"].as_array().map(Vec::len), Some(4), "{json}");
+    assert_eq!(json["meta"]["methods"][0], 0, "{json}");
 }

@@ -146,6 +146,10 @@ impl Hooks for AppHooks {
         true
     }
 
+    fn wants_values(&self) -> bool {
+        true
+    }
+
     fn may_split(&self) -> bool {
         true
     }

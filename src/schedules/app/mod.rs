@@ -7,6 +7,7 @@
 //! that starts a schedule and the SQL that reads what it must achieve.
 
 mod effect;
+mod export;
 mod hooks;
 mod instances;
 mod launch;
@@ -17,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::{ConnectOptions, postgres::PgConnectOptions};
+use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
 use tokio::net::TcpListener;
 
 use super::tree::{Bounds, explore};
@@ -30,6 +31,7 @@ use crate::model::{Engine, Isolation, Verdict};
 use crate::report::schedules::{classes_text, order_text};
 use crate::report::transcript::transcript;
 use crate::signals::shutdown_signal;
+pub use export::AppOutputs;
 pub use instances::AppRequest;
 
 /// An application exploration, as the command line configured it.
@@ -58,6 +60,8 @@ pub struct AppConfig {
     pub max_switches: Option<u32>,
     pub max_schedules: u64,
     pub lock_timeout: Duration,
+    /// The forms to write the cells in, besides the transcripts printed.
+    pub outputs: AppOutputs,
 }
 
 pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
@@ -114,8 +118,11 @@ async fn explore_levels(
     // once) and the one the application is told.
     let listen = listener.local_addr()?;
     let env = launch::environment(options, listen.port(), password.as_deref());
+    let started = std::time::Instant::now();
+    let server_version = server_version(options).await;
     let mut listener = Some(listener);
     let mut cells = Vec::new();
+    let mut unsplit = Vec::new();
     for (n, &level) in config.levels.iter().enumerate() {
         let listener = match listener.take() {
             Some(listener) => listener,
@@ -125,20 +132,37 @@ async fn explore_levels(
         };
         // The set-up runs once, through the first level's proxy.
         let setup = config.setup.as_deref().filter(|_| n == 0);
-        let cell = explore_app(config, level, listener, options, &env, setup).await?;
-        print!("{}", report(config, level, &cell));
+        let app = explore_app(config, level, listener, options, &env, setup).await?;
+        print!("{}", report(config, level, &app));
         if config.levels.len() > 1 {
             println!();
         }
-        cells.push((level, cell));
+        cells.push(app.cell);
+        unsplit.push(app.unsplit);
     }
     if cells.len() > 1 {
-        print!("{}", summary(config, &cells));
+        print!("{}", summary(config, &config.levels, &cells));
     }
-    let all_exact = cells
-        .iter()
-        .all(|(_, AppCell { cell, .. })| cell.verdict.symbol() == "+");
+    if config.outputs.markdown {
+        print!("\n{}", export::markdown(&config.levels, &cells));
+    }
+    let all_exact = cells.iter().all(|cell| cell.verdict.symbol() == "+");
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let result = export::result_of(config, cells, server_version, wall_ms);
+    print!("{}", export::write(config, &config.levels, &result)?);
     Ok(if all_exact { 0 } else { 1 })
+}
+
+/// The server's version, as a result records it ("unknown" if it cannot be read).
+async fn server_version(options: &PgConnectOptions) -> String {
+    let Ok(mut direct) = options.connect().await else {
+        return "unknown".to_string();
+    };
+    let version = sqlx::query_scalar::<_, String>("SHOW server_version")
+        .fetch_one(&mut direct)
+        .await;
+    let _ = direct.close().await;
+    version.unwrap_or_else(|_| "unknown".to_string())
 }
 
 /// One level: the proxy, the application started behind it (if counter starts it), the
@@ -245,13 +269,13 @@ struct AppCell {
 }
 
 /// One line per level: its verdict and classes.
-fn summary(config: &AppConfig, cells: &[(Option<Isolation>, AppCell)]) -> String {
+fn summary(config: &AppConfig, levels: &[Option<Isolation>], cells: &[ScheduleCell]) -> String {
     let mut out = format!(
         "{} {}{}:
 ",
         config.request.method, config.request.endpoint.authority, config.request.path
     );
-    for (level, AppCell { cell, .. }) in cells {
+    for (level, cell) in levels.iter().zip(cells) {
         out.push_str(&format!(
             "  {:<18} {} {} ({}; {} schedules in {:.1} s)\n",
             level.map_or("app's own", |l| l.sql_name()),
@@ -268,7 +292,7 @@ fn summary(config: &AppConfig, cells: &[(Option<Isolation>, AppCell)]) -> String
 /// The verdict, the classes, and the shortest schedule of each class as a transcript.
 fn report(config: &AppConfig, level: Option<Isolation>, app: &AppCell) -> String {
     let cell = &app.cell;
-    let level = level.map_or("the application's own level", |l| l.sql_name());
+    let level = export::level_name(level);
     let mut out = format!(
         "{} {}{} through the proxy at {level}: {} schedules of {} requests, {} {} ({})\n",
         config.request.method,

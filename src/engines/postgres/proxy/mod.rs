@@ -61,6 +61,11 @@ pub trait Hooks: Send + Sync + 'static {
     fn wants_rows(&self) -> bool {
         false
     }
+    /// Whether steps carry the values bound to them (`Step::values`): decoding each `Bind`
+    /// costs a string per value, which a proxy that only relays does not pay.
+    fn wants_values(&self) -> bool {
+        false
+    }
     /// Whether `step`, sent on a connection with no transaction open, runs in a transaction
     /// of its own: `BEGIN` before it, and its commit a step of its own (`split.rs`). Asked
     /// only of hooks that say [`Hooks::may_split`].

@@ -66,7 +66,8 @@ where
         }
     };
     let upstream = async {
-        let (mut framer, mut client_side) = (Framer::default(), ClientSide::default());
+        let mut framer = Framer::default();
+        let mut client_side = ClientSide::new(hooks.wants_values());
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             let read = client_read.read(&mut buffer).await?;

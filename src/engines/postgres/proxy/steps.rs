@@ -66,6 +66,8 @@ pub struct StepAnswer {
 pub struct ClientSide {
     /// Each prepared statement's SQL and declared parameter types.
     statements: HashMap<String, (String, Vec<u32>)>,
+    /// Whether to decode the values each `Bind` binds.
+    decode_values: bool,
     begun: bool,
 }
 
@@ -80,10 +82,18 @@ pub enum Sent {
 }
 
 impl ClientSide {
+    /// A connection's client side; `decode_values`: steps carry their bound values.
+    pub fn new(decode_values: bool) -> ClientSide {
+        ClientSide {
+            decode_values,
+            ..ClientSide::default()
+        }
+    }
+
     /// The values a `Bind` message binds, as SQL literals (none when `message` is not a
     /// readable `Bind`).
     pub fn values_of(&self, message: &Message) -> Vec<String> {
-        if message.kind != b'B' {
+        if message.kind != b'B' || !self.decode_values {
             return Vec::new();
         }
         let (statement, rest) = binds::bound_statement(message.body());
