@@ -163,6 +163,11 @@ pub enum IncrementError {
         line: usize,
         after: std::time::Duration,
     },
+    /// An application explored through counter's proxy answered its request with `status`
+    /// (not 2xx) and its connection heard no database error: the application failed, and
+    /// whether its increment was applied (before it failed) is unknown.
+    #[error("the application answered HTTP {status} without a database error")]
+    ApplicationError { status: u16 },
 }
 
 impl IncrementError {
@@ -177,7 +182,8 @@ impl IncrementError {
             | IncrementError::RowGone(_)
             | IncrementError::ScriptFailed { .. }
             | IncrementError::ScriptPartlyApplied { .. }
-            | IncrementError::DeadlineExceeded { .. } => false,
+            | IncrementError::DeadlineExceeded { .. }
+            | IncrementError::ApplicationError { .. } => false,
         }
     }
 }

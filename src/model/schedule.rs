@@ -23,6 +23,9 @@ pub enum InstanceEnd {
     TimedOut { code: String },
     /// Failed in a way that does not say whether it was applied.
     Unknown { cause: String },
+    /// An application's request answered not 2xx while its connection heard no database
+    /// error: the application failed; its increment may have been applied before.
+    ApplicationError { status: u16 },
 }
 
 /// The class of a schedule, from the best to the worst.
@@ -39,6 +42,8 @@ pub enum ScheduleClass {
     Deadlock,
     /// Some instance's lock wait timed out on a lock held outside the schedule.
     Timeout,
+    /// Some application's request failed with no database error (a 5xx of its own).
+    AppError,
     /// Some instance failed without saying whether it was applied.
     Unknown,
     /// Two acknowledged instances wrote the same count (a lost update the count may hide).
@@ -50,12 +55,13 @@ pub enum ScheduleClass {
 }
 
 impl ScheduleClass {
-    pub const ALL: [ScheduleClass; 9] = [
+    pub const ALL: [ScheduleClass; 10] = [
         ScheduleClass::Exact,
         ScheduleClass::ExactAfterWait,
         ScheduleClass::Refused,
         ScheduleClass::Deadlock,
         ScheduleClass::Timeout,
+        ScheduleClass::AppError,
         ScheduleClass::Unknown,
         ScheduleClass::Duplicate,
         ScheduleClass::Extra,
@@ -69,6 +75,7 @@ impl ScheduleClass {
             ScheduleClass::Refused => "refused",
             ScheduleClass::Deadlock => "deadlock",
             ScheduleClass::Timeout => "timeout",
+            ScheduleClass::AppError => "app error",
             ScheduleClass::Unknown => "unknown",
             ScheduleClass::Duplicate => "duplicate counts",
             ScheduleClass::Extra => "extra",
@@ -84,6 +91,7 @@ impl ScheduleClass {
             ScheduleClass::Refused => "refused",
             ScheduleClass::Deadlock => "deadlock",
             ScheduleClass::Timeout => "timeout",
+            ScheduleClass::AppError => "app_error",
             ScheduleClass::Unknown => "unknown",
             ScheduleClass::Duplicate => "duplicate",
             ScheduleClass::Extra => "extra",
@@ -119,9 +127,15 @@ impl ScheduleClass {
             .iter()
             .filter(|end| matches!(end, InstanceEnd::Acknowledged(_)))
             .count() as i64;
+        // An application's error may come after its commit: at most applied, like an unknown.
         let unknown = ends
             .iter()
-            .filter(|end| matches!(end, InstanceEnd::Unknown { .. }))
+            .filter(|end| {
+                matches!(
+                    end,
+                    InstanceEnd::Unknown { .. } | InstanceEnd::ApplicationError { .. }
+                )
+            })
             .count() as i64;
         let change = after - start;
         if change < acknowledged {
@@ -144,6 +158,8 @@ impl ScheduleClass {
         let has = |wanted: fn(&InstanceEnd) -> bool| ends.iter().any(wanted);
         if has(|end| matches!(end, InstanceEnd::Unknown { .. })) {
             ScheduleClass::Unknown
+        } else if has(|end| matches!(end, InstanceEnd::ApplicationError { .. })) {
+            ScheduleClass::AppError
         } else if has(|end| matches!(end, InstanceEnd::TimedOut { .. })) {
             ScheduleClass::Timeout
         } else if has(|end| matches!(end, InstanceEnd::Deadlock { .. })) {

@@ -19,7 +19,7 @@ fn refused(code: &str) -> InstanceEnd {
 
 #[test]
 fn each_ending_gets_its_class() {
-    let cases: [Case; 11] = [
+    let cases: [Case; 14] = [
         (
             "both committed",
             vec![Acknowledged(Some(1)), Acknowledged(Some(2))],
@@ -104,6 +104,27 @@ fn each_ending_gets_its_class() {
             Some(1),
             false,
             ScheduleClass::Unknown,
+        ),
+        (
+            "the application failed after its commit",
+            vec![Acknowledged(None), ApplicationError { status: 500 }],
+            Some(2),
+            false,
+            ScheduleClass::AppError,
+        ),
+        (
+            "the application failed before its commit",
+            vec![Acknowledged(None), ApplicationError { status: 500 }],
+            Some(1),
+            true,
+            ScheduleClass::AppError,
+        ),
+        (
+            "the application failed and an acknowledged increment is missing",
+            vec![Acknowledged(None), ApplicationError { status: 500 }],
+            Some(0),
+            false,
+            ScheduleClass::Lost,
         ),
         (
             "counter unreadable",

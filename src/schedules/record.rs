@@ -177,6 +177,9 @@ fn instance_end(ran: &Ran, i: usize, method: MethodId) -> InstanceEnd {
         ) => InstanceEnd::Unknown {
             cause: err.to_string(),
         },
+        Err(IncrementError::ApplicationError { status }) => {
+            InstanceEnd::ApplicationError { status: *status }
+        }
     }
 }
 
@@ -189,6 +192,9 @@ fn end_words(i: usize, end: &InstanceEnd) -> String {
         InstanceEnd::Deadlock { code } => format!("{who} the deadlock's victim ({code})"),
         InstanceEnd::TimedOut { code } => format!("{who} timed out waiting ({code})"),
         InstanceEnd::Unknown { cause } => format!("{who} failed, fate unknown: {cause}"),
+        InstanceEnd::ApplicationError { status } => {
+            format!("{who} answered HTTP {status} with no database error")
+        }
     }
 }
 
@@ -253,6 +259,14 @@ fn summary(
                 format!("a session waited for {holder} until its lock timeout")
             }
         },
+        ScheduleClass::AppError => {
+            let failed = who(|e| matches!(e, InstanceEnd::ApplicationError { .. }));
+            format!(
+                "{} failed in the application, not in the database; the counter shows {got} \
+                 (whether a failed request's increment was applied first is unknown)",
+                failed.join(" and ")
+            )
+        }
         ScheduleClass::Unknown => match &ran.stuck {
             Some(why) => format!("stopped: {why}"),
             None => format!("expected {n}, got {got}: some increment's fate is unknown"),

@@ -103,8 +103,10 @@ impl ApiError {
                 codes::DEADLINE_EXCEEDED,
                 err.to_string(),
             ),
-            // Not a refusal: part of it may have been applied.
-            IncrementError::ScriptPartlyApplied { .. } => Self::new(
+            // Not a refusal: part of it may have been applied. (An application's error is the
+            // application explorer's; counter's own server never answers it.)
+            IncrementError::ScriptPartlyApplied { .. }
+            | IncrementError::ApplicationError { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 codes::OUTCOME_UNKNOWN,
                 err.to_string(),

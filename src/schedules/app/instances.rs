@@ -140,12 +140,11 @@ impl Instances for OnApplication {
         }
         // A refused request is the database's refusal its connection heard, if it heard one.
         for (result, error) in ran.results.iter_mut().zip(heard.errors) {
-            if let (Err(IncrementError::Database(failure)), Some(error)) = (&*result, error)
-                && failure.class == ErrorClass::Internal
-                && failure.code.is_none()
+            if let (Err(IncrementError::ApplicationError { status }), Some(error)) =
+                (&*result, error)
             {
                 *result = Err(IncrementError::Database(DbFailure {
-                    detail: format!("{} ({})", error.detail, failure.message),
+                    detail: format!("{} (HTTP {status})", error.detail),
                     ..error
                 }));
             }
@@ -181,10 +180,9 @@ async fn send(request: &AppRequest, deadline: Duration) -> Result<Option<i64>, I
         .await
     {
         Ok(reply) if reply.status.is_success() => Ok(None),
-        Ok(reply) => failed(
-            ErrorClass::Internal,
-            format!("HTTP {}", reply.status.as_u16()),
-        ),
+        Ok(reply) => Err(IncrementError::ApplicationError {
+            status: reply.status.as_u16(),
+        }),
         Err(err) => failed(
             ErrorClass::Unavailable,
             format!("no answer to the request: {err}"),
