@@ -78,6 +78,12 @@ pub struct AppArgs {
     #[arg(long, default_value_t = 5_000)]
     pub lock_timeout_ms: u64,
 
+    /// After each level's schedules, race this many requests at once against the application
+    /// through the proxy (no gates: the original study's experiment; 100 when no number is
+    /// given), and print both verdicts side by side.
+    #[arg(long, num_args = 0..=1, default_missing_value = "100", value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub race: Option<u32>,
+
     #[command(flatten)]
     pub tables: TableOutputs,
 
@@ -109,6 +115,7 @@ impl AppArgs {
             max_switches,
             max_schedules: self.max_schedules,
             lock_timeout: Duration::from_millis(self.lock_timeout_ms),
+            race: self.race.map(|n| n as usize),
             outputs: AppOutputs {
                 json: self.tables.json,
                 csv: self.tables.csv,

@@ -35,6 +35,17 @@ struct State {
     schedule: Option<Schedule>,
     /// When the last statement came through.
     last_step: Option<Instant>,
+    /// During a race: what the proxy heard (no gates then).
+    race: Option<RaceHeard>,
+}
+
+/// What the proxy hears during a race: the database's refusals, and how many connections
+/// were busy at once (a statement sent and not yet answered, or a transaction open).
+#[derive(Default)]
+struct RaceHeard {
+    refusals: u64,
+    open: std::collections::HashSet<u64>,
+    most_open: u64,
 }
 
 /// One schedule's instances as the proxy sees them.
@@ -79,6 +90,23 @@ impl AppHooks {
             }
             tokio::time::sleep(quiet / 5).await;
         }
+    }
+
+    /// A race begins: its refusals and overlap are counted from now.
+    pub fn race_begin(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.race = Some(RaceHeard::default());
+        }
+    }
+
+    /// The race is over: the refusals heard, and the most transactions open at once.
+    pub fn race_end(&self) -> (u64, u64) {
+        let race = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|mut state| state.race.take());
+        race.map_or((0, 0), |race| (race.refusals, race.most_open))
     }
 
     /// A schedule begins with these instances' gates.
@@ -181,6 +209,10 @@ impl Hooks for AppHooks {
             .statuses
             .get(&conn)
             .is_none_or(|&status| status == b'I');
+        if let Some(race) = state.race.as_mut() {
+            race.open.insert(conn);
+            race.most_open = race.most_open.max(race.open.len() as u64);
+        }
         if step.by_proxy && step.sql == SPLIT_BEGIN {
             // The write that follows is in the proxy's transaction, not in autocommit (the
             // BEGIN's own ReadyForQuery may not have come back yet).
@@ -230,6 +262,14 @@ impl Hooks for AppHooks {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
+        if let (Some(race), Some((code, message))) = (state.race.as_mut(), &answer.error)
+            && matches!(
+                TABLE.heard(code, message).class,
+                ErrorClass::Rejected { .. }
+            )
+        {
+            race.refusals += 1;
+        }
         let Some(schedule) = state.schedule.as_mut() else {
             return;
         };
@@ -262,6 +302,13 @@ impl Hooks for AppHooks {
     fn ready(&self, conn: u64, status: u8) {
         if let Ok(mut state) = self.state.lock() {
             state.statuses.insert(conn, status);
+            if let Some(race) = state.race.as_mut() {
+                match status {
+                    b'T' | b'E' => race.open.insert(conn),
+                    _ => race.open.remove(&conn),
+                };
+                race.most_open = race.most_open.max(race.open.len() as u64);
+            }
         }
     }
 

@@ -11,6 +11,8 @@ mod export;
 mod hooks;
 mod instances;
 mod launch;
+mod print;
+mod race;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,8 +30,6 @@ use crate::engines::{self, Durability, Location, Throwaway};
 use crate::model::schedule::{StartState, cell_verdict};
 use crate::model::schedule_results::ScheduleCell;
 use crate::model::{Engine, Isolation, Verdict};
-use crate::report::schedules::{classes_text, order_text};
-use crate::report::transcript::transcript;
 use crate::signals::shutdown_signal;
 pub use export::AppOutputs;
 pub use instances::AppRequest;
@@ -62,6 +62,8 @@ pub struct AppConfig {
     pub lock_timeout: Duration,
     /// The forms to write the cells in, besides the transcripts printed.
     pub outputs: AppOutputs,
+    /// Requests of a race at each level, after its schedules (None: no race).
+    pub race: Option<usize>,
 }
 
 pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
@@ -122,7 +124,7 @@ async fn explore_levels(
     let server_version = server_version(options).await;
     let mut listener = Some(listener);
     let mut cells = Vec::new();
-    let mut unsplit = Vec::new();
+    let mut races = Vec::new();
     for (n, &level) in config.levels.iter().enumerate() {
         let listener = match listener.take() {
             Some(listener) => listener,
@@ -133,20 +135,24 @@ async fn explore_levels(
         // The set-up runs once, through the first level's proxy.
         let setup = config.setup.as_deref().filter(|_| n == 0);
         let app = explore_app(config, level, listener, options, &env, setup).await?;
-        print!("{}", report(config, level, &app));
+        print!("{}", print::report(config, level, &app));
         if config.levels.len() > 1 {
             println!();
         }
+        races.push(app.race);
         cells.push(app.cell);
-        unsplit.push(app.unsplit);
     }
-    if cells.len() > 1 {
-        print!("{}", summary(config, &config.levels, &cells));
+    if cells.len() > 1 || races.iter().any(Option::is_some) {
+        print!("{}", print::summary(config, &config.levels, &cells, &races));
     }
     if config.outputs.markdown {
         print!("\n{}", export::markdown(&config.levels, &cells));
     }
-    let all_exact = cells.iter().all(|cell| cell.verdict.symbol() == "+");
+    let all_exact = cells.iter().all(|cell| cell.verdict.symbol() == "+")
+        && races
+            .iter()
+            .flatten()
+            .all(|race| race.verdict().symbol() == "+");
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let result = export::result_of(config, cells, server_version, wall_ms);
     print!("{}", export::write(config, &config.levels, &result)?);
@@ -242,6 +248,11 @@ async fn explore_app(
     if unsplit.is_some() && verdict == Verdict::Exact {
         verdict = Verdict::NotProven;
     }
+    // The race, with the application and the proxy as the schedules had them (no gates).
+    let race = match config.race {
+        Some(requests) => Some(race::race(&mut instances, requests).await?),
+        None => None,
+    };
     drop(application);
     proxy.stop().await;
     let cell = ScheduleCell {
@@ -259,71 +270,17 @@ async fn explore_app(
         schedules: explored.schedules.clone(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
-    Ok(AppCell { cell, unsplit })
+    Ok(AppCell {
+        cell,
+        unsplit,
+        race,
+    })
 }
 
 /// A level's cell, and the autocommit write the proxy could not split, if one was sent.
 struct AppCell {
     cell: ScheduleCell,
     unsplit: Option<String>,
-}
-
-/// One line per level: its verdict and classes.
-fn summary(config: &AppConfig, levels: &[Option<Isolation>], cells: &[ScheduleCell]) -> String {
-    let mut out = format!(
-        "{} {}{}:
-",
-        config.request.method, config.request.endpoint.authority, config.request.path
-    );
-    for (level, cell) in levels.iter().zip(cells) {
-        out.push_str(&format!(
-            "  {:<18} {} {} ({}; {} schedules in {:.1} s)\n",
-            level.map_or("app's own", |l| l.sql_name()),
-            cell.verdict,
-            cell.worst,
-            classes_text(cell),
-            cell.schedules_run(),
-            cell.elapsed_ms / 1000.0
-        ));
-    }
-    out
-}
-
-/// The verdict, the classes, and the shortest schedule of each class as a transcript.
-fn report(config: &AppConfig, level: Option<Isolation>, app: &AppCell) -> String {
-    let cell = &app.cell;
-    let level = export::level_name(level);
-    let mut out = format!(
-        "{} {}{} through the proxy at {level}: {} schedules of {} requests, {} {} ({})\n",
-        config.request.method,
-        config.request.endpoint.authority,
-        config.request.path,
-        cell.schedules_run(),
-        cell.sessions,
-        cell.verdict,
-        cell.worst,
-        classes_text(cell)
-    );
-    let mut kept = cell.schedules.clone();
-    kept.sort_by_key(|schedule| std::cmp::Reverse(schedule.class));
-    for schedule in &kept {
-        out.push_str(&format!(
-            "\n== {} ({} of {} schedules); the shortest: {}\n\n{}",
-            schedule.class,
-            cell.classes.get(&schedule.class).copied().unwrap_or(0),
-            cell.schedules_run(),
-            order_text(schedule),
-            transcript(schedule, cell.sessions)
-        ));
-    }
-    if let Some(write) = &app.unsplit {
-        out.push_str(&format!(
-            "\nnot a proof: the application writes in autocommit ({}), a statement the proxy \
-             cannot run in a transaction of its own, so it is explored as one step (its commit \
-             cannot interleave); a schedule that breaks the invariant is still a \
-             counterexample\n",
-            write.split_whitespace().collect::<Vec<_>>().join(" ")
-        ));
-    }
-    out
+    /// The race at the level, when one was asked for (`--race`).
+    race: Option<race::Race>,
 }
