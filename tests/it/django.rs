@@ -169,3 +169,63 @@ async fn a_django_application_gets_the_verdicts_its_code_predicts_at_every_level
     assert_eq!(json["cells"].as_array().map(Vec::len), Some(4), "{json}");
     assert_eq!(json["meta"]["methods"][0], 0, "{json}");
 }
+
+/// Bad input from a real application, each a one-line error, exit 2, and no server left
+/// running: a request that uses two connections (read on one alias, write on another), an
+/// application that dies mid-request, and a driver that insists on TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_django_application_that_cannot_be_explored_is_one_line_and_leaves_nothing() {
+    let _cpu = crate::support::busy().await;
+    let url = url_of(&fresh_database().await);
+    let cases = [
+        ("two", "", "more than one connection each", 18_780),
+        ("die", "", "the application exited (exit status: 3)", 18_782),
+        (
+            "locked",
+            "COUNTER_DJANGO_SSLMODE=require",
+            "insists on TLS",
+            18_784,
+        ),
+    ];
+    for (endpoint, env, said, port) in cases {
+        let dir = fixture();
+        let python = format!("{env} PYTHONDONTWRITEBYTECODE=1 exec python3");
+        let setup = format!("cd {dir} && PYTHONDONTWRITEBYTECODE=1 python3 manage.py migrate");
+        let command =
+            format!("cd {dir} && {python} manage.py runserver --noreload 127.0.0.1:{port}");
+        let args = [
+            "app".to_string(),
+            "--request".to_string(),
+            format!("GET http://127.0.0.1:{port}/{endpoint}/1/"),
+            "--value".to_string(),
+            "SELECT COALESCE((SELECT count FROM counter_counter WHERE id = 1), 0)::bigint"
+                .to_string(),
+            "--before".to_string(),
+            "DELETE FROM counter_counter WHERE id = 1; \
+             INSERT INTO counter_counter (id, count) VALUES (1, 0)"
+                .to_string(),
+            "--setup".to_string(),
+            setup,
+            "--command".to_string(),
+            command,
+            "--ready".to_string(),
+            "/health/".to_string(),
+            "--database-url".to_string(),
+            url.clone(),
+            "--listen".to_string(),
+            format!("127.0.0.1:{}", port + 1),
+        ];
+        let out = run_counter(args, &[]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "/{endpoint}/: {stderr}");
+        assert!(stderr.contains(said), "/{endpoint}/: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "/{endpoint}/: {stderr}");
+        // No server of the fixture left on its port, nor the proxy.
+        for left in [port, port + 1] {
+            assert!(
+                std::net::TcpStream::connect(("127.0.0.1", left)).is_err(),
+                "/{endpoint}/: something still listens on {left}"
+            );
+        }
+    }
+}

@@ -37,6 +37,8 @@ struct State {
     last_step: Option<Instant>,
     /// During a race: what the proxy heard (no gates then).
     race: Option<RaceHeard>,
+    /// A client asked for TLS, was refused, and left.
+    refused_tls: bool,
 }
 
 /// What the proxy hears during a race: the database's refusals, and how many connections
@@ -74,6 +76,8 @@ pub(super) struct Heard {
     pub autocommit_write: Option<String>,
     /// Per instance: whether a connection was seen to be its.
     pub connected: Vec<bool>,
+    /// Whether a client insisted on TLS since the exploration began.
+    pub refused_tls: bool,
 }
 
 impl AppHooks {
@@ -90,6 +94,11 @@ impl AppHooks {
             }
             tokio::time::sleep(quiet / 5).await;
         }
+    }
+
+    /// Whether a client insisted on TLS (and left).
+    pub fn refused_tls_seen(&self) -> bool {
+        self.state.lock().is_ok_and(|state| state.refused_tls)
     }
 
     /// A race begins: its refusals and overlap are counted from now.
@@ -149,7 +158,10 @@ impl AppHooks {
 
     /// The schedule is over.
     pub fn end(&self) -> Heard {
-        let schedule = self.state.lock().ok().and_then(|mut s| s.schedule.take());
+        let (schedule, refused_tls) = match self.state.lock() {
+            Ok(mut state) => (state.schedule.take(), state.refused_tls),
+            Err(_) => (None, false),
+        };
         match schedule {
             Some(schedule) => Heard {
                 connected: (0..schedule.gates.len())
@@ -158,12 +170,14 @@ impl AppHooks {
                 errors: schedule.errors,
                 problems: schedule.problems,
                 autocommit_write: schedule.autocommit_write,
+                refused_tls,
             },
             None => Heard {
                 errors: Vec::new(),
                 problems: Vec::new(),
                 autocommit_write: None,
                 connected: Vec::new(),
+                refused_tls,
             },
         }
     }
@@ -193,6 +207,12 @@ impl Hooks for AppHooks {
             schedule.owners.contains_key(&conn) || schedule.starting.is_some()
         });
         ours && splits_in_autocommit(&step.sql)
+    }
+
+    fn refused_tls(&self, _conn: u64) {
+        if let Ok(mut state) = self.state.lock() {
+            state.refused_tls = true;
+        }
     }
 
     fn backend(&self, conn: u64, pid: i32, _secret: &[u8]) {

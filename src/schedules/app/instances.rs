@@ -15,6 +15,7 @@ use super::super::record::record;
 use super::super::run::{Ran, Runner};
 use super::super::tree::Instances;
 use super::hooks::AppHooks;
+use super::launch::Application;
 use crate::engines::postgres::blocking::PgProbe;
 use crate::engines::postgres::errors;
 use crate::hammer::http::{Connection, Endpoint};
@@ -44,6 +45,9 @@ pub(super) struct OnApplication {
     pub start: i64,
     /// A write some schedule sent in autocommit (see `mod.rs`: no proof then).
     pub autocommit_write: Option<String>,
+    /// The application, when counter started it: a schedule during which it exited stops
+    /// the exploration.
+    pub application: Option<Arc<std::sync::Mutex<Application>>>,
 }
 
 impl OnApplication {
@@ -54,6 +58,44 @@ impl OnApplication {
             .await
             .map_err(|err| errors::classify(&err))?;
         Ok(value.unwrap_or(0))
+    }
+}
+
+impl OnApplication {
+    /// An error when the application died during the schedule (it exited, or stopped
+    /// accepting connections): what follows could not be explored, and a request it dropped
+    /// is no verdict on its code.
+    fn still_serving(&self, ran: &Ran) -> Result<(), DbFailure> {
+        let authority = &self.request.endpoint.authority;
+        let exited = self.application.as_ref().and_then(|application| {
+            application
+                .lock()
+                .ok()
+                .and_then(|mut application| application.exited())
+        });
+        if let Some(status) = exited {
+            return Err(DbFailure::ours(
+                ErrorClass::Internal,
+                format!(
+                    "the application exited ({status}) during a schedule: nothing after it was \
+                     explored"
+                ),
+            ));
+        }
+        let unsent = ran.results.iter().position(|result| {
+            matches!(result, Err(IncrementError::Database(f)) if f.class == ErrorClass::NotSent)
+        });
+        match unsent {
+            Some(i) => Err(DbFailure::ours(
+                ErrorClass::Internal,
+                format!(
+                    "the application stopped accepting requests at {authority} during the \
+                     exploration (T{}'s was not sent): it exited or is overloaded",
+                    i + 1
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -111,6 +153,10 @@ impl Instances for OnApplication {
             let _ = task.await;
         }
         let heard = self.hooks.end();
+        if heard.refused_tls {
+            return Err(DbFailure::ours(ErrorClass::Internal, super::TLS_REFUSED));
+        }
+        self.still_serving(&ran)?;
         if let Some(write) = heard.autocommit_write {
             self.autocommit_write.get_or_insert(write);
         }

@@ -63,6 +63,13 @@ impl Application {
     }
 }
 
+impl Application {
+    /// How it exited, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
 /// How long the set-up may take.
 const SETUP_WITHIN: Duration = Duration::from_secs(300);
 

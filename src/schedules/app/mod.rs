@@ -34,6 +34,11 @@ use crate::signals::shutdown_signal;
 pub use export::AppOutputs;
 pub use instances::AppRequest;
 
+/// What a driver that insists on TLS is told.
+const TLS_REFUSED: &str = "the application's database driver insists on TLS (sslmode require or \
+     stricter), which counter's proxy on loopback does not speak: set its sslmode to disable \
+     or prefer";
+
 /// An application exploration, as the command line configured it.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -198,7 +203,14 @@ async fn explore_app(
             let started = tokio::task::spawn_blocking(move || {
                 launch::Application::start(&command, &env, &authority, ready.as_deref())
             });
-            Some(started.await??)
+            // An application that could not start because its driver insists on TLS: say so.
+            let started = started
+                .await?
+                .map_err(|err| match hooks.refused_tls_seen() {
+                    true => anyhow::anyhow!("{TLS_REFUSED}"),
+                    false => err,
+                })?;
+            Some(Arc::new(std::sync::Mutex::new(started)))
         }
         None => None,
     };
@@ -223,6 +235,7 @@ async fn explore_app(
         lock_timeout: config.lock_timeout,
         start: 0,
         autocommit_write: None,
+        application: application.clone(),
     };
     let stop = AtomicBool::new(false);
     let bounds = Bounds {
@@ -253,6 +266,8 @@ async fn explore_app(
         Some(requests) => Some(race::race(&mut instances, requests).await?),
         None => None,
     };
+    // The last hold on the application: dropping it stops it.
+    instances.application = None;
     drop(application);
     proxy.stop().await;
     let cell = ScheduleCell {
