@@ -13,6 +13,8 @@ pub(super) struct Choice {
     /// The instance of the step before, if it could have gone on (choosing another is then a
     /// switch that counts against `--max-switches`).
     pub preempted: Option<usize>,
+    /// How many steps had run when the choice was made (set by the runner).
+    pub at_step: usize,
 }
 
 /// The choice among `enabled` (two or more, ascending): `wanted` when the explorer's list
@@ -47,6 +49,7 @@ pub(super) fn choose(
         chosen,
         untouched,
         preempted,
+        at_step: 0,
     };
     (choice, diverged)
 }

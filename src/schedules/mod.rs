@@ -19,6 +19,7 @@ mod instance;
 mod look;
 mod ran;
 mod record;
+mod replayed;
 mod run;
 mod stalled;
 mod tree;
@@ -218,7 +219,9 @@ async fn explore_level(
             };
             let explored = backend.with_database(cell).await?;
             let classes = explored.classes;
-            let cut = explored.cut_by_switches + explored.cut_by_cap;
+            // A schedule whose replay did not follow its choices is left out: no proof then.
+            let cut =
+                explored.cut_by_switches + explored.cut_by_cap + explored.diverged.len() as u64;
             let Some((verdict, worst)) = cell_verdict(&classes, cut) else {
                 continue;
             };

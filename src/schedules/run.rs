@@ -110,7 +110,10 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                     diverged.get_or_insert(off);
                 }
                 let chosen = choice.chosen;
-                self.choices.push(choice);
+                self.choices.push(Choice {
+                    at_step: self.steps.len(),
+                    ..choice
+                });
                 chosen
             };
             self.go(chosen);

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::replayed;
 use super::run::Ran;
 use crate::model::DbFailure;
 use crate::model::schedule::ScheduleClass;
@@ -50,7 +51,9 @@ pub(super) async fn explore<I: Instances>(
     instances: &mut I,
     bounds: &Bounds<'_>,
 ) -> Result<Explored, DbFailure> {
-    let mut pending: Vec<Vec<usize>> = vec![Vec::new()];
+    // Each schedule to run: its first choices, and the shapes of the steps those choices ran
+    // the first time (the replay must send them again).
+    let mut pending: Vec<(Vec<usize>, Vec<String>)> = vec![(Vec::new(), Vec::new())];
     let mut explored = Explored {
         classes: BTreeMap::new(),
         schedules: Vec::new(),
@@ -59,15 +62,21 @@ pub(super) async fn explore<I: Instances>(
         cut_by_cap: 0,
         diverged: Vec::new(),
     };
-    while let Some(prefix) = pending.pop() {
+    while let Some((prefix, expected)) = pending.pop() {
         if explored.run >= bounds.max_schedules || bounds.stop.load(Ordering::Relaxed) {
             explored.cut_by_cap = pending.len() as u64 + 1;
             break;
         }
         instances.reset().await?;
         let ran = instances.once(&prefix).await?;
-        explored.cut_by_switches += branch(&ran, prefix.len(), bounds.max_switches, &mut pending);
         let after = instances.value().await;
+        if let Some(differs) = replayed::differs(&expected, &ran) {
+            // Neither classified nor branched: its choices are not the tree's.
+            explored.run += 1;
+            explored.diverged.push(differs);
+            continue;
+        }
+        explored.cut_by_switches += branch(&ran, prefix.len(), bounds.max_switches, &mut pending);
         if let Some(diverged) = &ran.diverged {
             explored.diverged.push(diverged.clone());
         }
@@ -116,7 +125,7 @@ fn branch(
     ran: &Ran,
     fixed: usize,
     max_switches: Option<u32>,
-    pending: &mut Vec<Vec<usize>>,
+    pending: &mut Vec<(Vec<usize>, Vec<String>)>,
 ) -> u64 {
     let mut cut = 0;
     let mut switches = 0;
@@ -140,7 +149,7 @@ fn branch(
                 }
                 let mut next: Vec<usize> = ran.choices[..depth].iter().map(|c| c.chosen).collect();
                 next.push(alt);
-                pending.push(next);
+                pending.push((next, replayed::shapes(ran, point.at_step)));
             }
         }
         switches += u32::from(point.preempted.is_some_and(|p| p != point.chosen));

@@ -51,12 +51,31 @@ pub(super) struct OnApplication {
 }
 
 impl OnApplication {
+    /// The value `--value` reads: its first column, an integer of any width (`SELECT 1` is
+    /// an int4, `count(*)` an int8), NULL or no row read as 0 (an absent row).
     async fn read_value(&mut self) -> Result<i64, DbFailure> {
+        use sqlx::Row;
         let sql = sqlx::AssertSqlSafe(self.value.clone());
-        let value: Option<i64> = sqlx::query_scalar(sql)
-            .fetch_one(&mut self.direct)
+        let row = sqlx::query(sql)
+            .fetch_optional(&mut self.direct)
             .await
             .map_err(|err| errors::classify(&err))?;
+        let Some(row) = row else {
+            return Ok(0);
+        };
+        let value = row
+            .try_get::<Option<i64>, _>(0)
+            .or_else(|_| row.try_get::<Option<i32>, _>(0).map(|v| v.map(i64::from)))
+            .or_else(|_| row.try_get::<Option<i16>, _>(0).map(|v| v.map(i64::from)))
+            .map_err(|_| {
+                DbFailure::ours(
+                    ErrorClass::Internal,
+                    format!(
+                        "--value must answer an integer (int2, int4 or int8): {}",
+                        self.value
+                    ),
+                )
+            })?;
         Ok(value.unwrap_or(0))
     }
 }

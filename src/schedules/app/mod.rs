@@ -248,7 +248,8 @@ async fn explore_app(
     let explored = explore(&mut instances, &bounds)
         .await
         .map_err(|failure| anyhow::anyhow!("{}", failure.detail))?;
-    let cut = explored.cut_by_switches + explored.cut_by_cap;
+    // A schedule whose replay did not follow its choices is left out: no proof then.
+    let cut = explored.cut_by_switches + explored.cut_by_cap + explored.diverged.len() as u64;
     let Some((mut verdict, worst)) = cell_verdict(&explored.classes, cut) else {
         anyhow::bail!("no schedule ran");
     };

@@ -78,6 +78,9 @@ pub(super) fn report(config: &AppConfig, level: Option<Isolation>, app: &AppCell
             transcript(schedule, cell.sessions)
         ));
     }
+    for diverged in &cell.diverged {
+        out.push_str(&format!("\nnot explored: {diverged}\n"));
+    }
     if let Some(write) = &app.unsplit {
         out.push_str(&format!(
             "\nnot a proof: the application writes in autocommit ({}), a statement the proxy \

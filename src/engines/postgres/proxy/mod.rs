@@ -15,6 +15,7 @@
 mod binds;
 mod frame;
 mod pump;
+mod rows;
 mod scan;
 mod split;
 mod startup;
