@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::isolation::{Isolation, IsolationScope};
 use super::method::{MethodScript, NotApplicable};
-use super::outcome::Verdict;
+use super::outcome::{Outcome, Verdict};
 use super::schedule::{ScheduleClass, StartState};
 
 /// One statement of a schedule, as it ran.
@@ -99,6 +99,24 @@ pub struct ScheduleCell {
     pub schedules: Vec<ScheduleRecord>,
     /// Wall time of the cell (the only field that differs between two runs).
     pub elapsed_ms: f64,
+    /// A race run beside the schedules (`counter app --race`), in the hammer's terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub race: Option<CellRace>,
+}
+
+/// A race beside a cell's schedules: N requests at once, how they ended and what the counter
+/// did, classified as `counter hammer` classifies a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRace {
+    pub requests: u64,
+    /// Answered 2xx.
+    pub acknowledged: u64,
+    /// The counter's change.
+    pub change: i64,
+    pub outcome: Outcome,
+    pub verdict: Verdict,
+    /// The whole of it in words (answers, refusals heard, overlap).
+    pub summary: String,
 }
 
 fn two_sessions() -> u32 {

@@ -226,6 +226,7 @@ async fn explore_level(
                 continue;
             };
             let cell = ScheduleCell {
+                race: None,
                 isolation: level,
                 method: method.number(),
                 method_name: method.name().to_string(),

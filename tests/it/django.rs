@@ -111,7 +111,13 @@ async fn a_django_application_gets_the_verdicts_its_code_predicts_at_every_level
                     exported("locked.json"),
                 ],
                 // The race beside the schedules, once: read then save loses at every level.
-                ("psycopg2", "plain") => vec!["--race".to_string(), "50".to_string()],
+                ("psycopg2", "plain") => vec![
+                    "--race".to_string(),
+                    "50".to_string(),
+                    "--json".to_string(),
+                    exported("plain.json"),
+                    "--markdown".to_string(),
+                ],
                 _ => Vec::new(),
             };
             let (printed, code) = explore(&url, driver, endpoint, port, &extra).await;
@@ -168,6 +174,19 @@ async fn a_django_application_gets_the_verdicts_its_code_predicts_at_every_level
     let json: serde_json::Value = serde_json::from_str(&read("locked.json")).unwrap();
     assert_eq!(json["cells"].as_array().map(Vec::len), Some(4), "{json}");
     assert_eq!(json["meta"]["methods"][0], 0, "{json}");
+    // The race beside each level's schedules, in the JSON too.
+    let json: serde_json::Value = serde_json::from_str(&read("plain.json")).unwrap();
+    let races: Vec<&serde_json::Value> = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cell| &cell["race"])
+        .collect();
+    assert_eq!(races.len(), 4, "{json}");
+    for race in races {
+        assert_eq!(race["verdict"], "-", "{json}");
+        assert_eq!(race["requests"], 50, "{json}");
+    }
 }
 
 /// Bad input from a real application, each a one-line error, exit 2, and no server left

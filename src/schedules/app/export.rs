@@ -146,17 +146,27 @@ pub(super) fn write(
     Ok(printed)
 }
 
-/// One line per level, as a Markdown table.
+/// One line per level, as a Markdown table (with the race beside, when one ran).
 pub(super) fn markdown(levels: &[Option<Isolation>], cells: &[ScheduleCell]) -> String {
-    let mut out = "| level | verdict | classes | schedules |\n|---|---|---|---|\n".to_string();
+    let raced = cells.iter().any(|cell| cell.race.is_some());
+    let mut out = match raced {
+        true => "| level | schedules | classes | race |\n|---|---|---|---|\n",
+        false => "| level | schedules | classes |\n|---|---|---|\n",
+    }
+    .to_string();
     for (&level, cell) in levels.iter().zip(cells) {
+        let race = match (&cell.race, raced) {
+            (Some(race), _) => format!(" {} {} |", race.verdict, race.outcome),
+            (None, true) => " |".to_string(),
+            (None, false) => String::new(),
+        };
         out.push_str(&format!(
-            "| {} | {} {} | {} | {} |\n",
+            "| {} | {} {} ({} schedules) | {} |{race}\n",
             level_name(level),
             cell.verdict,
             cell.worst,
+            cell.schedules_run(),
             classes_text(cell),
-            cell.schedules_run()
         ));
     }
     out

@@ -272,6 +272,7 @@ async fn explore_app(
     drop(application);
     proxy.stop().await;
     let cell = ScheduleCell {
+        race: race.as_ref().map(race::Race::cell_race),
         isolation: level.unwrap_or(Isolation::ReadCommitted),
         method: 0,
         method_name: "application".to_string(),

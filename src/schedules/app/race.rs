@@ -19,6 +19,7 @@ use super::super::tree::Instances;
 use super::instances::OnApplication;
 use crate::hammer::http::Connection;
 use crate::model::outcome::{Ends, Outcome, Verdict};
+use crate::model::schedule_results::CellRace;
 
 /// What a race did.
 #[derive(Debug, Clone)]
@@ -43,6 +44,18 @@ pub(super) struct Race {
 impl Race {
     pub fn verdict(&self) -> Verdict {
         Verdict::judge(self.outcome, None)
+    }
+
+    /// As a result records it beside the cell's schedules.
+    pub fn cell_race(&self) -> CellRace {
+        CellRace {
+            requests: self.requests,
+            acknowledged: self.acknowledged,
+            change: self.change,
+            outcome: self.outcome,
+            verdict: self.verdict(),
+            summary: self.words(),
+        }
     }
 
     /// `- lost (100 requests: 100 2xx; the value rose by 57; at most 9 busy at once)`.
