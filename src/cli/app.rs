@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use hyper::Method;
+use hyper::body::Bytes;
 
 use super::env;
 use super::outputs::{ReplayOutputs, TableOutputs};
@@ -19,6 +20,14 @@ pub struct AppArgs {
     /// (the method may be left out: GET).
     #[arg(long)]
     pub request: String,
+
+    /// A header the request carries, `Name: value` (repeat for more).
+    #[arg(long = "header", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// The request's body, as given (with --header "Content-Type: ..." as it needs).
+    #[arg(long)]
+    pub body: Option<String>,
 
     /// SQL answering one integer: the value every successful request must raise by exactly
     /// one (read on the database, not through the proxy, before and after each schedule).
@@ -101,7 +110,11 @@ impl AppArgs {
             (given, _) => given,
         };
         Ok(AppConfig {
-            request: parse_request(&self.request)?,
+            request: AppRequest {
+                headers: self.headers,
+                body: Bytes::from(self.body.unwrap_or_default()),
+                ..parse_request(&self.request)?
+            },
             command: self.command,
             setup: self.setup,
             ready: self.ready,
@@ -169,5 +182,24 @@ fn parse_request(text: &str) -> anyhow::Result<AppRequest> {
             authority: authority.to_string(),
         },
         path: path.to_string(),
+        headers: Vec::new(),
+        body: Bytes::new(),
     })
+}
+
+/// `Name: value`, a header the request carries.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not `Name: value`"))?;
+    let (name, value) = (name.trim(), value.trim());
+    let valid_name = hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+    let valid_value = hyper::header::HeaderValue::from_str(value).is_ok();
+    if !valid_name || !valid_value {
+        return Err(format!("{text:?} is not a valid HTTP header"));
+    }
+    if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
+        return Err(format!("{name} is counter's to send"));
+    }
+    Ok((name.to_string(), value.to_string()))
 }

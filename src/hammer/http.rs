@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::header::{ALLOW, CONTENT_LENGTH, HOST, LOCATION};
 use axum::http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -66,7 +66,7 @@ pub struct Endpoint {
 
 /// One open HTTP/1.1 connection.
 pub struct Connection {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     host: String,
 }
 
@@ -109,16 +109,33 @@ impl Connection {
         path: &str,
         deadline: Duration,
     ) -> Result<Reply, HttpError> {
+        self.send_with(method, path, &[], Bytes::new(), deadline)
+            .await
+    }
+
+    /// Sends one request with `headers` and `body` and reads the whole answer.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Reply, HttpError> {
         let exchange = async {
             if self.sender.ready().await.is_err() {
                 return Err(HttpError::Closed);
             }
-            let request = Request::builder()
+            let mut request = Request::builder()
                 .method(method)
                 .uri(path)
                 .header(HOST, &self.host)
-                .header(CONTENT_LENGTH, "0")
-                .body(Empty::new())
+                .header(CONTENT_LENGTH, body.len());
+            for (name, value) in headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            let request = request
+                .body(Full::new(body))
                 .map_err(|_| HttpError::Closed)?;
             let response = self.sender.send_request(request).await?;
             let status = response.status();

@@ -248,3 +248,78 @@ async fn a_django_application_that_cannot_be_explored_is_one_line_and_leaves_not
         }
     }
 }
+
+/// The request's headers and body reach the application: the fixture's `/add/` answers 403
+/// without its token header (every request an app error, "-"), and with it and its JSON body
+/// updates with `F()` (read committed: "+").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_headers_and_body_reach_the_application() {
+    let _cpu = crate::support::busy().await;
+    let url = url_of(&fresh_database().await);
+    let dir = fixture();
+    let cases = [
+        (true, "+ exact", 0, 18_790),
+        (false, "- app error", 1, 18_792),
+    ];
+    for (with_token, verdict, code, port) in cases {
+        let mut args = vec![
+            "app".to_string(),
+            "--request".to_string(),
+            format!("POST http://127.0.0.1:{port}/add/1/"),
+            "--header".to_string(),
+            "Content-Type: application/json".to_string(),
+            "--body".to_string(),
+            r#"{"by": 1}"#.to_string(),
+            "--value".to_string(),
+            "SELECT count FROM counter_counter WHERE id = 1".to_string(),
+            "--before".to_string(),
+            "DELETE FROM counter_counter WHERE id = 1; \
+             INSERT INTO counter_counter (id, count) VALUES (1, 0)"
+                .to_string(),
+            "--setup".to_string(),
+            format!("cd {dir} && PYTHONDONTWRITEBYTECODE=1 python3 manage.py migrate"),
+            "--command".to_string(),
+            format!(
+                "cd {dir} && PYTHONDONTWRITEBYTECODE=1 exec python3 manage.py runserver \
+                 --noreload 127.0.0.1:{port}"
+            ),
+            "--ready".to_string(),
+            "/health/".to_string(),
+            "--database-url".to_string(),
+            url.clone(),
+            "--listen".to_string(),
+            format!("127.0.0.1:{}", port + 1),
+            "--isolation".to_string(),
+            "read-committed".to_string(),
+        ];
+        if with_token {
+            args.extend(["--header".to_string(), "X-Token: fixture".to_string()]);
+        }
+        let out = run_counter(args, &[]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let first = stdout.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(verdict),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "{stdout}");
+    }
+    // A header counter cannot send as given is refused before anything runs.
+    let out = run_counter(
+        [
+            "app",
+            "--request",
+            "GET http://127.0.0.1:18794/x/",
+            "--value",
+            "SELECT 1",
+            "--header",
+            "no colon here",
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not `Name: value`"), "{stderr}");
+}

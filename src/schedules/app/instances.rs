@@ -18,9 +18,10 @@ use super::hooks::AppHooks;
 use super::launch::Application;
 use crate::engines::postgres::blocking::PgProbe;
 use crate::engines::postgres::errors;
-use crate::hammer::http::{Connection, Endpoint};
+use crate::hammer::http::{Connection, Endpoint, HttpError, Reply};
 use crate::model::schedule_results::ScheduleRecord;
 use crate::model::{DbFailure, ErrorClass, IncrementError, MethodId};
+use hyper::body::Bytes;
 
 /// The request every instance sends.
 #[derive(Debug, Clone)]
@@ -28,6 +29,28 @@ pub struct AppRequest {
     pub method: Method,
     pub endpoint: Endpoint,
     pub path: String,
+    /// Headers sent besides Host and Content-Length (`Authorization`, `Content-Type`).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl AppRequest {
+    /// Sends it on `connection` and reads the whole answer.
+    pub async fn send_on(
+        &self,
+        connection: &mut Connection,
+        deadline: Duration,
+    ) -> Result<Reply, HttpError> {
+        connection
+            .send_with(
+                self.method.clone(),
+                &self.path,
+                &self.headers,
+                self.body.clone(),
+                deadline,
+            )
+            .await
+    }
 }
 
 /// One cell of an application: its request, how a schedule starts, what it must achieve.
@@ -240,10 +263,7 @@ async fn send(request: &AppRequest, deadline: Duration) -> Result<Option<i64>, I
             );
         }
     };
-    match connection
-        .send(request.method.clone(), &request.path, deadline)
-        .await
-    {
+    match request.send_on(&mut connection, deadline).await {
         Ok(reply) if reply.status.is_success() => Ok(None),
         Ok(reply) => Err(IncrementError::ApplicationError {
             status: reply.status.as_u16(),

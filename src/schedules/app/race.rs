@@ -102,15 +102,12 @@ pub(super) async fn race(instances: &mut OnApplication, requests: usize) -> anyh
             let connection = Connection::open(&request.endpoint, deadline).await;
             barrier.wait().await;
             match connection {
-                Ok(mut connection) => {
-                    let sent = connection.send(request.method.clone(), &request.path, deadline);
-                    match sent.await {
-                        Ok(reply) if reply.status.is_success() => Ended::Acknowledged,
-                        Ok(_) => Ended::Failed,
-                        Err(err) if err.never_sent() => Ended::Unsent,
-                        Err(_) => Ended::Unanswered,
-                    }
-                }
+                Ok(mut connection) => match request.send_on(&mut connection, deadline).await {
+                    Ok(reply) if reply.status.is_success() => Ended::Acknowledged,
+                    Ok(_) => Ended::Failed,
+                    Err(err) if err.never_sent() => Ended::Unsent,
+                    Err(_) => Ended::Unanswered,
+                },
                 Err(_) => Ended::Unsent,
             }
         });
