@@ -16,6 +16,37 @@ fn fixture() -> String {
     )
 }
 
+/// `counter app`'s arguments for `request` (`GET http://127.0.0.1:PORT/locked/1/`) on the
+/// fixture started on `port` with `env` (`COUNTER_DJANGO_DRIVER=psycopg3`, or nothing), the
+/// proxy on `port + 1`, the row there with count 0 before each schedule.
+fn app_args(url: &str, request: &str, port: u16, env: &str) -> Vec<String> {
+    let python = format!("{env} PYTHONDONTWRITEBYTECODE=1 exec python3");
+    let dir = fixture();
+    [
+        "app",
+        "--request",
+        request,
+        "--value",
+        "SELECT COALESCE((SELECT count FROM counter_counter WHERE id = 1), 0)::bigint",
+        "--before",
+        "DELETE FROM counter_counter WHERE id = 1; \
+         INSERT INTO counter_counter (id, count) VALUES (1, 0)",
+        "--setup",
+        &format!("cd {dir} && {python} manage.py migrate --noinput"),
+        "--command",
+        &format!("cd {dir} && {python} manage.py runserver --noreload 127.0.0.1:{port}"),
+        "--ready",
+        "/health/",
+        "--database-url",
+        url,
+        "--listen",
+        &format!("127.0.0.1:{}", port + 1),
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect()
+}
+
 /// `counter app --isolation all` on `endpoint` of the fixture run with `driver`: what it
 /// printed, and its exit code.
 async fn explore(
@@ -25,38 +56,15 @@ async fn explore(
     port: u16,
     extra: &[String],
 ) -> (String, i32) {
-    let python = format!("COUNTER_DJANGO_DRIVER={driver} PYTHONDONTWRITEBYTECODE=1 exec python3");
-    let dir = fixture();
-    let setup = format!("cd {dir} && {python} manage.py migrate --noinput");
-    let command = format!("cd {dir} && {python} manage.py runserver --noreload 127.0.0.1:{port}");
     let request = format!("GET http://127.0.0.1:{port}/{endpoint}/1/");
-    let listen = format!("127.0.0.1:{}", port + 1);
-    let args = [
-        "app",
-        "--request",
-        &request,
-        "--value",
-        "SELECT COALESCE((SELECT count FROM counter_counter WHERE id = 1), 0)::bigint",
-        "--before",
-        "DELETE FROM counter_counter WHERE id = 1; \
-         INSERT INTO counter_counter (id, count) VALUES (1, 0)",
-        "--setup",
-        &setup,
-        "--command",
-        &command,
-        "--ready",
-        "/health/",
-        "--database-url",
+    let mut args = app_args(
         url,
-        "--listen",
-        &listen,
-        "--isolation",
-        "all",
-    ];
-    let args = args
-        .iter()
-        .map(|a| a.to_string())
-        .chain(extra.iter().cloned());
+        &request,
+        port,
+        &format!("COUNTER_DJANGO_DRIVER={driver}"),
+    );
+    args.extend(["--isolation".to_string(), "all".to_string()]);
+    args.extend(extra.iter().cloned());
     let out = run_counter(args, &[]).await;
     let printed = format!(
         "{}{}",
@@ -207,36 +215,12 @@ async fn a_django_application_that_cannot_be_explored_is_one_line_and_leaves_not
         ),
     ];
     for (endpoint, env, said, port) in cases {
-        let dir = fixture();
-        let python = format!("{env} PYTHONDONTWRITEBYTECODE=1 exec python3");
-        let setup = format!("cd {dir} && PYTHONDONTWRITEBYTECODE=1 python3 manage.py migrate");
-        let command =
-            format!("cd {dir} && {python} manage.py runserver --noreload 127.0.0.1:{port}");
-        let args = [
-            "app".to_string(),
-            "--request".to_string(),
-            format!("GET http://127.0.0.1:{port}/{endpoint}/1/"),
-            "--value".to_string(),
-            "SELECT COALESCE((SELECT count FROM counter_counter WHERE id = 1), 0)::bigint"
-                .to_string(),
-            "--before".to_string(),
-            "DELETE FROM counter_counter WHERE id = 1; \
-             INSERT INTO counter_counter (id, count) VALUES (1, 0)"
-                .to_string(),
-            "--setup".to_string(),
-            setup,
-            "--command".to_string(),
-            command,
-            "--ready".to_string(),
-            "/health/".to_string(),
-            "--database-url".to_string(),
-            url.clone(),
-            "--listen".to_string(),
-            format!("127.0.0.1:{}", port + 1),
-        ];
+        let request = format!("GET http://127.0.0.1:{port}/{endpoint}/1/");
+        let args = app_args(&url, &request, port, env);
         let out = run_counter(args, &[]).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "/{endpoint}/: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "/{endpoint}/: {stderr}{stdout}");
         assert!(stderr.contains(said), "/{endpoint}/: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "/{endpoint}/: {stderr}");
         // No server of the fixture left on its port, nor the proxy.
@@ -256,42 +240,24 @@ async fn a_django_application_that_cannot_be_explored_is_one_line_and_leaves_not
 async fn a_requests_headers_and_body_reach_the_application() {
     let _cpu = crate::support::busy().await;
     let url = url_of(&fresh_database().await);
-    let dir = fixture();
     let cases = [
         (true, "+ exact", 0, 18_790),
         (false, "- app error", 1, 18_792),
     ];
     for (with_token, verdict, code, port) in cases {
-        let mut args = vec![
-            "app".to_string(),
-            "--request".to_string(),
-            format!("POST http://127.0.0.1:{port}/add/1/"),
-            "--header".to_string(),
-            "Content-Type: application/json".to_string(),
-            "--body".to_string(),
-            r#"{"by": 1}"#.to_string(),
-            "--value".to_string(),
-            "SELECT count FROM counter_counter WHERE id = 1".to_string(),
-            "--before".to_string(),
-            "DELETE FROM counter_counter WHERE id = 1; \
-             INSERT INTO counter_counter (id, count) VALUES (1, 0)"
-                .to_string(),
-            "--setup".to_string(),
-            format!("cd {dir} && PYTHONDONTWRITEBYTECODE=1 python3 manage.py migrate"),
-            "--command".to_string(),
-            format!(
-                "cd {dir} && PYTHONDONTWRITEBYTECODE=1 exec python3 manage.py runserver \
-                 --noreload 127.0.0.1:{port}"
-            ),
-            "--ready".to_string(),
-            "/health/".to_string(),
-            "--database-url".to_string(),
-            url.clone(),
-            "--listen".to_string(),
-            format!("127.0.0.1:{}", port + 1),
-            "--isolation".to_string(),
-            "read-committed".to_string(),
-        ];
+        let request = format!("POST http://127.0.0.1:{port}/add/1/");
+        let mut args = app_args(&url, &request, port, "");
+        args.extend(
+            [
+                "--header",
+                "Content-Type: application/json",
+                "--body",
+                r#"{"by": 1}"#,
+                "--isolation",
+                "read-committed",
+            ]
+            .map(String::from),
+        );
         if with_token {
             args.extend(["--header".to_string(), "X-Token: fixture".to_string()]);
         }

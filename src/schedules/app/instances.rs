@@ -107,14 +107,28 @@ impl OnApplication {
     /// An error when the application died during the schedule (it exited, or stopped
     /// accepting connections): what follows could not be explored, and a request it dropped
     /// is no verdict on its code.
-    fn still_serving(&self, ran: &Ran) -> Result<(), DbFailure> {
+    async fn still_serving(&self, ran: &Ran) -> Result<(), DbFailure> {
         let authority = &self.request.endpoint.authority;
-        let exited = self.application.as_ref().and_then(|application| {
-            application
-                .lock()
-                .ok()
-                .and_then(|mut application| application.exited())
+        // A request whose connection broke or was refused may mean the application is
+        // dying: its sockets close before its exit can be seen, so give it a moment.
+        let broken = ran.results.iter().any(|result| {
+            matches!(result, Err(IncrementError::Database(f))
+                if matches!(f.class, ErrorClass::NotSent | ErrorClass::Unavailable))
         });
+        let exited = || {
+            self.application.as_ref().and_then(|application| {
+                application
+                    .lock()
+                    .ok()
+                    .and_then(|mut application| application.exited())
+            })
+        };
+        let mut waited = Duration::ZERO;
+        while broken && exited().is_none() && waited < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+        let exited = exited();
         if let Some(status) = exited {
             return Err(DbFailure::ours(
                 ErrorClass::Internal,
@@ -198,7 +212,7 @@ impl Instances for OnApplication {
         if heard.refused_tls {
             return Err(DbFailure::ours(ErrorClass::Internal, super::TLS_REFUSED));
         }
-        self.still_serving(&ran)?;
+        self.still_serving(&ran).await?;
         if let Some(write) = heard.autocommit_write {
             self.autocommit_write.get_or_insert(write);
         }

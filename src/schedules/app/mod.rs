@@ -194,7 +194,13 @@ async fn explore_app(
     };
     let proxy = Proxy::start(Target::of(options), proxy_options).await?;
     if let Some(setup) = setup {
-        launch::run_setup(setup, env).await?;
+        // A set-up whose driver insists on TLS: say so, not only its traceback.
+        launch::run_setup(setup, env)
+            .await
+            .map_err(|err| match hooks.refused_tls_seen() {
+                true => anyhow::anyhow!("{TLS_REFUSED}"),
+                false => err,
+            })?;
     }
     let application = match &config.command {
         Some(command) => {
