@@ -110,7 +110,7 @@ async fn an_application_that_exits_or_a_request_without_a_port_is_one_line() {
     let _cpu = crate::support::busy().await;
     let options = fresh_database().await;
     let url = url_of(&options);
-    let cases: [(&[&str], &str); 2] = [
+    let cases: [(&[&str], &str); 3] = [
         (
             &[
                 "app",
@@ -126,6 +126,21 @@ async fn an_application_that_exits_or_a_request_without_a_port_is_one_line() {
                 "127.0.0.1:18691",
             ],
             "the application exited",
+        ),
+        // Nothing listens where the request goes, and counter was not asked to start it.
+        (
+            &[
+                "app",
+                "--request",
+                "POST http://127.0.0.1:18692/x/",
+                "--value",
+                "SELECT 1",
+                "--database-url",
+                &url,
+                "--listen",
+                "127.0.0.1:18693",
+            ],
+            "nothing accepts connections at 127.0.0.1:18692",
         ),
         (
             &[

@@ -71,6 +71,9 @@ pub(super) struct OnApplication {
     /// The application, when counter started it: a schedule during which it exited stops
     /// the exploration.
     pub application: Option<Arc<std::sync::Mutex<Application>>>,
+    /// Whether any request of the exploration got an HTTP answer: one that cannot connect
+    /// before that never listened, after it stopped.
+    pub answered_once: bool,
 }
 
 impl OnApplication {
@@ -142,6 +145,13 @@ impl OnApplication {
             matches!(result, Err(IncrementError::Database(f)) if f.class == ErrorClass::NotSent)
         });
         match unsent {
+            Some(_) if !self.answered_once => Err(DbFailure::ours(
+                ErrorClass::Internal,
+                format!(
+                    "nothing accepts connections at {authority}: start the application there \
+                     (pointed at --listen), or give --command to have counter start it"
+                ),
+            )),
             Some(i) => Err(DbFailure::ours(
                 ErrorClass::Internal,
                 format!(
@@ -213,6 +223,10 @@ impl Instances for OnApplication {
             return Err(DbFailure::ours(ErrorClass::Internal, super::TLS_REFUSED));
         }
         self.still_serving(&ran).await?;
+        self.answered_once |= ran
+            .results
+            .iter()
+            .any(|result| matches!(result, Ok(_) | Err(IncrementError::ApplicationError { .. })));
         if let Some(write) = heard.autocommit_write {
             self.autocommit_write.get_or_insert(write);
         }

@@ -242,6 +242,7 @@ async fn explore_app(
         start: 0,
         autocommit_write: None,
         application: application.clone(),
+        answered_once: false,
     };
     let stop = AtomicBool::new(false);
     let bounds = Bounds {
