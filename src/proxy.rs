@@ -10,12 +10,11 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::engines::postgres::proxy::{Hooks, Proxy, ProxyOptions, Step, StepAnswer, Target};
 use crate::engines::{self, Durability, Location, Throwaway};
-use crate::model::{Engine, Isolation};
+use crate::model::Isolation;
 use crate::signals::shutdown_signal;
 
 /// A proxy run, as the command line configured it.
@@ -32,20 +31,14 @@ pub struct ProxyConfig {
 
 pub async fn run(config: ProxyConfig) -> anyhow::Result<u8> {
     let mut shutdown = Box::pin(shutdown_signal());
-    // The port first: one in use is found before a database is started for nothing.
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", config.listen))?;
-    let provision = engines::provision(
-        Engine::Postgres,
+    let started = engines::bind_and_provision(
+        config.listen,
         config.location.clone(),
         Durability::Durable,
-        None,
-        None,
+        &mut shutdown,
     );
-    let mut provisioned = tokio::select! {
-        provisioned = provision => provisioned?,
-        () = &mut shutdown => return Ok(130),
+    let Some((listener, mut provisioned)) = started.await? else {
+        return Ok(130);
     };
     let result = serve(&config, listener, &provisioned, shutdown).await;
     provisioned.shutdown();

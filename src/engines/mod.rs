@@ -31,6 +31,8 @@ pub use backend::{Backend, Database, Description, Facts, WithDatabase};
 pub use capabilities::{can_start, not_applicable};
 pub use options::{Durability, EngineOption, OpenOptions, WaitLimits};
 pub use pooler::{Pooler, PoolerRequest};
-pub use provision::{DEFAULT_DATABASE, Location, Provisioned, Throwaway, provision};
+pub use provision::{
+    DEFAULT_DATABASE, Location, Provisioned, Throwaway, bind_and_provision, provision,
+};
 pub use shared::DbError;
 pub use supervise::ThrowawayError;

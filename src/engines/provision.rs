@@ -103,6 +103,32 @@ impl Provisioned {
     }
 }
 
+/// What a proxy in front of a database starts from: its port bound first (one in use is found
+/// before a database is started for nothing), then the database (a throwaway cluster unless
+/// `location` names one), unless `interrupted` (Ctrl-C) comes first: then None.
+pub async fn bind_and_provision(
+    listen: std::net::SocketAddr,
+    location: Option<Location>,
+    durability: Durability,
+    interrupted: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<Option<(tokio::net::TcpListener, Provisioned)>> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
+    let provision = crate::engines::provision(
+        crate::model::Engine::Postgres,
+        location,
+        durability,
+        None,
+        None,
+    );
+    tokio::select! {
+        provisioned = provision => Ok(Some((listener, provisioned?))),
+        () = interrupted => Ok(None),
+    }
+}
+
 /// The configured database at `location`, or (with None) a throwaway one of `engine`: a
 /// PostgreSQL cluster (behind a throwaway PgBouncer when `pooler` asks for one) or a MariaDB
 /// server with its `counter` database, or a SQLite file, with `durability` (a SQLite file

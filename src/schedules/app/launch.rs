@@ -29,11 +29,7 @@ impl Application {
         authority: &str,
         ready: Option<&str>,
     ) -> anyhow::Result<Application> {
-        let child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(command)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
+        let child = shell(command, env)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
@@ -70,6 +66,19 @@ impl Application {
     }
 }
 
+/// `command` run by `/bin/sh -c` with `env`, no input, in a process group of its own (so
+/// that it and its children can be stopped together, and the terminal's Ctrl-C is counter's).
+fn shell(command: &str, env: &[(String, String)]) -> Command {
+    let mut shell = Command::new("/bin/sh");
+    shell
+        .arg("-c")
+        .arg(command)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .process_group(0);
+    shell
+}
+
 /// How long the set-up may take.
 const SETUP_WITHIN: Duration = Duration::from_secs(300);
 
@@ -77,11 +86,7 @@ const SETUP_WITHIN: Duration = Duration::from_secs(300);
 /// 0, or the error carries the last lines it printed. Stopped with its process group when the
 /// future is dropped (Ctrl-C) or past its time.
 pub(super) async fn run_setup(command: &str, env: &[(String, String)]) -> anyhow::Result<()> {
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
+    let mut child = shell(command, env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)

@@ -29,7 +29,7 @@ use crate::engines::postgres::proxy::{Hooks, Proxy, ProxyOptions, Target};
 use crate::engines::{self, Durability, Location, Throwaway};
 use crate::model::schedule::{StartState, cell_verdict};
 use crate::model::schedule_results::ScheduleCell;
-use crate::model::{Engine, Isolation, Verdict};
+use crate::model::{Isolation, Verdict};
 use crate::signals::shutdown_signal;
 pub use export::AppOutputs;
 pub use instances::AppRequest;
@@ -81,19 +81,14 @@ pub async fn run(config: AppConfig) -> anyhow::Result<u8> {
     // Watched from the start: Ctrl-C stops the application (its own process group does not
     // hear the terminal's signal), the proxy and a throwaway database on its way out.
     let mut shutdown = Box::pin(shutdown_signal());
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", config.listen))?;
-    let provision = engines::provision(
-        Engine::Postgres,
+    let started = engines::bind_and_provision(
+        config.listen,
         config.location.clone(),
         Durability::NoFsync,
-        None,
-        None,
+        &mut shutdown,
     );
-    let mut provisioned = tokio::select! {
-        provisioned = provision => provisioned?,
-        () = &mut shutdown => return Ok(130),
+    let Some((listener, mut provisioned)) = started.await? else {
+        return Ok(130);
     };
     let result = tokio::select! {
         result = explore_levels(&config, listener, &provisioned) => result,
