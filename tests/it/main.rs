@@ -8,6 +8,7 @@ mod confined;
 mod django;
 mod explain;
 mod faults;
+mod galera;
 mod golden;
 mod ha;
 mod hammer;

@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod errors;
+pub mod galera;
 mod open;
 pub mod script_user;
 pub mod server;

@@ -67,15 +67,7 @@ impl LocalMariaDb {
     }
 
     fn install(&self, bin: &Binaries, run_as: RunAs) -> Result<(), ThrowawayError> {
-        let mut install = command(&bin.install, run_as, self.dir());
-        install
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", self.dir().join("data").display()))
-            // Its own temporary files too: two set-ups at once in /tmp trip over each other's
-            // temporary tables (seen: "Could not remove temporary table", then "Aborting").
-            .arg(format!("--tmpdir={}", self.dir().display()))
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
-        supervise::run_setup(install, "mariadb-install-db")
+        install(bin, run_as, self.dir())
     }
 
     fn launch(
@@ -84,32 +76,66 @@ impl LocalMariaDb {
         run_as: RunAs,
         durability: Durability,
     ) -> Result<(), ThrowawayError> {
-        let log = self.dir().join("error.log");
-        let out = File::create(self.dir().join("stdout.log"))
-            .map_err(io_err("could not create the log"))?;
-        let dir = self.dir().display().to_string();
-        let mut mariadbd = command(&bin.server, run_as, self.dir());
-        mariadbd
-            .arg("--no-defaults")
-            .arg(format!("--datadir={dir}/data"))
-            .arg(format!("--socket={dir}/mysqld.sock"))
-            .arg(format!("--pid-file={dir}/mysqld.pid"))
-            .arg(format!("--tmpdir={dir}"))
-            .arg(format!("--log-error={}", log.display()))
-            .args(["--skip-networking", "--skip-log-bin"])
-            .args(["--innodb-buffer-pool-size=64M", "--max-connections=400"])
-            .stdout(out)
-            .stderr(Stdio::null());
-        if durability == Durability::NoFsync {
-            // The log is written at each commit and flushed about once a second.
-            mariadbd.arg("--innodb-flush-log-at-trx-commit=2");
-        }
-        let ready_log = log.clone();
-        let ready = move || {
-            fs::read_to_string(&ready_log).is_ok_and(|text| text.contains("ready for connections"))
-        };
-        self.server.launch(mariadbd, &log, ready)
+        let mut mariadbd = mariadbd(bin, run_as, self.dir(), durability)?;
+        mariadbd.args(["--skip-networking", "--skip-log-bin"]);
+        let log = error_log(self.dir());
+        self.server.launch(mariadbd, &log, logged_ready(&log))
     }
+}
+
+/// mariadb-install-db: a new data directory in `dir`, root without a password (the socket
+/// is inside a directory no other account can enter).
+pub(super) fn install(bin: &Binaries, run_as: RunAs, dir: &Path) -> Result<(), ThrowawayError> {
+    let mut install = command(&bin.install, run_as, dir);
+    install
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        // Its own temporary files too: two set-ups at once in /tmp trip over each other's
+        // temporary tables (seen: "Could not remove temporary table", then "Aborting").
+        .arg(format!("--tmpdir={}", dir.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+    supervise::run_setup(install, "mariadb-install-db")
+}
+
+/// The server's error log in `dir`.
+pub(super) fn error_log(dir: &Path) -> PathBuf {
+    dir.join("error.log")
+}
+
+/// mariadbd with what every throwaway server of counter's has: its files in `dir` (data,
+/// socket, pid file, temporary files, logs), its sizes, and `durability`; networking is the
+/// caller's.
+pub(super) fn mariadbd(
+    bin: &Binaries,
+    run_as: RunAs,
+    dir: &Path,
+    durability: Durability,
+) -> Result<std::process::Command, ThrowawayError> {
+    let out = File::create(dir.join("stdout.log")).map_err(io_err("could not create the log"))?;
+    let shown = dir.display().to_string();
+    let mut mariadbd = command(&bin.server, run_as, dir);
+    mariadbd
+        .arg("--no-defaults")
+        .arg(format!("--datadir={shown}/data"))
+        .arg(format!("--socket={shown}/mysqld.sock"))
+        .arg(format!("--pid-file={shown}/mysqld.pid"))
+        .arg(format!("--tmpdir={shown}"))
+        .arg(format!("--log-error={}", error_log(dir).display()))
+        .args(["--innodb-buffer-pool-size=64M", "--max-connections=400"])
+        .stdout(out)
+        .stderr(Stdio::null());
+    if durability == Durability::NoFsync {
+        // The log is written at each commit and flushed about once a second.
+        mariadbd.arg("--innodb-flush-log-at-trx-commit=2");
+    }
+    Ok(mariadbd)
+}
+
+/// Ready when the log says so ("ready for connections": after its state transfer, for a
+/// Galera node that joins).
+pub(super) fn logged_ready(log: &Path) -> impl FnMut() -> bool + use<> {
+    let log = log.to_path_buf();
+    move || fs::read_to_string(&log).is_ok_and(|text| text.contains("ready for connections"))
 }
 
 /// The two programs a throwaway MariaDB needs.

@@ -1,0 +1,140 @@
+//! What the nodes of a Galera cluster say about themselves: synced and three, the last write
+//! set each has committed (a node applies another's commits after they are acknowledged, so a
+//! read there can be stale until it catches up), and the counters that say why a transaction
+//! failed (certification, brute-force abort, replay).
+
+use std::time::{Duration, Instant};
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::engines::shared::DbError;
+
+/// How long the cluster may take to have every node synced after the last one started.
+pub const SYNC_DEADLINE: Duration = Duration::from_secs(60);
+
+/// One `wsrep_%` status variable of a node, as text ("" when the node does not have it).
+pub async fn status(conn: &mut MySqlConnection, name: &str) -> Result<String, sqlx::Error> {
+    let value: Option<String> = sqlx::query_scalar(
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?",
+    )
+    .bind(name.to_uppercase())
+    .fetch_optional(conn)
+    .await?;
+    Ok(value.unwrap_or_default())
+}
+
+/// A status variable read as a number (-1 when it is not one).
+pub async fn number(conn: &mut MySqlConnection, name: &str) -> Result<i64, sqlx::Error> {
+    Ok(status(conn, name).await?.trim().parse().unwrap_or(-1))
+}
+
+/// Whether a node is a synced member of a cluster of `size`, and what it says otherwise.
+async fn synced(
+    conn: &mut MySqlConnection,
+    size: usize,
+) -> Result<Result<(), String>, sqlx::Error> {
+    let state = status(conn, "wsrep_local_state_comment").await?;
+    let members = number(conn, "wsrep_cluster_size").await?;
+    let ready = status(conn, "wsrep_ready").await?;
+    if state == "Synced" && members == size as i64 && ready == "ON" {
+        return Ok(Ok(()));
+    }
+    Ok(Err(format!(
+        "state {state:?}, cluster size {members}, ready {ready}"
+    )))
+}
+
+/// Waits until every node at `nodes` is synced in a cluster of all of them, for at most
+/// `deadline`; the error names the node that was not, and what it said.
+pub async fn wait_synced(nodes: &[MySqlConnectOptions], deadline: Duration) -> Result<(), DbError> {
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        let mut all = true;
+        for (i, options) in nodes.iter().enumerate() {
+            let seen = match options.connect().await {
+                Ok(mut conn) => {
+                    let seen = synced(&mut conn, nodes.len()).await;
+                    let _ = conn.close().await;
+                    seen.map_err(|err| err.to_string()).and_then(|seen| seen)
+                }
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(why) = seen {
+                last = format!("node {}: {why}", i + 1);
+                all = false;
+                break;
+            }
+        }
+        if all {
+            return Ok(());
+        }
+        if started.elapsed() > deadline {
+            return Err(DbError::Connect {
+                url: "the Galera cluster".to_string(),
+                reason: format!(
+                    "not every node was synced within {}s ({last})",
+                    deadline.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What each node had done with write sets when asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// `wsrep_last_committed` per node: equal on every node once each applied every commit.
+    pub last_committed: Vec<i64>,
+    /// `wsrep_local_cert_failures` per node: local transactions that failed certification.
+    pub cert_failures: Vec<i64>,
+    /// `wsrep_local_bf_aborts` per node: local transactions aborted by a replicated one.
+    pub bf_aborts: Vec<i64>,
+    /// `wsrep_local_replays` per node: local transactions replayed after a brute-force abort.
+    pub replays: Vec<i64>,
+}
+
+/// Reads [`Counters`] on every node through `conns` (one per node, in order).
+pub async fn counters(conns: &mut [MySqlConnection]) -> Result<Counters, sqlx::Error> {
+    let mut counters = Counters::default();
+    for conn in conns.iter_mut() {
+        counters
+            .last_committed
+            .push(number(conn, "wsrep_last_committed").await?);
+        counters
+            .cert_failures
+            .push(number(conn, "wsrep_local_cert_failures").await?);
+        counters
+            .bf_aborts
+            .push(number(conn, "wsrep_local_bf_aborts").await?);
+        counters
+            .replays
+            .push(number(conn, "wsrep_local_replays").await?);
+    }
+    Ok(counters)
+}
+
+/// Waits until every node has committed the same last write set (each applied every commit
+/// any made), for at most `patience`. Returns false when they still differ then: a node's
+/// applier is stuck (behind a local table lock, as `LOCK TABLES` on two nodes does).
+pub async fn wait_applied(
+    conns: &mut [MySqlConnection],
+    patience: Duration,
+) -> Result<bool, sqlx::Error> {
+    let started = Instant::now();
+    loop {
+        let mut seen = Vec::with_capacity(conns.len());
+        for conn in conns.iter_mut() {
+            seen.push(number(conn, "wsrep_last_committed").await?);
+        }
+        if seen.windows(2).all(|pair| pair[0] == pair[1]) {
+            return Ok(true);
+        }
+        if started.elapsed() > patience {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
