@@ -12,7 +12,7 @@ use crate::matrix::MatrixConfig;
 use crate::matrix::command::{MatrixCommand, Outputs};
 use crate::methods::script::Script;
 use crate::model::method::{ORIGINAL, REGISTRY};
-use crate::model::{Engine, Isolation, MethodId};
+use crate::model::{Cluster, Engine, Isolation, MethodId};
 use crate::server::command::ServeConfig;
 
 impl ServeArgs {
@@ -22,9 +22,7 @@ impl ServeArgs {
         let pooler = self
             .database
             .pooler(&[self.engine], &mut location, self.pool_size)?;
-        let replicated = self
-            .database
-            .replicated(&[self.engine], location.is_some())?;
+        let cluster = self.database.cluster(&[self.engine], location.is_some())?;
         self.database.follow(&mut location)?;
         self.database.scripts(&mut location)?;
         let behaviour = &self.behaviour;
@@ -48,7 +46,7 @@ impl ServeArgs {
             max_in_flight: self.max_in_flight,
             retry: behaviour.retry,
             pooler,
-            replicated,
+            cluster,
         })
     }
 }
@@ -195,7 +193,7 @@ impl MatrixArgs {
             _ => self.database.pooler(&engine_list, &mut None, pool_size)?,
         };
         let configured = engines.iter().any(|(_, location)| location.is_some());
-        let replicated = self.database.replicated(&engine_list, configured)?;
+        let cluster = self.database.cluster(&engine_list, configured)?;
         match engines.as_mut_slice() {
             [(_, location)] => {
                 self.database.follow(location)?;
@@ -206,7 +204,7 @@ impl MatrixArgs {
                 self.database.scripts(&mut None)?;
             }
         }
-        if self.fault.is_some() && replicated.is_none() {
+        if self.fault.is_some() && !matches!(cluster, Some(Cluster::Ha(_))) {
             anyhow::bail!("--fault is injected into a replicated cluster: add --topology ha");
         }
         let configured: Vec<(Engine, bool)> = engines
@@ -246,7 +244,7 @@ impl MatrixArgs {
             },
             quiet: self.quiet,
             pooler,
-            replicated,
+            cluster,
             schedules: self.schedules,
         })
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::engines::{self, Location, Pooler, PoolerRequest, ha};
-use crate::model::{Engine, PoolMode, Replication};
+use crate::model::{Cluster, Engine, Placement, PoolMode, Replication};
 
 /// Where the database is. Without any of these, a throwaway local database is started.
 #[derive(Debug, Clone, Args)]
@@ -44,9 +44,10 @@ pub struct DatabaseArgs {
     #[arg(long)]
     pub pooler_as_app: bool,
 
-    /// single: one PostgreSQL cluster; ha: a throwaway replicated one, a primary and a
+    /// single: one database server; ha: a throwaway replicated PostgreSQL, a primary and a
     /// streaming standby run by Patroni with etcd, whose current primary every connection
-    /// follows.
+    /// follows; galera: a throwaway three-node MariaDB Galera cluster, every node a primary
+    /// (--engine mariadb; see --placement).
     #[arg(long, env = "COUNTER_TOPOLOGY", value_enum, default_value_t = Topology::Single)]
     pub topology: Topology,
 
@@ -60,6 +61,12 @@ pub struct DatabaseArgs {
     /// synchronous_mode) or not (async).
     #[arg(long, env = "COUNTER_REPLICATION", value_enum, default_value_t = Replication::Async)]
     pub replication: Replication,
+
+    /// With --topology galera: which node each increment runs on. same: the first node
+    /// always (a single writer); spread: round-robin over the nodes, and in schedules each
+    /// instance on a node of its own (a load balancer in front of a multi-primary cluster).
+    #[arg(long, env = "COUNTER_PLACEMENT", value_enum, default_value_t = Placement::Spread)]
+    pub placement: Placement,
 }
 
 /// One database server, or a replicated cluster.
@@ -67,6 +74,7 @@ pub struct DatabaseArgs {
 pub enum Topology {
     Single,
     Ha,
+    Galera,
 }
 
 /// Which throwaway pooler to start.
@@ -145,29 +153,35 @@ impl DatabaseArgs {
         Ok(())
     }
 
-    /// The replicated cluster the run asked for (`--topology ha`): a throwaway one only,
-    /// PostgreSQL only, without a pooler.
-    pub(super) fn replicated(
+    /// The throwaway cluster the run asked for: `--topology ha` (PostgreSQL, without a
+    /// pooler) or `--topology galera` (MariaDB); None for a single server.
+    pub(super) fn cluster(
         &self,
         engines: &[Engine],
         configured: bool,
-    ) -> anyhow::Result<Option<Replication>> {
-        if self.topology == Topology::Single {
-            return Ok(None);
-        }
-        if engines != [Engine::Postgres] {
-            anyhow::bail!("--topology ha is a replicated PostgreSQL (--engine postgres)");
+    ) -> anyhow::Result<Option<Cluster>> {
+        let (cluster, engine, flag) = match self.topology {
+            Topology::Single => return Ok(None),
+            Topology::Ha => (Cluster::Ha(self.replication), Engine::Postgres, "ha"),
+            Topology::Galera => (Cluster::Galera(self.placement), Engine::Mariadb, "galera"),
+        };
+        if engines != [engine] {
+            let what = match cluster {
+                Cluster::Ha(_) => "a replicated PostgreSQL (--engine postgres)",
+                Cluster::Galera(_) => "a MariaDB Galera cluster (--engine mariadb)",
+            };
+            anyhow::bail!("--topology {flag} is {what}");
         }
         if configured {
             anyhow::bail!(
-                "--topology ha starts a throwaway replicated cluster; for an existing one, give \
-                 --database-url its primary's address"
+                "--topology {flag} starts a throwaway cluster; for an existing one, give \
+                 --database-url a node's address"
             );
         }
         if self.pooler.is_some() || self.pooler_url.is_some() {
-            anyhow::bail!("--topology ha and a pooler cannot be combined yet");
+            anyhow::bail!("--topology {flag} and a pooler cannot be combined yet");
         }
-        Ok(Some(self.replication))
+        Ok(Some(cluster))
     }
 
     /// The pooler the run asked for: a throwaway PgBouncer to start (returned), or an

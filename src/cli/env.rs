@@ -84,6 +84,7 @@ pub fn location(engine: Engine, url: Option<&str>) -> Result<Option<Location>, C
                 Ok(Location::Mariadb {
                     options: Box::new(options),
                     scripts: None,
+                    galera: None,
                 })
             })
             .transpose(),

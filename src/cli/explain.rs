@@ -81,6 +81,7 @@ impl ExplainArgs {
         }
         explore.check_engine_options(&[self.engine])?;
         let location = env::location(self.engine, explore.database_url.as_deref())?;
+        let cluster = explore.cluster(&[self.engine], location.is_some())?;
         let config = SchedulesConfig {
             engine: self.engine,
             levels: vec![self.isolation],
@@ -109,6 +110,7 @@ impl ExplainArgs {
             config,
             location,
             throwaway_deadlock_timeout: super::schedules::THROWAWAY_DEADLOCK_TIMEOUT,
+            cluster,
             shown,
             spec: self.replays.spec,
             svg: self.replays.svg,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::outputs::TableOutputs;
 use clap::{Args, ValueEnum};
 
+use super::Topology;
 use super::configure::{chosen_engines, chosen_levels, chosen_methods};
 use super::parse::{
     parse_engine_option, parse_engines, parse_isolation, parse_method_choice, parse_seconds,
@@ -15,7 +16,7 @@ use super::{EngineChoice, MethodChoice};
 use crate::engines::EngineOption;
 use crate::methods::script::Script;
 use crate::model::schedule::StartState;
-use crate::model::{Engine, Isolation, IsolationScope};
+use crate::model::{Cluster, Engine, Isolation, IsolationScope, Placement};
 use crate::schedules::SchedulesConfig;
 use crate::schedules::command::{SchedulesCommand, SchedulesOutputs};
 
@@ -49,6 +50,16 @@ pub struct ExploreArgs {
     /// Database URL (a configured database instead of a throwaway one).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// single: one server; galera: a throwaway three-node MariaDB Galera cluster
+    /// (--engine mariadb), each instance on the node --placement says.
+    #[arg(long, env = "COUNTER_TOPOLOGY", value_enum, default_value_t = Topology::Single)]
+    pub topology: Topology,
+
+    /// With --topology galera: same (every instance on the first node) or spread (each
+    /// instance on a node of its own).
+    #[arg(long, env = "COUNTER_PLACEMENT", value_enum, default_value_t = Placement::Spread)]
+    pub placement: Placement,
 }
 
 impl ExploreArgs {
@@ -58,6 +69,24 @@ impl ExploreArgs {
             Some(path) => Some(Arc::new(Script::load(path)?)),
             None => None,
         })
+    }
+
+    /// The throwaway cluster to explore on (`--topology galera`: MariaDB alone, not with a
+    /// configured database); None for a single server.
+    pub fn cluster(&self, engines: &[Engine], configured: bool) -> anyhow::Result<Option<Cluster>> {
+        match self.topology {
+            Topology::Single => Ok(None),
+            Topology::Ha => anyhow::bail!(
+                "--topology ha: schedules run on a single PostgreSQL server (a standby takes no writes)"
+            ),
+            Topology::Galera if engines != [Engine::Mariadb] => {
+                anyhow::bail!("--topology galera is a MariaDB Galera cluster (--engine mariadb)")
+            }
+            Topology::Galera if configured => anyhow::bail!(
+                "--topology galera starts a throwaway cluster; it cannot be combined with --database-url"
+            ),
+            Topology::Galera => Ok(Some(Cluster::Galera(self.placement))),
+        }
     }
 
     /// Refuses an `--engine-option` for an engine that does not run.
@@ -134,6 +163,8 @@ impl SchedulesArgs {
         let engines = chosen_engines(&self.engines, explore.database_url.as_deref())?;
         let running: Vec<Engine> = engines.iter().map(|(engine, _)| *engine).collect();
         explore.check_engine_options(&running)?;
+        let configured = engines.iter().any(|(_, location)| location.is_some());
+        let cluster = explore.cluster(&running, configured)?;
         let starts = match self.row {
             RowChoice::Exists => vec![StartState::Exists],
             RowChoice::Absent => vec![StartState::Absent],
@@ -164,6 +195,7 @@ impl SchedulesArgs {
             config,
             engines,
             throwaway_deadlock_timeout: THROWAWAY_DEADLOCK_TIMEOUT,
+            cluster,
             outputs: SchedulesOutputs {
                 json: self.tables.json,
                 csv: self.tables.csv,

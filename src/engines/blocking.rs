@@ -40,6 +40,12 @@ pub trait BlockingProbe: Send {
     fn lag(&self) -> Duration {
         Duration::ZERO
     }
+    /// On a multi-primary cluster: waits until every node has applied every commit any
+    /// made; false when one did not catch up in time (the cluster is stalled). True at once
+    /// on a single server.
+    fn settle_replicas(&mut self) -> impl Future<Output = Result<bool, DbFailure>> + Send {
+        async { Ok(true) }
+    }
 }
 
 /// SQLite's: nothing to ask (a statement that would wait answers SQLITE_BUSY instead).

@@ -56,6 +56,21 @@ pub trait Database: Send + Sync + 'static {
     fn script_session(&self) -> impl Future<Output = Result<Self::Session, DbFailure>> + Send {
         self.session()
     }
+    /// A session for a schedule's instance number `instance`: on a multi-primary cluster
+    /// whose increments are spread, on a node of the instance's own; the engine's ordinary
+    /// session elsewhere.
+    fn session_for(
+        &self,
+        _instance: usize,
+    ) -> impl Future<Output = Result<Self::Session, DbFailure>> + Send {
+        self.session()
+    }
+    /// Waits until every node of a multi-primary cluster has applied every commit any made
+    /// (a read or a write on another node is then as if there were one server); false when a
+    /// node did not catch up in time (the cluster is stalled). True at once on one server.
+    fn settle_replicas(&self) -> impl Future<Output = Result<bool, DbFailure>> + Send {
+        async { Ok(true) }
+    }
     /// A connection of its own that asks the database about the sessions.
     fn probe(&self) -> impl Future<Output = Result<Self::Probe, DbFailure>> + Send;
     /// The pool for reads, resets and health checks.

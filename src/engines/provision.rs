@@ -12,7 +12,7 @@ use super::pgbouncer::LocalPgBouncer;
 use super::pooler::{Pooler, PoolerRequest};
 use super::shared::DbError;
 use super::{mariadb, postgres, sqlite};
-use crate::model::{Engine, Replication};
+use crate::model::{Cluster, Engine, Placement, Replication};
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
@@ -33,9 +33,12 @@ pub enum Location {
         scripts: Option<Box<postgres::script_role::ScriptLogin>>,
     },
     Mariadb {
+        /// The server's, or a Galera cluster's first node's.
         options: Box<MySqlConnectOptions>,
         /// The account users' scripts log in with (None: the run's own).
         scripts: Option<Box<mariadb::script_user::ScriptLogin>>,
+        /// A multi-primary cluster: every node, and which one each increment runs on.
+        galera: Option<Arc<mariadb::galera::Nodes>>,
     },
     Sqlite(PathBuf),
 }
@@ -54,6 +57,10 @@ impl Location {
             ),
             Location::Postgres { options, .. } => postgres::redact_url(options),
             Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Location::Mariadb {
+                galera: Some(galera),
+                ..
+            } => galera.describe(),
             Location::Mariadb { options, .. } => mariadb::redact(options),
         }
     }
@@ -65,6 +72,7 @@ pub enum Throwaway {
     Postgres(postgres::LocalCluster),
     Ha(LocalHaCluster),
     Mariadb(mariadb::LocalMariaDb),
+    Galera(mariadb::galera::LocalGalera),
     Sqlite(sqlite::SqliteFile),
 }
 
@@ -75,6 +83,7 @@ impl Throwaway {
             Throwaway::Postgres(cluster) => cluster.dir().to_path_buf(),
             Throwaway::Ha(cluster) => cluster.dir().to_path_buf(),
             Throwaway::Mariadb(server) => server.dir().to_path_buf(),
+            Throwaway::Galera(cluster) => cluster.dir().to_path_buf(),
             Throwaway::Sqlite(file) => file.path(),
         }
     }
@@ -138,7 +147,7 @@ pub async fn provision(
     location: Option<Location>,
     durability: Durability,
     pooler: Option<PoolerRequest>,
-    replicated: Option<Replication>,
+    cluster: Option<Cluster>,
 ) -> Result<Provisioned, DbError> {
     if let Some(location) = location {
         return Ok(Provisioned {
@@ -150,8 +159,14 @@ pub async fn provision(
     if let Some(example) = engine.url_example() {
         return Err(DbError::NeedsUrl(engine.product(), example));
     }
-    if let Some(replication) = replicated {
-        return provision_ha(engine, durability, replication).await;
+    match cluster {
+        Some(Cluster::Ha(replication)) => {
+            return provision_ha(engine, durability, replication).await;
+        }
+        Some(Cluster::Galera(placement)) => {
+            return provision_galera(durability, placement).await;
+        }
+        None => {}
     }
     let (location, throwaway) = match engine {
         Engine::Postgres | Engine::Cockroach | Engine::Yugabyte => {
@@ -186,11 +201,12 @@ pub async fn provision(
         Engine::Mariadb => {
             let start = move || mariadb::LocalMariaDb::start(durability);
             let server = tokio::task::spawn_blocking(start).await??;
-            mariadb::create_database(&server).await?;
-            let scripts = mariadb::script_user::create(&server).await?;
+            mariadb::create_database(&server.connect_options()).await?;
+            let scripts = mariadb::script_user::create(&server.connect_options()).await?;
             let location = Location::Mariadb {
                 options: Box::new(server.connect_options()),
                 scripts: Some(Box::new(scripts)),
+                galera: None,
             };
             (location, Throwaway::Mariadb(server))
         }
@@ -227,6 +243,47 @@ async fn provision_ha(
         location,
         pooler: None,
         throwaway: Some(Throwaway::Ha(cluster)),
+    })
+}
+
+/// A throwaway Galera cluster, every node synced, with its `counter` database and the
+/// scripts' account (made on the first node; Galera replicates both to the others before
+/// anything uses them); its start-up time is logged.
+async fn provision_galera(
+    durability: Durability,
+    placement: Placement,
+) -> Result<Provisioned, DbError> {
+    use mariadb::galera::{LocalGalera, Nodes, nodes};
+    use sqlx::ConnectOptions;
+    let started = std::time::Instant::now();
+    let start = move || LocalGalera::start(durability);
+    let cluster = tokio::task::spawn_blocking(start).await??;
+    // On an error from here on, the cluster is dropped, which stops it.
+    let admin = cluster.connect_options("mysql");
+    nodes::wait_synced(&admin, nodes::SYNC_DEADLINE).await?;
+    mariadb::create_database(&admin[0]).await?;
+    let options = cluster.connect_options(DEFAULT_DATABASE);
+    let scripts = mariadb::script_user::create(&options[0]).await?;
+    let mut conns = Vec::new();
+    for node in &admin {
+        conns.push(node.connect().await?);
+    }
+    let mut conns: Vec<&mut sqlx::MySqlConnection> = conns.iter_mut().collect();
+    nodes::wait_applied(&mut conns, nodes::SYNC_DEADLINE).await?;
+    tracing::info!(
+        "throwaway Galera cluster of {} nodes synced in {:.1} s",
+        options.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let location = Location::Mariadb {
+        options: Box::new(options[0].clone()),
+        scripts: Some(Box::new(scripts)),
+        galera: Some(Arc::new(Nodes { options, placement })),
+    };
+    Ok(Provisioned {
+        location,
+        pooler: None,
+        throwaway: Some(Throwaway::Galera(cluster)),
     })
 }
 

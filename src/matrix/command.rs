@@ -14,7 +14,7 @@ use crate::engines::{self, Location, PoolerRequest, Throwaway};
 use crate::hammer::Control;
 use crate::methods::script;
 use crate::model::results::{MatrixResult, RunRecord};
-use crate::model::{Engine, MethodId, Replication};
+use crate::model::{Cluster, Engine, MethodId};
 use crate::report::{csv, html, matrix, svg};
 
 /// A matrix run as the command line asked for it.
@@ -29,8 +29,8 @@ pub struct MatrixCommand {
     pub quiet: bool,
     /// A throwaway pooler to start in front of the throwaway cluster.
     pub pooler: Option<PoolerRequest>,
-    /// A throwaway replicated cluster to start instead of a single one.
-    pub replicated: Option<Replication>,
+    /// A throwaway cluster to start instead of a single server.
+    pub cluster: Option<Cluster>,
     /// Also explore every schedule of each cell (`--schedules`).
     pub schedules: bool,
 }
@@ -55,7 +55,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         config.engine = engine;
         let started = Instant::now();
         let mut provisioned = tokio::select! {
-            provisioned = engines::provision(engine, location, config.durability, command.pooler, command.replicated) => provisioned?,
+            provisioned = engines::provision(engine, location, config.durability, command.pooler, command.cluster) => provisioned?,
             () = &mut shutdown => return Ok(130),
         };
         if provisioned.throwaway.is_some() {

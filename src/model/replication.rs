@@ -1,5 +1,6 @@
-//! Replicated PostgreSQL: how a primary's commits reach its standbys, and the faults counter
-//! can inject into such a cluster.
+//! Clusters: replicated PostgreSQL (how a primary's commits reach its standbys, and the faults
+//! counter can inject into such a cluster) and a multi-primary MariaDB Galera cluster (which
+//! node each increment runs on).
 
 use std::fmt;
 
@@ -17,6 +18,35 @@ impl Replication {
         match self {
             Replication::Async => "async",
             Replication::Sync => "sync",
+        }
+    }
+}
+
+/// The throwaway cluster a run starts instead of a single server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cluster {
+    /// PostgreSQL with a streaming standby, run by Patroni (`--topology ha`).
+    Ha(Replication),
+    /// Three MariaDB Galera nodes, every one a primary (`--topology galera`).
+    Galera(Placement),
+}
+
+/// On a multi-primary cluster, which node each increment runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// Every increment on the first node: what a single-writer deployment does.
+    Same,
+    /// Increments round-robin over the nodes (a schedule's instances each on a node of its
+    /// own): what a load balancer in front of a multi-primary cluster does.
+    Spread,
+}
+
+impl Placement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Same => "same",
+            Placement::Spread => "spread",
         }
     }
 }

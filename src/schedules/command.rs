@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 
 use super::SchedulesConfig;
 use crate::engines::{self, Durability, Location};
-use crate::model::Engine;
 use crate::model::schedule_results::SchedulesResult;
+use crate::model::{Cluster, Engine};
 use crate::report::schedules as report;
 
 /// An exploration as the command line asked for it.
@@ -19,6 +19,8 @@ pub struct SchedulesCommand {
     /// PostgreSQL's deadlock_timeout on a throwaway cluster (a configured database keeps
     /// its own: a superuser setting).
     pub throwaway_deadlock_timeout: std::time::Duration,
+    /// A throwaway cluster to explore on instead of a single server.
+    pub cluster: Option<Cluster>,
     pub outputs: SchedulesOutputs,
     pub quiet: bool,
 }
@@ -41,7 +43,7 @@ pub async fn run(command: SchedulesCommand) -> anyhow::Result<u8> {
             config.deadlock_timeout = Some(command.throwaway_deadlock_timeout);
         }
         let mut provisioned = tokio::select! {
-            provisioned = engines::provision(engine, location, Durability::NoFsync, None, None) => provisioned?,
+            provisioned = engines::provision(engine, location, Durability::NoFsync, None, command.cluster) => provisioned?,
             () = &mut shutdown => return Ok(130),
         };
         let quiet = command.quiet;

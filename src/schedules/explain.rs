@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use super::SchedulesConfig;
 use crate::engines::{self, Durability, Location};
-use crate::model::Engine;
 use crate::model::schedule::ScheduleClass;
 use crate::model::schedule_results::{ScheduleCell, ScheduleRecord, SchedulesResult};
+use crate::model::{Cluster, Engine};
 use crate::report::replay::{Origin, Replay};
 use crate::report::{schedules as tables, swimlane, transcript};
 
@@ -30,6 +30,8 @@ pub struct ExplainCommand {
     pub config: SchedulesConfig,
     pub location: Option<Location>,
     pub throwaway_deadlock_timeout: std::time::Duration,
+    /// A throwaway cluster to explore on instead of a single server.
+    pub cluster: Option<Cluster>,
     pub shown: Shown,
     pub spec: Option<PathBuf>,
     pub svg: Option<PathBuf>,
@@ -49,8 +51,14 @@ pub async fn run(command: ExplainCommand) -> anyhow::Result<u8> {
         );
     }
     let location = command.location.clone();
-    let mut provisioned =
-        engines::provision(config.engine, location, Durability::NoFsync, None, None).await?;
+    let mut provisioned = engines::provision(
+        config.engine,
+        location,
+        Durability::NoFsync,
+        None,
+        command.cluster,
+    )
+    .await?;
     let explored = super::run(&config, &provisioned.location, |_| {}).await;
     provisioned.shutdown();
     let result = explored?;

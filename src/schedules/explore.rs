@@ -71,6 +71,10 @@ impl<D: Database> Instances for OnSessions<'_, '_, D> {
     }
 
     async fn value(&mut self) -> Option<i64> {
+        // On a cluster, the count is read once every node has applied every commit.
+        if !self.db.settle_replicas().await.ok()? {
+            return None;
+        }
         let id = self.cell.method.row_id();
         let backend = self.cell.backend;
         let after = past_busy(self.cell.lock_timeout, || backend.get_count(id)).await;
@@ -118,7 +122,14 @@ impl Cell<'_> {
         if self.start == StartState::Exists {
             db.session().await?.insert(id).await?;
         }
-        Ok(())
+        // On a cluster, every node starts the schedule from the same state.
+        match db.settle_replicas().await? {
+            true => Ok(()),
+            false => Err(DbFailure::ours(
+                crate::model::ErrorClass::Internal,
+                "the cluster's nodes did not all apply the starting state in time (a node's applier is stuck)",
+            )),
+        }
     }
 
     /// One schedule: each instance on a session of its own, in a task of its own.
@@ -137,7 +148,7 @@ impl Cell<'_> {
         for i in 0..self.sessions {
             let mut session = match self.method {
                 MethodId::Custom => db.script_session().await?,
-                _ => db.session().await?,
+                _ => db.session_for(i).await?,
             };
             // SQLite has no server ids; its instances are told apart by their number.
             ids.push(session.server_id().await?.unwrap_or(i as i64 + 1));

@@ -269,6 +269,21 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
         }
     }
 
+    /// On a multi-primary cluster: the next choice waits until every node has applied every
+    /// commit (a conflict across nodes does not block; it is decided when a node applies
+    /// the other's write set). A node that never catches up stalls the cluster.
+    async fn settle_replicas(&mut self) -> Result<(), Halt> {
+        match self.probe.settle_replicas().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Halt::Stuck(
+                "the cluster stalled: a node did not apply another node's commit (its applier waits behind a local lock)".into(),
+            )),
+            Err(failure) => Err(Halt::Stuck(format!(
+                "the cluster's nodes could not be asked whether they applied every commit: {failure}"
+            ))),
+        }
+    }
+
     /// Waits until every instance is at its gate with a statement another could notice,
     /// blocked, parked or finished.
     async fn settle(&mut self) -> Result<(), Halt> {
@@ -293,7 +308,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                         self.go(i);
                         continue;
                     }
-                    None => return Ok(()),
+                    None => return self.settle_replicas().await,
                 }
             }
             let wait = match unconfirmed.is_empty() {

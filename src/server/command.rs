@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use super::state::AppState;
 use super::{SHUTDOWN_GRACE, spawn};
 use crate::engines::{self, Backend, Location, OpenOptions, PoolerRequest, Provisioned, Throwaway};
-use crate::model::{Engine, Replication};
+use crate::model::{Cluster, Engine};
 use crate::signals::shutdown_signal;
 
 /// A serve run, as the command line and the environment configured it.
@@ -26,8 +26,8 @@ pub struct ServeConfig {
     pub retry: u32,
     /// A throwaway pooler to start in front of the throwaway cluster.
     pub pooler: Option<PoolerRequest>,
-    /// A throwaway replicated cluster to start instead of a single one.
-    pub replicated: Option<Replication>,
+    /// A throwaway cluster to start instead of a single server.
+    pub cluster: Option<Cluster>,
 }
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
@@ -49,7 +49,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<u8> {
         config.location.clone(),
         config.open.durability,
         config.pooler,
-        config.replicated,
+        config.cluster,
     );
     let mut provisioned = tokio::select! {
         provisioned = provision => provisioned?,

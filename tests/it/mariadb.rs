@@ -158,6 +158,7 @@ async fn a_mariadb_session_idle_in_transaction_is_seen_then_cleared() {
     let db = counter::engines::mariadb::connect(
         &options,
         None,
+        None,
         &counter::engines::OpenOptions::new(Isolation::RepeatableRead, 2),
     )
     .await

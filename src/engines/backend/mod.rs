@@ -115,9 +115,13 @@ impl Backend {
                 )
                 .await?,
             ),
-            Location::Mariadb { options, scripts } => {
-                Db::Mariadb(mariadb::connect(options, scripts.as_deref(), open).await?)
-            }
+            Location::Mariadb {
+                options,
+                scripts,
+                galera,
+            } => Db::Mariadb(
+                mariadb::connect(options, scripts.as_deref(), galera.as_ref(), open).await?,
+            ),
             Location::Sqlite(path) => Db::Sqlite(sqlite::connect(path, open).await?),
         };
         let mut methods = MethodContext::new(open.think);

@@ -9,6 +9,12 @@
 //! So the probe reads them at most every [`LAG`], as one snapshot of every transaction's state
 //! and every lock wait, and trusts a snapshot only when it was taken after the schedule's last
 //! change; until then a row-lock wait is [`Wait::Unsure`] and the explorer asks again.
+//!
+//! On a Galera cluster the probe has a connection to every node: a session's id says its node
+//! ([`super::galera::node_of`]), each node's tables are read on that node, and before each
+//! choice of a schedule it waits until every node has applied every commit
+//! ([`BlockingProbe::settle_replicas`]): a conflict across nodes does not block, it is decided
+//! when the write set is applied, so the next choice must come after that.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +22,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{ConnectOptions, Connection};
 
 use super::errors;
+use super::galera::{APPLY_PATIENCE, NODE_ID_STRIDE, node_of, nodes};
 use crate::engines::blocking::{BlockingProbe, Wait};
 use crate::model::DbFailure;
 
@@ -24,7 +31,8 @@ use crate::model::DbFailure;
 pub const LAG: Duration = Duration::from_millis(120);
 
 pub struct MariaProbe {
-    conn: MySqlConnection,
+    /// One per node (one on a single server), the first node first.
+    conns: Vec<MySqlConnection>,
     changed: Instant,
     /// When InnoDB's tables were last read, and what they said.
     snapshot: Option<Snapshot>,
@@ -46,10 +54,14 @@ struct Snapshot {
 }
 
 impl MariaProbe {
-    pub async fn connect(options: &MySqlConnectOptions) -> Result<MariaProbe, DbFailure> {
-        let conn = options.connect().await.map_err(|e| errors::classify(&e))?;
+    /// Connects to every node at `nodes` (one on a single server).
+    pub async fn connect(nodes: &[MySqlConnectOptions]) -> Result<MariaProbe, DbFailure> {
+        let mut conns = Vec::with_capacity(nodes.len());
+        for options in nodes {
+            conns.push(options.connect().await.map_err(|e| errors::classify(&e))?);
+        }
         Ok(MariaProbe {
-            conn,
+            conns,
             changed: Instant::now(),
             snapshot: None,
             last_read: Instant::now(),
@@ -58,7 +70,9 @@ impl MariaProbe {
     }
 
     pub async fn close(self) {
-        let _ = self.conn.close().await;
+        for conn in self.conns {
+            let _ = conn.close().await;
+        }
     }
 }
 
@@ -76,22 +90,32 @@ impl MariaProbe {
         }
         let taken = Instant::now();
         self.last_read = taken;
-        let waiting: Vec<i64> = sqlx::query_scalar(
-            "SELECT CAST(trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_TRX \
-             WHERE trx_state = 'LOCK WAIT'",
-        )
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(|e| errors::classify(&e))?;
-        let waits_for: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT CAST(r.trx_mysql_thread_id AS SIGNED), CAST(b.trx_mysql_thread_id AS SIGNED) \
-             FROM information_schema.INNODB_LOCK_WAITS w \
-             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id",
-        )
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(|e| errors::classify(&e))?;
+        let (mut waiting, mut waits_for) = (Vec::new(), Vec::new());
+        for (node, conn) in self.conns.iter_mut().enumerate() {
+            let on_node = |id: i64| node as i64 * NODE_ID_STRIDE + id;
+            let waiting_here: Vec<i64> = sqlx::query_scalar(
+                "SELECT CAST(trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_TRX \
+                 WHERE trx_state = 'LOCK WAIT'",
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| errors::classify(&e))?;
+            let waits_here: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT CAST(r.trx_mysql_thread_id AS SIGNED), CAST(b.trx_mysql_thread_id AS SIGNED) \
+                 FROM information_schema.INNODB_LOCK_WAITS w \
+                 JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+                 JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id",
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| errors::classify(&e))?;
+            waiting.extend(waiting_here.into_iter().map(on_node));
+            waits_for.extend(
+                waits_here
+                    .into_iter()
+                    .map(|(w, h)| (on_node(w), on_node(h))),
+            );
+        }
         self.snapshot = Some(Snapshot {
             taken,
             waiting,
@@ -105,10 +129,12 @@ impl MariaProbe {
 impl BlockingProbe for MariaProbe {
     async fn waits(&mut self, who: i64, ours: &[i64]) -> Result<Wait, DbFailure> {
         // The process list is live: a table or named lock wait is certain when seen.
+        let (node, connection) = node_of(who);
+        let conn = self.conns.get_mut(node).ok_or_else(|| unknown_node(who))?;
         let state: Option<Option<String>> =
             sqlx::query_scalar("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?")
-                .bind(who)
-                .fetch_optional(&mut self.conn)
+                .bind(connection)
+                .fetch_optional(conn)
                 .await
                 .map_err(|e| errors::classify(&e))?;
         let Some(state) = state else {
@@ -165,9 +191,11 @@ impl BlockingProbe for MariaProbe {
     }
 
     async fn cancel(&mut self, who: i64) -> Result<(), DbFailure> {
-        let kill = format!("KILL QUERY {who}");
+        let (node, connection) = node_of(who);
+        let conn = self.conns.get_mut(node).ok_or_else(|| unknown_node(who))?;
+        let kill = format!("KILL QUERY {connection}");
         sqlx::raw_sql(sqlx::AssertSqlSafe(kill))
-            .execute(&mut self.conn)
+            .execute(conn)
             .await
             .map(drop)
             .map_err(|e| errors::classify(&e))
@@ -180,4 +208,21 @@ impl BlockingProbe for MariaProbe {
     fn lag(&self) -> Duration {
         LAG
     }
+
+    async fn settle_replicas(&mut self) -> Result<bool, DbFailure> {
+        if self.conns.len() < 2 {
+            return Ok(true);
+        }
+        let mut conns: Vec<&mut MySqlConnection> = self.conns.iter_mut().collect();
+        let applied = nodes::wait_applied(&mut conns, APPLY_PATIENCE).await;
+        applied.map_err(|e| errors::classify(&e))
+    }
+}
+
+/// A session id naming a node the probe has no connection to: a harness error.
+fn unknown_node(who: i64) -> DbFailure {
+    DbFailure::ours(
+        crate::model::ErrorClass::Internal,
+        format!("session {who} is on a node the probe does not know"),
+    )
 }

@@ -38,6 +38,26 @@ pub const TABLE: ErrorTable = ErrorTable {
     label: "",
 };
 
+/// The table of a session on a Galera node whose increments are spread over the nodes. There
+/// ER_LOCK_DEADLOCK (1213) is, as a rule, no cycle of lock waits: a transaction on another
+/// node got its write set certified first, and this one's failed certification at COMMIT or
+/// was aborted by the applier while it held a lock (a "brute-force abort"). Either way the
+/// later writer of the row lost to the earlier committer, as a serialization failure does
+/// (the SQLSTATE is 40001): it is classified so, with its code kept.
+pub const CLUSTER_TABLE: ErrorTable = ErrorTable {
+    code_of,
+    sqlstate_of,
+    class_of: class_on_cluster,
+    label: "",
+};
+
+fn class_on_cluster(code: &str) -> ErrorClass {
+    match code {
+        "ER_LOCK_DEADLOCK" => rejected(Refusal::Serialization, true),
+        _ => class_of(code),
+    }
+}
+
 pub fn classify(err: &sqlx::Error) -> DbFailure {
     TABLE.classify(err)
 }

@@ -11,6 +11,7 @@ pub mod session;
 mod url;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Executor, MySqlPool};
@@ -20,6 +21,7 @@ use super::errors::ErrorTable;
 use super::reads::ReadSql;
 use super::shared::{DbError, settle};
 use crate::model::{DbFailure, Engine, Isolation, MethodId};
+use galera::NodePools;
 pub use open::connect;
 pub use server::{LocalMariaDb, find_binaries};
 use session::MariaSession;
@@ -67,18 +69,31 @@ pub struct MariaDatabase {
     pub scripts: Option<(MySqlPool, (String, bool))>,
     /// How long method 6's `GET_LOCK` waits, in whole seconds.
     pub lock_wait_s: i64,
+    /// On a Galera cluster: a pool on every node, where the increments run (`pool` is then
+    /// the first node's, with causal reads, for the API's reads and resets).
+    pub galera: Option<Arc<NodePools>>,
 }
 
 impl MariaDatabase {
-    /// A session on a pooled connection, for one attempt of an increment.
-    pub async fn session(&self) -> Result<MariaSession, DbFailure> {
-        let conn = self.pool.acquire().await;
+    /// A session on a pooled connection, for one attempt of an increment; on a Galera
+    /// cluster on the node its placement says (`instance`: a schedule's instance's own).
+    pub async fn session_on(&self, instance: Option<usize>) -> Result<MariaSession, DbFailure> {
+        let (pool, on_node) = match &self.galera {
+            Some(nodes) => nodes.pick(instance),
+            None => (&self.pool, galera::OnNode::SINGLE),
+        };
+        let conn = pool.acquire().await;
         let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
         Ok(MariaSession::new(
             conn,
+            on_node,
             self.next_transaction,
             self.lock_wait_s,
         ))
+    }
+
+    pub async fn session(&self) -> Result<MariaSession, DbFailure> {
+        self.session_on(None).await
     }
 
     /// A session for a user's script: on the scripts' pool (their account), its statements
@@ -89,15 +104,35 @@ impl MariaDatabase {
         };
         let conn = scripts.acquire().await;
         let conn = conn.map_err(|err| errors::classify(&err).before_sending())?;
-        let session = MariaSession::new(conn, self.next_transaction, self.lock_wait_s);
+        let on_node = galera::OnNode::SINGLE;
+        let session = MariaSession::new(conn, on_node, self.next_transaction, self.lock_wait_s);
         Ok(session.killed_through(self.pool.clone()))
     }
 
     /// Sessions sleeping inside an open InnoDB transaction after `patience`: MariaDB's "idle
     /// in transaction".
+    /// On a Galera cluster, on every node.
     pub async fn settle_idle_in_transaction(&self, patience: Duration) -> Result<i64, DbFailure> {
-        let idle = settle(patience, || idle_in_transaction(&self.pool)).await;
-        idle.map_err(|e| errors::classify(&e))
+        let pools = match &self.galera {
+            Some(nodes) => nodes.all(),
+            None => std::slice::from_ref(&self.pool),
+        };
+        let idle = settle(patience, || async {
+            let mut idle = 0;
+            for pool in pools {
+                idle += idle_in_transaction(pool).await?;
+            }
+            Ok(idle)
+        });
+        idle.await.map_err(|e| errors::classify(&e))
+    }
+
+    /// The pools every node's storage is reached through (one without a cluster).
+    fn node_pools(&self) -> &[MySqlPool] {
+        match &self.galera {
+            Some(nodes) => nodes.all(),
+            None => std::slice::from_ref(&self.pool),
+        }
     }
 }
 
@@ -116,12 +151,28 @@ impl Database for MariaDatabase {
         MariaDatabase::session(self).await
     }
 
+    async fn session_for(&self, instance: usize) -> Result<MariaSession, DbFailure> {
+        self.session_on(Some(instance)).await
+    }
+
+    async fn settle_replicas(&self) -> Result<bool, DbFailure> {
+        match &self.galera {
+            Some(nodes) => nodes.wait_applied().await.map_err(|e| errors::classify(&e)),
+            None => Ok(true),
+        }
+    }
+
     async fn script_session(&self) -> Result<MariaSession, DbFailure> {
         MariaDatabase::script_session(self).await
     }
 
     async fn probe(&self) -> Result<blocking::MariaProbe, DbFailure> {
-        blocking::MariaProbe::connect(&self.pool.connect_options()).await
+        let nodes: Vec<_> = self
+            .node_pools()
+            .iter()
+            .map(|pool| (*pool.connect_options()).clone())
+            .collect();
+        blocking::MariaProbe::connect(&nodes).await
     }
 
     fn pool(&self) -> &MySqlPool {
@@ -153,6 +204,9 @@ impl Database for MariaDatabase {
         if let Some((scripts, _)) = &self.scripts {
             scripts.close().await;
         }
+        if let Some(nodes) = &self.galera {
+            nodes.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -166,24 +220,15 @@ impl Database for MariaDatabase {
     /// the wait would last as long (tried: `max_statement_time` ends it quietly, so the history
     /// is asked afterwards). It needs SUPER: a `--database-url` account may lack it (1227).
     async fn forget_deleted(&self) -> Result<bool, DbFailure> {
-        let waited = sqlx::query(
-            "SET STATEMENT max_statement_time = 2 FOR SET GLOBAL innodb_max_purge_lag_wait = 0",
-        )
-        .execute(&self.pool)
-        .await;
-        match waited {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(err)) if errors::number_of(err.as_ref()) == Some(1227) => {
-                return Ok(false);
-            }
-            Err(err) => return Err(errors::classify(&err)),
+        // On a cluster every node purges its own history, once it has applied the delete.
+        if !self.settle_replicas().await? {
+            return Ok(false);
         }
-        let history: (String, String) =
-            sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|err| errors::classify(&err))?;
-        Ok(history.1 == "0")
+        let mut purged = true;
+        for pool in self.node_pools() {
+            purged &= forget_deleted_on(pool).await?;
+        }
+        Ok(purged)
     }
 
     fn summary(&self, method: MethodId) -> &'static str {
@@ -193,6 +238,28 @@ impl Database for MariaDatabase {
             _ => crate::methods::summary(method),
         }
     }
+}
+
+/// See [`Database::forget_deleted`]: `innodb_max_purge_lag_wait = 0` on the server of `pool`.
+async fn forget_deleted_on(pool: &MySqlPool) -> Result<bool, DbFailure> {
+    let waited = sqlx::query(
+        "SET STATEMENT max_statement_time = 2 FOR SET GLOBAL innodb_max_purge_lag_wait = 0",
+    )
+    .execute(pool)
+    .await;
+    match waited {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(err)) if errors::number_of(err.as_ref()) == Some(1227) => {
+            return Ok(false);
+        }
+        Err(err) => return Err(errors::classify(&err)),
+    }
+    let history: (String, String) =
+        sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
+            .fetch_one(pool)
+            .await
+            .map_err(|err| errors::classify(&err))?;
+    Ok(history.1 == "0")
 }
 
 /// Sessions on this database sleeping inside an open InnoDB transaction, other than the
@@ -208,10 +275,11 @@ pub async fn idle_in_transaction(pool: &MySqlPool) -> Result<i64, sqlx::Error> {
     .await
 }
 
-/// Creates the `counter` database on a fresh throwaway server.
-pub async fn create_database(server: &LocalMariaDb) -> Result<(), DbError> {
+/// Creates the `counter` database on a fresh throwaway server, whose root account `server`
+/// logs in as.
+pub async fn create_database(server: &sqlx::mysql::MySqlConnectOptions) -> Result<(), DbError> {
     use sqlx::ConnectOptions;
-    let admin = server.connect_options().database("mysql");
+    let admin = server.clone().database("mysql");
     let mut conn = admin.connect().await?;
     conn.execute("CREATE DATABASE counter").await?;
     Ok(())

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{Executor, MySqlPool};
 
+use std::sync::Arc;
+
+use super::galera::{GALERA_SETTINGS, NodePools, Nodes};
 use super::script_user::{self, ScriptLogin};
 use super::{MariaDatabase, session};
 use crate::engines::options::{EngineOption, OpenOptions};
@@ -70,9 +73,15 @@ fn set_option(option: EngineOption) -> &'static str {
 
 /// Opens the pool: every connection gets the run's level (scope `session`) and the engine
 /// options; migrations; what the server says about its level, version and settings.
+///
+/// On a Galera cluster (`galera`) the increments get a pool on every node, and the run's own
+/// pool (the migrations, the API's reads and resets) is on the first node with causal reads
+/// (`wsrep_sync_wait`): a count read there waits until the node has applied every commit the
+/// cluster made before the read, wherever it was made.
 pub async fn connect(
     options: &MySqlConnectOptions,
     scripts: Option<&ScriptLogin>,
+    galera: Option<&Arc<Nodes>>,
     open: &OpenOptions,
 ) -> Result<MariaDatabase, DbError> {
     let mut on_connect: Vec<String> = open
@@ -100,8 +109,27 @@ pub async fn connect(
         }
         IsolationScope::Transaction => Some(set_next_level(open.isolation)),
     };
-    let pool = open_pool(options, on_connect.clone(), open.pool_size).await?;
+    let (pool, galera) = match galera {
+        None => (
+            open_pool(options, on_connect.clone(), open.pool_size).await?,
+            None,
+        ),
+        Some(nodes) => {
+            let mut causal = on_connect.clone();
+            causal.push(CAUSAL_READS.to_string());
+            let pool = open_pool(options, causal, open.pool_size).await?;
+            let mut pools = Vec::new();
+            for node in &nodes.options {
+                pools.push(open_pool(node, on_connect.clone(), open.pool_size).await?);
+            }
+            (pool, Some(Arc::new(NodePools::new(pools, nodes.placement))))
+        }
+    };
     migrator(Engine::Mariadb).run(&pool).await?;
+    if let Some(nodes) = &galera {
+        // The tables exist on every node before an increment runs on one.
+        nodes.wait_applied().await?;
+    }
     // A user's script runs on connections of its own, as its account.
     let scripts = match (&open.script, scripts) {
         (Some(_), login) => {
@@ -137,8 +165,13 @@ pub async fn connect(
     Ok(MariaDatabase {
         lock_wait_s,
         scripts,
-        settings: settings(&pool).await,
+        settings: settings(
+            galera.as_ref().map_or(&pool, |nodes| nodes.first()),
+            galera.as_deref(),
+        )
+        .await,
         pool,
+        galera,
         isolation: open.isolation,
         next_transaction,
         effective_isolation: effective,
@@ -147,11 +180,28 @@ pub async fn connect(
     })
 }
 
+/// Every statement of the run's own pool on a Galera cluster waits until its node has applied
+/// what the cluster committed before it (1 reads, 2 updates and deletes, 4 inserts, 8 the
+/// rest).
+const CAUSAL_READS: &str = "SET SESSION wsrep_sync_wait = 15";
+
 /// How InnoDB flushes its log at commit, and whether a repeatable read write of a row changed
-/// since the snapshot is refused; a variable the server does not have is left out.
-async fn settings(pool: &MySqlPool) -> BTreeMap<String, String> {
+/// since the snapshot is refused; on a Galera cluster (`galera`), also the settings that
+/// change its verdicts. A variable the server does not have is left out.
+async fn settings(pool: &MySqlPool, galera: Option<&NodePools>) -> BTreeMap<String, String> {
     let mut settings = BTreeMap::new();
-    for (name, query) in [
+    let cluster: &[(&str, &str)] = match galera {
+        Some(nodes) => {
+            settings.insert("galera_nodes".to_string(), nodes.len().to_string());
+            settings.insert(
+                "galera_placement".to_string(),
+                nodes.placement.name().to_string(),
+            );
+            &GALERA_SETTINGS
+        }
+        None => &[],
+    };
+    for &(name, query) in [
         (
             "innodb_flush_log_at_trx_commit",
             "SELECT CAST(@@innodb_flush_log_at_trx_commit AS CHAR)",
@@ -160,7 +210,10 @@ async fn settings(pool: &MySqlPool) -> BTreeMap<String, String> {
             "innodb_snapshot_isolation",
             "SELECT IF(@@innodb_snapshot_isolation, 'on', 'off')",
         ),
-    ] {
+    ]
+    .iter()
+    .chain(cluster)
+    {
         if let Ok(value) = sqlx::query_scalar::<_, String>(query).fetch_one(pool).await {
             settings.insert(name.to_string(), value);
         }

@@ -7,7 +7,6 @@
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
 
-use super::LocalMariaDb;
 use crate::engines::shared::DbError;
 
 /// The user counter makes for scripts on its throwaway server.
@@ -22,20 +21,18 @@ pub struct ScriptLogin {
     pub made_here: bool,
 }
 
-/// Makes [`SCRIPT_USER`] on the throwaway server; its login (through the same socket).
-pub async fn create(server: &LocalMariaDb) -> Result<ScriptLogin, DbError> {
+/// Makes [`SCRIPT_USER`] on the throwaway server whose root account `server` logs in as; its
+/// login (through the same socket).
+pub async fn create(server: &MySqlConnectOptions) -> Result<ScriptLogin, DbError> {
     let password = crate::engines::postgres::cluster::random_password()?;
     assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
-    let admin = server.connect_options().database("mysql");
+    let admin = server.clone().database("mysql");
     let mut conn = admin.connect().await?;
     // A password of our own, checked above.
     let create = format!("CREATE USER '{SCRIPT_USER}'@'localhost' IDENTIFIED BY '{password}'");
     conn.execute(AssertSqlSafe(create)).await?;
     Ok(ScriptLogin {
-        options: server
-            .connect_options()
-            .username(SCRIPT_USER)
-            .password(&password),
+        options: server.clone().username(SCRIPT_USER).password(&password),
         made_here: true,
     })
 }

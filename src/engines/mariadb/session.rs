@@ -16,6 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Executor, MySql, MySqlPool};
 
 use super::errors::{self, DUPLICATE_ENTRY};
+use super::galera::OnNode;
 use crate::engines::wire::{ServerIdQuery, Tx, Wire, pooled_link, session_through_wire};
 use crate::methods::script::lex::ScriptDialect;
 use crate::methods::{Canceller, Guard, Inserted, Read, Session};
@@ -84,14 +85,17 @@ pub struct MariaSession {
 pub const DEFAULT_LOCK_WAIT_S: i64 = 10;
 
 impl MariaSession {
+    /// `on_node`: how to ask the connection's id (on a Galera cluster, with its node in it)
+    /// and read its errors.
     pub fn new(
         conn: PoolConnection<MySql>,
+        on_node: OnNode,
         next_transaction: Option<&'static str>,
         lock_wait_s: i64,
     ) -> MariaSession {
-        let ask = ServerIdQuery::Ask("SELECT CAST(CONNECTION_ID() AS SIGNED)");
+        let ask = ServerIdQuery::Ask(on_node.id_query);
         // Asked after each statement of a user's script; it opens no InnoDB read view.
-        let wire = Wire::new(conn, &errors::TABLE, "START TRANSACTION", ask)
+        let wire = Wire::new(conn, on_node.errors, "START TRANSACTION", ask)
             .reporting_by("SELECT CAST(@@in_transaction AS SIGNED)");
         MariaSession {
             wire,
@@ -303,7 +307,7 @@ impl Session for MariaSession {
         Some(Arc::new(move || {
             let pool = pool.clone();
             Box::pin(async move {
-                // The id is the server's own integer.
+                // The id is the server's own integer (a script runs on the first node).
                 let kill = format!("KILL QUERY {id}");
                 if let Err(err) = pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(kill))).await {
                     tracing::warn!(%err, id, "could not cancel a script's statement");

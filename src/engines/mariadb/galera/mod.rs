@@ -11,6 +11,7 @@
 
 mod netns;
 pub mod nodes;
+mod pools;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,11 +19,52 @@ use std::time::{Duration, Instant};
 use sqlx::mysql::MySqlConnectOptions;
 
 use super::server::{self, Binaries, find_binaries};
+use crate::engines::errors::ErrorTable;
 use crate::engines::options::Durability;
 use crate::engines::supervise::{
     RunAs, StopPlan, Supervised, ThrowawayError, make_private, run_as,
 };
+use crate::model::Placement;
 pub use netns::NetNamespace;
+pub use pools::{APPLY_PATIENCE, NodePools};
+
+/// The cluster settings that change verdicts, as each is read (besides InnoDB's flush at
+/// commit, which every MariaDB run records): how often an autocommit statement that failed
+/// certification is retried silently, whether reads wait for the node to catch up, whether
+/// `LOCK TABLES` is turned into a transaction.
+pub const GALERA_SETTINGS: [(&str, &str); 3] = [
+    (
+        "wsrep_retry_autocommit",
+        "SELECT CAST(@@wsrep_retry_autocommit AS CHAR)",
+    ),
+    ("wsrep_sync_wait", "SELECT CAST(@@wsrep_sync_wait AS CHAR)"),
+    (
+        "wsrep_convert_LOCK_to_trx",
+        "SELECT IF(@@wsrep_convert_LOCK_to_trx, 'on', 'off')",
+    ),
+];
+
+/// Where a Galera cluster's nodes are, and which one each increment runs on.
+#[derive(Debug, Clone)]
+pub struct Nodes {
+    /// Each node's connection options for the `counter` database, the first node first.
+    pub options: Vec<MySqlConnectOptions>,
+    pub placement: Placement,
+}
+
+impl Nodes {
+    /// The cluster in words, for humans (no password is in it: root over sockets).
+    pub fn describe(&self) -> String {
+        format!(
+            "a Galera cluster of {} nodes (increments: {})",
+            self.options.len(),
+            match self.placement {
+                Placement::Same => "all on node 1",
+                Placement::Spread => "round-robin over the nodes",
+            }
+        )
+    }
+}
 
 /// The nodes a throwaway cluster has.
 pub const NODES: usize = 3;
@@ -204,6 +246,22 @@ pub const NODE_ID_QUERIES: [&str; NODES] = [
     "SELECT CAST(1000000000 + CONNECTION_ID() AS SIGNED)",
     "SELECT CAST(2000000000 + CONNECTION_ID() AS SIGNED)",
 ];
+
+/// What a session needs to know of the node it runs on: how to ask its id (the node is in
+/// it), and how to read its errors.
+#[derive(Clone, Copy)]
+pub struct OnNode {
+    pub id_query: &'static str,
+    pub errors: &'static ErrorTable,
+}
+
+impl OnNode {
+    /// A single server's session (or one on the first node, read as on a single server).
+    pub const SINGLE: OnNode = OnNode {
+        id_query: NODE_ID_QUERIES[0],
+        errors: &super::errors::TABLE,
+    };
+}
 
 /// (node, connection id) of a session's id.
 pub fn node_of(id: i64) -> (usize, i64) {

@@ -3,6 +3,7 @@
 //! read there can be stale until it catches up), and the counters that say why a transaction
 //! failed (certification, brute-force abort, replay).
 
+use std::ops::DerefMut;
 use std::time::{Duration, Instant};
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
@@ -97,7 +98,9 @@ pub struct Counters {
 }
 
 /// Reads [`Counters`] on every node through `conns` (one per node, in order).
-pub async fn counters(conns: &mut [MySqlConnection]) -> Result<Counters, sqlx::Error> {
+pub async fn counters<C: DerefMut<Target = MySqlConnection>>(
+    conns: &mut [C],
+) -> Result<Counters, sqlx::Error> {
     let mut counters = Counters::default();
     for conn in conns.iter_mut() {
         counters
@@ -119,8 +122,8 @@ pub async fn counters(conns: &mut [MySqlConnection]) -> Result<Counters, sqlx::E
 /// Waits until every node has committed the same last write set (each applied every commit
 /// any made), for at most `patience`. Returns false when they still differ then: a node's
 /// applier is stuck (behind a local table lock, as `LOCK TABLES` on two nodes does).
-pub async fn wait_applied(
-    conns: &mut [MySqlConnection],
+pub async fn wait_applied<C: DerefMut<Target = MySqlConnection>>(
+    conns: &mut [C],
     patience: Duration,
 ) -> Result<bool, sqlx::Error> {
     let started = Instant::now();
