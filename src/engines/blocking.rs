@@ -41,10 +41,25 @@ pub trait BlockingProbe: Send {
         Duration::ZERO
     }
     /// On a multi-primary cluster: waits until every node has applied every commit any
-    /// made; false when one did not catch up in time (the cluster is stalled). True at once
-    /// on a single server.
-    fn settle_replicas(&mut self) -> impl Future<Output = Result<bool, DbFailure>> + Send {
+    /// made, or (`applier_may_wait`) until a node behind is seen with its applier waiting for
+    /// a lock one of the sessions holds (as a blocked session waits, until that session goes
+    /// on); false when neither came in time (the cluster is stalled). True at once on a
+    /// single server.
+    fn settle_replicas(
+        &mut self,
+        _applier_may_wait: bool,
+    ) -> impl Future<Output = Result<bool, DbFailure>> + Send {
         async { Ok(true) }
+    }
+    /// After [`BlockingProbe::settle_replicas`] said false: restarts the nodes behind, waits
+    /// until the cluster is synced again, and says what it did.
+    fn recover_replicas(&mut self) -> impl Future<Output = Result<String, DbFailure>> + Send {
+        async {
+            Err(DbFailure::ours(
+                crate::model::ErrorClass::Internal,
+                "a single server has no replicas to recover",
+            ))
+        }
     }
 }
 

@@ -72,7 +72,9 @@ pub enum Throwaway {
     Postgres(postgres::LocalCluster),
     Ha(LocalHaCluster),
     Mariadb(mariadb::LocalMariaDb),
-    Galera(mariadb::galera::LocalGalera),
+    /// Shared with the run's recovery, which restarts a stalled node (it holds it weakly:
+    /// dropping this stops the cluster).
+    Galera(Arc<std::sync::Mutex<mariadb::galera::LocalGalera>>),
     Sqlite(sqlite::SqliteFile),
 }
 
@@ -83,7 +85,10 @@ impl Throwaway {
             Throwaway::Postgres(cluster) => cluster.dir().to_path_buf(),
             Throwaway::Ha(cluster) => cluster.dir().to_path_buf(),
             Throwaway::Mariadb(server) => server.dir().to_path_buf(),
-            Throwaway::Galera(cluster) => cluster.dir().to_path_buf(),
+            Throwaway::Galera(cluster) => match cluster.lock() {
+                Ok(cluster) => cluster.dir().to_path_buf(),
+                Err(poisoned) => poisoned.into_inner().dir().to_path_buf(),
+            },
             Throwaway::Sqlite(file) => file.path(),
         }
     }
@@ -253,7 +258,7 @@ async fn provision_galera(
     durability: Durability,
     placement: Placement,
 ) -> Result<Provisioned, DbError> {
-    use mariadb::galera::{LocalGalera, Nodes, nodes};
+    use mariadb::galera::{LocalGalera, Nodes, Recovery, nodes};
     use sqlx::ConnectOptions;
     let started = std::time::Instant::now();
     let start = move || LocalGalera::start(durability);
@@ -271,14 +276,20 @@ async fn provision_galera(
     let mut conns: Vec<&mut sqlx::MySqlConnection> = conns.iter_mut().collect();
     nodes::wait_applied(&mut conns, nodes::SYNC_DEADLINE).await?;
     tracing::info!(
-        "throwaway Galera cluster of {} nodes synced in {:.1} s",
+        "throwaway Galera cluster of {} nodes synced after {:.1} s (removed on exit)",
         options.len(),
         started.elapsed().as_secs_f64()
     );
+    let cluster = Arc::new(std::sync::Mutex::new(cluster));
+    let recovery = Recovery::new(&cluster, admin);
     let location = Location::Mariadb {
         options: Box::new(options[0].clone()),
         scripts: Some(Box::new(scripts)),
-        galera: Some(Arc::new(Nodes { options, placement })),
+        galera: Some(Arc::new(Nodes {
+            options,
+            placement,
+            recovery,
+        })),
     };
     Ok(Provisioned {
         location,

@@ -21,6 +21,9 @@ pub enum InstanceEnd {
     Deadlock { code: String },
     /// Its lock wait timed out on a lock held outside the schedule.
     TimedOut { code: String },
+    /// A multi-primary cluster stalled under it (a node never applied another's commit) and
+    /// was restarted: whether it was applied is unknown.
+    Stalled { cause: String },
     /// Failed in a way that does not say whether it was applied.
     Unknown { cause: String },
     /// An application's request answered not 2xx while its connection heard no database
@@ -42,6 +45,8 @@ pub enum ScheduleClass {
     Deadlock,
     /// Some instance's lock wait timed out on a lock held outside the schedule.
     Timeout,
+    /// The cluster stalled (a node never applied another's commit) and was restarted.
+    Stalled,
     /// Some application's request failed with no database error (a 5xx of its own).
     AppError,
     /// Some instance failed without saying whether it was applied.
@@ -55,12 +60,13 @@ pub enum ScheduleClass {
 }
 
 impl ScheduleClass {
-    pub const ALL: [ScheduleClass; 10] = [
+    pub const ALL: [ScheduleClass; 11] = [
         ScheduleClass::Exact,
         ScheduleClass::ExactAfterWait,
         ScheduleClass::Refused,
         ScheduleClass::Deadlock,
         ScheduleClass::Timeout,
+        ScheduleClass::Stalled,
         ScheduleClass::AppError,
         ScheduleClass::Unknown,
         ScheduleClass::Duplicate,
@@ -75,6 +81,7 @@ impl ScheduleClass {
             ScheduleClass::Refused => "refused",
             ScheduleClass::Deadlock => "deadlock",
             ScheduleClass::Timeout => "timeout",
+            ScheduleClass::Stalled => "cluster stalled",
             ScheduleClass::AppError => "app error",
             ScheduleClass::Unknown => "unknown",
             ScheduleClass::Duplicate => "duplicate counts",
@@ -91,6 +98,7 @@ impl ScheduleClass {
             ScheduleClass::Refused => "refused",
             ScheduleClass::Deadlock => "deadlock",
             ScheduleClass::Timeout => "timeout",
+            ScheduleClass::Stalled => "stalled",
             ScheduleClass::AppError => "app_error",
             ScheduleClass::Unknown => "unknown",
             ScheduleClass::Duplicate => "duplicate",
@@ -133,7 +141,9 @@ impl ScheduleClass {
             .filter(|end| {
                 matches!(
                     end,
-                    InstanceEnd::Unknown { .. } | InstanceEnd::ApplicationError { .. }
+                    InstanceEnd::Unknown { .. }
+                        | InstanceEnd::ApplicationError { .. }
+                        | InstanceEnd::Stalled { .. }
                 )
             })
             .count() as i64;
@@ -160,6 +170,8 @@ impl ScheduleClass {
             ScheduleClass::Unknown
         } else if has(|end| matches!(end, InstanceEnd::ApplicationError { .. })) {
             ScheduleClass::AppError
+        } else if has(|end| matches!(end, InstanceEnd::Stalled { .. })) {
+            ScheduleClass::Stalled
         } else if has(|end| matches!(end, InstanceEnd::TimedOut { .. })) {
             ScheduleClass::Timeout
         } else if has(|end| matches!(end, InstanceEnd::Deadlock { .. })) {

@@ -90,6 +90,10 @@ pub struct ScheduleCell {
     pub cut_by_switches: u64,
     /// Schedules not run because the cell reached `--max-schedules`.
     pub cut_by_cap: u64,
+    /// Schedules not run because a multi-primary cluster stalled in one (the stall is the
+    /// cell's verdict; each further one would cost a node's restart).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cut_by_stall: u64,
     /// Schedules that could not follow their choices (the database took another turn).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diverged: Vec<String>,
@@ -117,6 +121,10 @@ pub struct CellRace {
     pub verdict: Verdict,
     /// The whole of it in words (answers, refusals heard, overlap).
     pub summary: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn two_sessions() -> u32 {

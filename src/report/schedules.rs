@@ -84,6 +84,12 @@ pub fn classes_table(result: &SchedulesResult, markdown: bool) -> String {
         if cell.cut_by_cap > 0 {
             counted.push_str(&format!(", {} over the cap", cell.cut_by_cap));
         }
+        if cell.cut_by_stall > 0 {
+            counted.push_str(&format!(
+                ", {} not run after the cluster stalled",
+                cell.cut_by_stall
+            ));
+        }
         table.add_row(vec![
             cell.isolation.sql_name().to_string(),
             format!("{} {}", cell.method, cell.method_name),

@@ -17,7 +17,7 @@ fn colour(class: ScheduleClass) -> &'static str {
     match class {
         ScheduleClass::Exact | ScheduleClass::ExactAfterWait => "#2e7d32",
         ScheduleClass::Refused => "#ef6c00",
-        ScheduleClass::Deadlock | ScheduleClass::Timeout => "#6a1b9a",
+        ScheduleClass::Deadlock | ScheduleClass::Timeout | ScheduleClass::Stalled => "#6a1b9a",
         ScheduleClass::AppError | ScheduleClass::Unknown => "#616161",
         ScheduleClass::Duplicate | ScheduleClass::Extra | ScheduleClass::Lost => "#c62828",
     }

@@ -22,6 +22,7 @@ mod record;
 mod replayed;
 mod run;
 mod stalled;
+mod summary;
 mod tree;
 
 use std::collections::BTreeMap;
@@ -220,8 +221,10 @@ async fn explore_level(
             let explored = backend.with_database(cell).await?;
             let classes = explored.classes;
             // A schedule whose replay did not follow its choices is left out: no proof then.
-            let cut =
-                explored.cut_by_switches + explored.cut_by_cap + explored.diverged.len() as u64;
+            let cut = explored.cut_by_switches
+                + explored.cut_by_cap
+                + explored.cut_by_stall
+                + explored.diverged.len() as u64;
             let Some((verdict, worst)) = cell_verdict(&classes, cut) else {
                 continue;
             };
@@ -237,6 +240,7 @@ async fn explore_level(
                 classes,
                 cut_by_switches: explored.cut_by_switches,
                 cut_by_cap: explored.cut_by_cap,
+                cut_by_stall: explored.cut_by_stall,
                 diverged: explored.diverged,
                 schedules: explored.schedules,
                 elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,

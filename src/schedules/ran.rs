@@ -48,6 +48,9 @@ pub(super) struct Ran {
     pub diverged: Option<String>,
     /// Set when the run got stuck and was stopped.
     pub stuck: Option<String>,
+    /// Set when the stop was a multi-primary cluster that stalled (a node never applied
+    /// another's commit): why, and how the cluster was brought back.
+    pub stalled: Option<String>,
 }
 
 impl Ran {

@@ -48,6 +48,8 @@ pub(super) struct Runner<'p, P: BlockingProbe> {
 /// Something that ended the run early.
 pub(super) enum Halt {
     Stuck(String),
+    /// A multi-primary cluster's node did not apply another's commit in time.
+    Stalled(String),
 }
 
 impl<'p, P: BlockingProbe> Runner<'p, P> {
@@ -83,8 +85,8 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
     pub async fn run(mut self, prefix: &[usize]) -> Ran {
         let mut diverged = None;
         let stuck = loop {
-            if let Err(Halt::Stuck(why)) = self.settle().await {
-                break Some(why);
+            if let Err(halt) = self.settle().await {
+                break Some(halt);
             }
             if self.instances.iter().all(Instance::is_done) {
                 break None;
@@ -93,8 +95,8 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                 .filter(|&i| self.instances[i].is_enabled())
                 .collect();
             if enabled.is_empty() {
-                if let Err(Halt::Stuck(why)) = self.resolve().await {
-                    break Some(why);
+                if let Err(halt) = self.resolve().await {
+                    break Some(halt);
                 }
                 continue;
             }
@@ -118,6 +120,27 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             };
             self.go(chosen);
         };
+        // A statement that made no progress may be a commit waiting behind a node's stuck
+        // applier: the cluster, asked, says whether it stalled.
+        let stuck = match stuck {
+            Some(Halt::Stuck(why)) => match self.settle_replicas(false).await {
+                Err(Halt::Stalled(stalled)) => Some(Halt::Stalled(format!("{why}; {stalled}"))),
+                _ => Some(Halt::Stuck(why)),
+            },
+            other => other,
+        };
+        let (stuck, stalled) = match stuck {
+            None => (None, None),
+            Some(Halt::Stuck(why)) => (Some(why), None),
+            Some(Halt::Stalled(why)) => {
+                // The cluster first: the instances cannot end while a node is stuck.
+                let why = match self.probe.recover_replicas().await {
+                    Ok(done) => format!("{why}; {done}"),
+                    Err(failure) => format!("{why}; it could not be brought back: {failure}"),
+                };
+                (Some(why.clone()), Some(why))
+            }
+        };
         if stuck.is_some() {
             self.unwind().await;
         }
@@ -131,6 +154,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             deadlock_at: self.deadlock_at,
             diverged,
             stuck,
+            stalled,
         };
         for instance in self.instances {
             ran.results.push(instance.result.unwrap_or_else(|| {
@@ -271,13 +295,16 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
 
     /// On a multi-primary cluster: the next choice waits until every node has applied every
     /// commit (a conflict across nodes does not block; it is decided when a node applies
-    /// the other's write set). A node that never catches up stalls the cluster.
-    async fn settle_replicas(&mut self) -> Result<(), Halt> {
-        match self.probe.settle_replicas().await {
+    /// the other's write set), or (`applier_may_wait`) until a node behind is seen with its
+    /// applier waiting for a lock an instance holds. A node that does neither stalls the
+    /// cluster.
+    async fn settle_replicas(&mut self, applier_may_wait: bool) -> Result<(), Halt> {
+        match self.probe.settle_replicas(applier_may_wait).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Halt::Stuck(
-                "the cluster stalled: a node did not apply another node's commit (its applier waits behind a local lock)".into(),
-            )),
+            Ok(false) => Err(Halt::Stalled(format!(
+                "the cluster stalled: a node did not apply another node's commit within {} s (its applier waits behind a local lock)",
+                crate::engines::mariadb::galera::APPLY_PATIENCE.as_secs()
+            ))),
             Err(failure) => Err(Halt::Stuck(format!(
                 "the cluster's nodes could not be asked whether they applied every commit: {failure}"
             ))),
@@ -308,7 +335,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
                         self.go(i);
                         continue;
                     }
-                    None => return self.settle_replicas().await,
+                    None => return self.settle_replicas(true).await,
                 }
             }
             let wait = match unconfirmed.is_empty() {

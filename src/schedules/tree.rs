@@ -9,7 +9,9 @@
 //! - `--max-switches`: an alternative that switches away from an instance that could have
 //!   gone on counts one switch (CHESS's preemption bound);
 //! - after a deadlock nothing is branched: which instance the database picks as the victim is
-//!   not deterministic, so the tree below it is not either.
+//!   not deterministic, so the tree below it is not either;
+//! - after a multi-primary cluster stalled in a schedule, the cell stops: the stall decides its
+//!   verdict, and each further one would cost a node's restart.
 //!
 //! What runs a schedule is an [`Instances`]: the product's own method code on sessions of its
 //! own (`explore.rs`), or an application's requests whose statements arrive through the wire
@@ -60,6 +62,7 @@ pub(super) async fn explore<I: Instances>(
         run: 0,
         cut_by_switches: 0,
         cut_by_cap: 0,
+        cut_by_stall: 0,
         diverged: Vec::new(),
     };
     while let Some((prefix, expected)) = pending.pop() {
@@ -81,6 +84,11 @@ pub(super) async fn explore<I: Instances>(
             explored.diverged.push(diverged.clone());
         }
         explored.keep(instances.record(&ran, after), bounds.keep_all);
+        if ran.stalled.is_some() {
+            // The stall is the cell's verdict already; each further one costs a restart.
+            explored.cut_by_stall = pending.len() as u64;
+            break;
+        }
     }
     Ok(explored)
 }
@@ -94,6 +102,7 @@ pub(super) struct Explored {
     pub run: u64,
     pub cut_by_switches: u64,
     pub cut_by_cap: u64,
+    pub cut_by_stall: u64,
     pub diverged: Vec<String>,
 }
 

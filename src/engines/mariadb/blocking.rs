@@ -22,7 +22,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{ConnectOptions, Connection};
 
 use super::errors;
-use super::galera::{APPLY_PATIENCE, NODE_ID_STRIDE, node_of, nodes};
+use super::galera::{APPLY_PATIENCE, NODE_ID_STRIDE, Recovery, node_of, nodes};
 use crate::engines::blocking::{BlockingProbe, Wait};
 use crate::model::DbFailure;
 
@@ -33,6 +33,10 @@ pub const LAG: Duration = Duration::from_millis(120);
 pub struct MariaProbe {
     /// One per node (one on a single server), the first node first.
     conns: Vec<MySqlConnection>,
+    /// Where they go (to connect again after a node restarted).
+    nodes: Vec<MySqlConnectOptions>,
+    /// A throwaway cluster's: restarts a stalled node.
+    recovery: Option<Recovery>,
     changed: Instant,
     /// When InnoDB's tables were last read, and what they said.
     snapshot: Option<Snapshot>,
@@ -55,13 +59,18 @@ struct Snapshot {
 
 impl MariaProbe {
     /// Connects to every node at `nodes` (one on a single server).
-    pub async fn connect(nodes: &[MySqlConnectOptions]) -> Result<MariaProbe, DbFailure> {
+    pub async fn connect(
+        nodes: &[MySqlConnectOptions],
+        recovery: Option<Recovery>,
+    ) -> Result<MariaProbe, DbFailure> {
         let mut conns = Vec::with_capacity(nodes.len());
         for options in nodes {
             conns.push(options.connect().await.map_err(|e| errors::classify(&e))?);
         }
         Ok(MariaProbe {
             conns,
+            nodes: nodes.to_vec(),
+            recovery,
             changed: Instant::now(),
             snapshot: None,
             last_read: Instant::now(),
@@ -209,13 +218,30 @@ impl BlockingProbe for MariaProbe {
         LAG
     }
 
-    async fn settle_replicas(&mut self) -> Result<bool, DbFailure> {
+    async fn settle_replicas(&mut self, applier_may_wait: bool) -> Result<bool, DbFailure> {
         if self.conns.len() < 2 {
             return Ok(true);
         }
         let mut conns: Vec<&mut MySqlConnection> = self.conns.iter_mut().collect();
-        let applied = nodes::wait_applied(&mut conns, APPLY_PATIENCE).await;
-        applied.map_err(|e| errors::classify(&e))
+        let applied = nodes::settle(&mut conns, APPLY_PATIENCE, applier_may_wait).await;
+        let applied = applied.map_err(|e| errors::classify(&e))?;
+        Ok(applied != nodes::Applied::Behind)
+    }
+
+    async fn recover_replicas(&mut self) -> Result<String, DbFailure> {
+        let Some(recovery) = self.recovery.clone() else {
+            return Err(DbFailure::ours(
+                crate::model::ErrorClass::Internal,
+                "a cluster counter did not start is not restarted",
+            ));
+        };
+        let mut conns: Vec<&mut MySqlConnection> = self.conns.iter_mut().collect();
+        let done = recovery.restart_stalled(&mut conns).await?;
+        // A restarted node's connection is gone: every one is made again.
+        for (conn, options) in self.conns.iter_mut().zip(&self.nodes) {
+            *conn = options.connect().await.map_err(|e| errors::classify(&e))?;
+        }
+        Ok(done)
     }
 }
 

@@ -155,11 +155,12 @@ impl Database for MariaDatabase {
         self.session_on(Some(instance)).await
     }
 
+    /// A stalled node is restarted (see [`galera::Recovery`]): true once synced again.
     async fn settle_replicas(&self) -> Result<bool, DbFailure> {
-        match &self.galera {
-            Some(nodes) => nodes.wait_applied().await.map_err(|e| errors::classify(&e)),
-            None => Ok(true),
+        if let Some(nodes) = &self.galera {
+            nodes.settle().await?;
         }
+        Ok(true)
     }
 
     async fn script_session(&self) -> Result<MariaSession, DbFailure> {
@@ -172,7 +173,8 @@ impl Database for MariaDatabase {
             .iter()
             .map(|pool| (*pool.connect_options()).clone())
             .collect();
-        blocking::MariaProbe::connect(&nodes).await
+        let recovery = self.galera.as_ref().map(|nodes| nodes.recovery.clone());
+        blocking::MariaProbe::connect(&nodes, recovery).await
     }
 
     fn pool(&self) -> &MySqlPool {
@@ -221,9 +223,7 @@ impl Database for MariaDatabase {
     /// is asked afterwards). It needs SUPER: a `--database-url` account may lack it (1227).
     async fn forget_deleted(&self) -> Result<bool, DbFailure> {
         // On a cluster every node purges its own history, once it has applied the delete.
-        if !self.settle_replicas().await? {
-            return Ok(false);
-        }
+        self.settle_replicas().await?;
         let mut purged = true;
         for pool in self.node_pools() {
             purged &= forget_deleted_on(pool).await?;

@@ -122,7 +122,11 @@ pub async fn connect(
             for node in &nodes.options {
                 pools.push(open_pool(node, on_connect.clone(), open.pool_size).await?);
             }
-            (pool, Some(Arc::new(NodePools::new(pools, nodes.placement))))
+            let recovery = nodes.recovery.clone();
+            (
+                pool,
+                Some(Arc::new(NodePools::new(pools, nodes.placement, recovery))),
+            )
         }
     };
     migrator(Engine::Mariadb).run(&pool).await?;

@@ -132,10 +132,17 @@ pub(super) fn mariadbd(
 }
 
 /// Ready when the log says so ("ready for connections": after its state transfer, for a
-/// Galera node that joins).
+/// Galera node that joins), in what it writes from now on (a node started again appends to
+/// the log of its first start).
 pub(super) fn logged_ready(log: &Path) -> impl FnMut() -> bool + use<> {
     let log = log.to_path_buf();
-    move || fs::read_to_string(&log).is_ok_and(|text| text.contains("ready for connections"))
+    let seen = fs::metadata(&log).map_or(0, |meta| meta.len() as usize);
+    move || {
+        fs::read(&log).is_ok_and(|text| {
+            let new = text.get(seen..).unwrap_or_default();
+            String::from_utf8_lossy(new).contains("ready for connections")
+        })
+    }
 }
 
 /// The two programs a throwaway MariaDB needs.

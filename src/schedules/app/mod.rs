@@ -251,7 +251,10 @@ async fn explore_app(
         .await
         .map_err(|failure| anyhow::anyhow!("{}", failure.detail))?;
     // A schedule whose replay did not follow its choices is left out: no proof then.
-    let cut = explored.cut_by_switches + explored.cut_by_cap + explored.diverged.len() as u64;
+    let cut = explored.cut_by_switches
+        + explored.cut_by_cap
+        + explored.cut_by_stall
+        + explored.diverged.len() as u64;
     let Some((mut verdict, worst)) = cell_verdict(&explored.classes, cut) else {
         anyhow::bail!("no schedule ran");
     };
@@ -285,6 +288,7 @@ async fn explore_app(
         classes: explored.classes.clone(),
         cut_by_switches: explored.cut_by_switches,
         cut_by_cap: explored.cut_by_cap,
+        cut_by_stall: explored.cut_by_stall,
         diverged: explored.diverged.clone(),
         schedules: explored.schedules.clone(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -12,6 +12,7 @@
 mod netns;
 pub mod nodes;
 mod pools;
+mod recovery;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use crate::engines::supervise::{
 use crate::model::Placement;
 pub use netns::NetNamespace;
 pub use pools::{APPLY_PATIENCE, NodePools};
+pub use recovery::Recovery;
 
 /// The cluster settings that change verdicts, as each is read (besides InnoDB's flush at
 /// commit, which every MariaDB run records): how often an autocommit statement that failed
@@ -50,6 +52,8 @@ pub struct Nodes {
     /// Each node's connection options for the `counter` database, the first node first.
     pub options: Vec<MySqlConnectOptions>,
     pub placement: Placement,
+    /// How a stalled node is brought back (a throwaway cluster's only).
+    pub recovery: Recovery,
 }
 
 impl Nodes {
@@ -183,14 +187,12 @@ impl LocalGalera {
         self.nodes.iter().map(Supervised::dir).collect()
     }
 
-    /// Sends `signal_number` to node `i`'s mariadbd (a crash: SIGKILL).
-    pub fn signal_node(&self, i: usize, signal_number: i32) {
-        self.nodes[i].signal_all(signal_number);
-    }
-
-    /// Node `i`'s server, after it died, is reaped before it starts again.
-    pub fn forget_dead(&mut self, i: usize) {
+    /// Kills node `i`'s mariadbd (kill -9) and starts it again in its directory: it joins the
+    /// cluster and receives the state it lacks by state transfer. Blocking.
+    pub fn restart_node(&mut self, i: usize) -> Result<(), ThrowawayError> {
+        self.nodes[i].signal_all(libc::SIGKILL);
         self.nodes[i].forget_dead();
+        self.launch(i, false)
     }
 
     /// Stops every node, the last first (the first is the one others joined), and deletes
@@ -223,7 +225,12 @@ fn node_args(i: usize, provider: &str) -> Vec<String> {
         format!("--wsrep-node-name=node{}", i + 1),
         "--wsrep-node-address=127.0.0.1".to_string(),
         format!("--wsrep-node-incoming-address=127.0.0.1:{}", SQL + i as u16),
-        format!("--wsrep-cluster-address=gcomm://127.0.0.1:{first}"),
+        // Every node: a node started again finds the others wherever it is in the list.
+        format!(
+            "--wsrep-cluster-address=gcomm://127.0.0.1:{first},127.0.0.1:{},127.0.0.1:{}",
+            first + 10,
+            first + 20
+        ),
         format!(
             "--wsrep-provider-options=base_port={gcomm};gmcast.listen_addr=tcp://127.0.0.1:{gcomm};ist.recv_addr=127.0.0.1:{};gcache.size=64M",
             gcomm + 1

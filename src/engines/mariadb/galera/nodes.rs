@@ -126,18 +126,63 @@ pub async fn wait_applied<C: DerefMut<Target = MySqlConnection>>(
     conns: &mut [C],
     patience: Duration,
 ) -> Result<bool, sqlx::Error> {
+    let applied = settle(conns, patience, false).await?;
+    Ok(applied == Applied::All)
+}
+
+/// How far the nodes got with the cluster's commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Every node applied every commit.
+    All,
+    /// A node behind waits with its applier for a lock a local session holds (a table lock):
+    /// it goes on once that session lets go, as a session blocked on a single server does.
+    ApplierWaits,
+    /// A node stayed behind for the whole patience, its applier not seen waiting for a lock.
+    Behind,
+}
+
+/// Waits until every node applied every commit, or (when `waits_count`) until each node
+/// behind is seen with its applier waiting for a local lock; for at most `patience`.
+pub async fn settle<C: DerefMut<Target = MySqlConnection>>(
+    conns: &mut [C],
+    patience: Duration,
+    waits_count: bool,
+) -> Result<Applied, sqlx::Error> {
     let started = Instant::now();
     loop {
         let mut seen = Vec::with_capacity(conns.len());
         for conn in conns.iter_mut() {
             seen.push(number(conn, "wsrep_last_committed").await?);
         }
-        if seen.windows(2).all(|pair| pair[0] == pair[1]) {
-            return Ok(true);
+        let newest = seen.iter().copied().max().unwrap_or(0);
+        if seen.iter().all(|&n| n == newest) {
+            return Ok(Applied::All);
+        }
+        if waits_count {
+            let mut all_wait = true;
+            for (conn, &n) in conns.iter_mut().zip(&seen) {
+                all_wait &= n == newest || applier_waits(conn).await?;
+            }
+            if all_wait {
+                return Ok(Applied::ApplierWaits);
+            }
         }
         if started.elapsed() > patience {
-            return Ok(false);
+            return Ok(Applied::Behind);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+/// Whether the node's applier waits for a lock a local session holds (`LOCK TABLES`' metadata
+/// lock: a row lock it would take by aborting the holder instead).
+async fn applier_waits(conn: &mut MySqlConnection) -> Result<bool, sqlx::Error> {
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+         WHERE USER = 'system user' AND STATE LIKE 'Waiting for table metadata lock%'",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(waiting > 0)
 }

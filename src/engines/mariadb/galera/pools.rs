@@ -4,15 +4,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sqlx::MySqlPool;
+use sqlx::{MySqlConnection, MySqlPool};
 
-use super::{NODE_ID_QUERIES, OnNode, nodes};
+use super::{NODE_ID_QUERIES, OnNode, Recovery, nodes};
 use crate::engines::mariadb::errors;
+use crate::model::DbFailure;
 use crate::model::Placement;
 
 /// How long every node may take to apply the cluster's last commit before the cluster is
 /// said to be stalled (an applier waiting behind a local table lock never catches up).
-pub const APPLY_PATIENCE: Duration = Duration::from_secs(10);
+pub const APPLY_PATIENCE: Duration = Duration::from_secs(5);
 
 /// One pool per node, the first node first.
 #[derive(Debug)]
@@ -21,14 +22,16 @@ pub struct NodePools {
     pub placement: Placement,
     /// The next node of the round-robin (`spread`).
     next: AtomicUsize,
+    pub recovery: Recovery,
 }
 
 impl NodePools {
-    pub fn new(pools: Vec<MySqlPool>, placement: Placement) -> NodePools {
+    pub fn new(pools: Vec<MySqlPool>, placement: Placement, recovery: Recovery) -> NodePools {
         NodePools {
             pools,
             placement,
             next: AtomicUsize::new(0),
+            recovery,
         }
     }
 
@@ -79,6 +82,23 @@ impl NodePools {
             conns.push(pool.acquire().await?);
         }
         nodes::wait_applied(&mut conns, APPLY_PATIENCE).await
+    }
+
+    /// Waits until every node has applied every commit; a node that does not catch up in
+    /// time is restarted (see [`Recovery`]), and the cluster is used once synced again.
+    pub async fn settle(&self) -> Result<(), DbFailure> {
+        let mut conns = Vec::with_capacity(self.pools.len());
+        for pool in &self.pools {
+            conns.push(pool.acquire().await.map_err(|e| errors::classify(&e))?);
+        }
+        let mut conns: Vec<&mut MySqlConnection> = conns.iter_mut().map(|c| &mut **c).collect();
+        let applied = nodes::wait_applied(&mut conns, APPLY_PATIENCE).await;
+        if applied.map_err(|e| errors::classify(&e))? {
+            return Ok(());
+        }
+        let done = self.recovery.restart_stalled(&mut conns).await?;
+        tracing::warn!("the Galera cluster stalled between runs: {done}");
+        Ok(())
     }
 
     pub async fn close(&self) {
