@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{BehaviourArgs, EngineChoice, HammerArgs, MatrixArgs, MethodChoice, ServeArgs, env};
-use crate::engines::{self, Durability, EngineOption, Location, OpenOptions};
+use crate::engines::{self, Durability, Location, OpenOptions};
 use crate::hammer::command::HammerCommand;
 use crate::hammer::{HammerConfig, HammerError, Target};
 use crate::matrix::MatrixConfig;
@@ -82,18 +82,12 @@ impl BehaviourArgs {
             if !engines.iter().any(|&(engine, _)| engine == option.engine()) {
                 anyhow::bail!(
                     "--engine-option {} applies to --engine {}",
-                    describe(*option),
+                    option.name(),
                     option.engine().name()
                 );
             }
         }
         Ok(())
-    }
-}
-
-fn describe(option: EngineOption) -> &'static str {
-    match option {
-        EngineOption::InnodbSnapshotIsolation(_) => "innodb_snapshot_isolation",
     }
 }
 

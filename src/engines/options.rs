@@ -30,7 +30,22 @@ pub enum EngineOption {
     /// 11.6): with it on, a repeatable read transaction that writes a row changed since its
     /// snapshot is refused (ER_CHECKREAD, 1020) instead of overwriting it.
     InnodbSnapshotIsolation(bool),
+    /// MariaDB's `innodb_flush_log_at_trx_commit` (0, 1 or 2; set for the whole server):
+    /// when a commit's log reaches the disk. Often set to 0 or 2 on Galera clusters.
+    InnodbFlushLogAtTrxCommit(u8),
+    /// Galera's `wsrep_retry_autocommit` (0-10000, default 1): how often an autocommit
+    /// statement that failed certification is retried before the client hears of it.
+    WsrepRetryAutocommit(u16),
+    /// Galera's `wsrep_sync_wait` (0-15, default 0): which statements first wait until the
+    /// node has applied the cluster's commits (1 reads, 2 updates and deletes, 4 inserts).
+    WsrepSyncWait(u8),
+    /// Galera's `wsrep_convert_LOCK_to_trx` (set for the whole server): `LOCK TABLES` turned
+    /// into a transaction.
+    WsrepConvertLockToTrx(bool),
 }
+
+/// The names `--engine-option` knows, for the error that lists them.
+const KNOWN: &str = "innodb_snapshot_isolation, innodb_flush_log_at_trx_commit, wsrep_retry_autocommit, wsrep_sync_wait, wsrep_convert_LOCK_to_trx (mariadb)";
 
 impl EngineOption {
     /// `innodb_snapshot_isolation=on`; the error lists what is accepted.
@@ -38,23 +53,43 @@ impl EngineOption {
         let (name, value) = text
             .split_once('=')
             .ok_or_else(|| format!("expected name=value, got {text:?}"))?;
-        let flag = match value.trim().to_ascii_lowercase().as_str() {
-            "on" | "1" | "true" => true,
-            "off" | "0" | "false" => false,
-            _ => return Err(format!("{name}: expected on or off, got {value:?}")),
+        let value = value.trim();
+        let flag = || match value.to_ascii_lowercase().as_str() {
+            "on" | "1" | "true" => Ok(true),
+            "off" | "0" | "false" => Ok(false),
+            _ => Err(format!("{name}: expected on or off, got {value:?}")),
+        };
+        let number = |max: u16| match value.parse::<u16>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(format!(
+                "{name}: expected a whole number from 0 to {max}, got {value:?}"
+            )),
         };
         match name.trim().to_ascii_lowercase().as_str() {
-            "innodb_snapshot_isolation" => Ok(EngineOption::InnodbSnapshotIsolation(flag)),
-            other => Err(format!(
-                "unknown engine option {other:?}; known: innodb_snapshot_isolation (mariadb)"
-            )),
+            "innodb_snapshot_isolation" => Ok(EngineOption::InnodbSnapshotIsolation(flag()?)),
+            "innodb_flush_log_at_trx_commit" => {
+                Ok(EngineOption::InnodbFlushLogAtTrxCommit(number(2)? as u8))
+            }
+            "wsrep_retry_autocommit" => Ok(EngineOption::WsrepRetryAutocommit(number(10_000)?)),
+            "wsrep_sync_wait" => Ok(EngineOption::WsrepSyncWait(number(15)? as u8)),
+            "wsrep_convert_lock_to_trx" => Ok(EngineOption::WsrepConvertLockToTrx(flag()?)),
+            other => Err(format!("unknown engine option {other:?}; known: {KNOWN}")),
         }
     }
 
     /// The engine the option belongs to.
     pub fn engine(self) -> Engine {
+        Engine::Mariadb
+    }
+
+    /// The variable's name.
+    pub fn name(self) -> &'static str {
         match self {
-            EngineOption::InnodbSnapshotIsolation(_) => Engine::Mariadb,
+            EngineOption::InnodbSnapshotIsolation(_) => "innodb_snapshot_isolation",
+            EngineOption::InnodbFlushLogAtTrxCommit(_) => "innodb_flush_log_at_trx_commit",
+            EngineOption::WsrepRetryAutocommit(_) => "wsrep_retry_autocommit",
+            EngineOption::WsrepSyncWait(_) => "wsrep_sync_wait",
+            EngineOption::WsrepConvertLockToTrx(_) => "wsrep_convert_LOCK_to_trx",
         }
     }
 }

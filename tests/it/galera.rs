@@ -108,24 +108,165 @@ fn temp_dirs() -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn topology_galera_with_another_engine_is_one_line_and_starts_nothing() {
-    for args in [
-        &["matrix", "--engine", "postgres", "--topology", "galera"][..],
-        &["schedules", "--engine", "sqlite", "--topology", "galera"][..],
-        &[
-            "serve",
-            "--engine",
-            "mariadb",
-            "--topology",
-            "galera",
-            "--database-url",
-            "mysql://root@localhost/counter",
-        ][..],
+async fn topology_galera_with_another_engine_or_a_bad_setting_is_one_line_and_starts_nothing() {
+    let url = "mysql://root@localhost/counter";
+    for (args, said) in [
+        (
+            &["matrix", "--engine", "postgres", "--topology", "galera"][..],
+            "--topology galera",
+        ),
+        (
+            &["schedules", "--engine", "sqlite", "--topology", "galera"][..],
+            "--topology galera",
+        ),
+        (
+            &[
+                "explain",
+                "--engine",
+                "postgres",
+                "--topology",
+                "galera",
+                "--method",
+                "2",
+            ][..],
+            "--topology galera",
+        ),
+        (
+            &[
+                "serve",
+                "--engine",
+                "mariadb",
+                "--topology",
+                "galera",
+                "--database-url",
+                url,
+            ][..],
+            "--topology galera",
+        ),
+        (
+            &["schedules", "--engine", "mariadb", "--topology", "ha"][..],
+            "--topology ha",
+        ),
+        (
+            &[
+                "matrix",
+                "--engine",
+                "mariadb",
+                "--engine-option",
+                "wsrep_sync_wait=16",
+            ][..],
+            "wsrep_sync_wait",
+        ),
+        (
+            &[
+                "matrix",
+                "--engine",
+                "mariadb",
+                "--engine-option",
+                "wsrep_retry_autocommit=-1",
+            ][..],
+            "wsrep_retry_autocommit",
+        ),
     ] {
         let out = crate::support::run_counter(args, &[]).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.contains("--topology galera"), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
     }
+}
+
+/// `counter schedules` on a throwaway cluster, each instance on a node of its own; the cells of
+/// its JSON by method number.
+async fn schedules_across_nodes(methods: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let dir = crate::support::TempDir::new(&format!("galera-{}", methods.replace(',', "-")));
+    let json = dir.join("schedules.json");
+    let json_arg = json.to_str().unwrap().to_string();
+    let mut args = vec![
+        "schedules",
+        "--engine",
+        "mariadb",
+        "--topology",
+        "galera",
+        "--levels",
+        "read-committed",
+        "--methods",
+        methods,
+        "--row",
+        "exists",
+        "--quiet",
+        "--json",
+        &json_arg,
+    ];
+    args.extend_from_slice(extra);
+    let out = crate::support::run_counter(&args, &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{stderr}");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    value["cells"].as_array().unwrap().clone()
+}
+
+fn cell(cells: &[serde_json::Value], method: u64) -> &serde_json::Value {
+    cells
+        .iter()
+        .find(|cell| cell["method"] == method)
+        .unwrap_or_else(|| panic!("method {method} explored: {cells:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_nodes_a_row_lock_is_refused_at_commit_with_its_code_the_same_every_time() {
+    if !galera_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let first = schedules_across_nodes("2", &[]).await;
+    let second = schedules_across_nodes("2", &[]).await;
+    let (row_lock, again) = (cell(&first, 2), cell(&second, 2));
+    // On one server SELECT ... FOR UPDATE makes the second wait: every schedule exact. Across
+    // nodes nobody waits; the later committer's write set fails certification (or its lock
+    // holder is aborted by the applier): refused, with MariaDB's own code.
+    assert_eq!(row_lock["verdict"], "-", "{row_lock}");
+    assert_eq!(row_lock["worst"], "refused", "{row_lock}");
+    let refused = row_lock["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["class"] == "refused")
+        .unwrap();
+    assert!(
+        refused.to_string().contains("ER_LOCK_DEADLOCK"),
+        "the refusal carries its code: {refused}"
+    );
+    // Deterministic: the same schedules, the same classes.
+    assert_eq!(row_lock["classes"], again["classes"], "{row_lock}\n{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_nodes_a_table_lock_and_a_named_lock_are_not_reported_exact() {
+    if !galera_installed() {
+        return;
+    }
+    let _cpu = crate::support::busy().await;
+    let cells = schedules_across_nodes("1,6", &[]).await;
+    for method in [1, 6] {
+        let cell = cell(&cells, method);
+        let classes = cell["classes"].as_object().unwrap();
+        let all_exact = classes
+            .keys()
+            .all(|class| class == "exact" || class == "exact_after_wait");
+        // The verdict is "+" only if every schedule was exact and none was left out.
+        assert_eq!(
+            cell["verdict"] == "+",
+            all_exact && cell["cut_by_stall"].is_null(),
+            "{cell}"
+        );
+        assert_eq!(
+            cell["verdict"], "-",
+            "neither lock reaches across nodes: {cell}"
+        );
+    }
+    // LOCK TABLES on two nodes: a node's applier waits behind the local table lock while
+    // that lock's commit waits behind the applier; the cluster is restarted, the class says so.
+    assert_eq!(cell(&cells, 1)["worst"], "stalled", "{}", cell(&cells, 1));
 }

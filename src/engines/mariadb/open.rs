@@ -61,12 +61,23 @@ fn set_next_level(level: Isolation) -> &'static str {
     }
 }
 
-/// The statement that applies an engine option to a session.
-fn set_option(option: EngineOption) -> &'static str {
+/// The statement that applies an engine option to a session (the server's, for a variable
+/// that has no session value; the numbers are ours, checked when parsed).
+fn set_option(option: EngineOption) -> String {
+    let on = |flag: bool| if flag { "ON" } else { "OFF" };
     match option {
-        EngineOption::InnodbSnapshotIsolation(true) => "SET SESSION innodb_snapshot_isolation = ON",
-        EngineOption::InnodbSnapshotIsolation(false) => {
-            "SET SESSION innodb_snapshot_isolation = OFF"
+        EngineOption::InnodbSnapshotIsolation(flag) => {
+            format!("SET SESSION innodb_snapshot_isolation = {}", on(flag))
+        }
+        EngineOption::InnodbFlushLogAtTrxCommit(n) => {
+            format!("SET GLOBAL innodb_flush_log_at_trx_commit = {n}")
+        }
+        EngineOption::WsrepRetryAutocommit(n) => {
+            format!("SET SESSION wsrep_retry_autocommit = {n}")
+        }
+        EngineOption::WsrepSyncWait(n) => format!("SET SESSION wsrep_sync_wait = {n}"),
+        EngineOption::WsrepConvertLockToTrx(flag) => {
+            format!("SET GLOBAL wsrep_convert_LOCK_to_trx = {}", on(flag))
         }
     }
 }
@@ -88,7 +99,7 @@ pub async fn connect(
         .engine_options
         .iter()
         .filter(|option| option.engine() == Engine::Mariadb)
-        .map(|&option| set_option(option).to_string())
+        .map(|&option| set_option(option))
         .collect();
     if let Some(limit) = open.statement_timeout {
         // Seconds, with decimals; the number is ours.
