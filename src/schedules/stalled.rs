@@ -81,6 +81,48 @@ impl<P: BlockingProbe> Runner<'_, P> {
         )
     }
 
+    /// On a multi-primary cluster: the next choice waits until every node has applied every
+    /// commit (a conflict across nodes does not block; it is decided when a node applies
+    /// the other's write set), or (`applier_may_wait`) until a node behind is seen with its
+    /// applier waiting for a lock an instance holds. A node that does neither stalls the
+    /// cluster.
+    pub(super) async fn settle_replicas(&mut self, applier_may_wait: bool) -> Result<(), Halt> {
+        match self.probe.settle_replicas(applier_may_wait).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Halt::Stalled(format!(
+                "the cluster stalled: a node did not apply another node's commit within {} s (its applier waits behind a local lock)",
+                crate::engines::mariadb::galera::APPLY_PATIENCE.as_secs()
+            ))),
+            Err(failure) => Err(Halt::Stuck(format!(
+                "the cluster's nodes could not be asked whether they applied every commit: {failure}"
+            ))),
+        }
+    }
+
+    /// What ended the run, as (stuck, stalled): a stop because nothing moved may be a commit
+    /// waiting behind a node's stuck applier, so the cluster is asked whether it stalled; a
+    /// stalled cluster is brought back first (the instances cannot end while a node is stuck).
+    pub(super) async fn halted(&mut self, halt: Option<Halt>) -> (Option<String>, Option<String>) {
+        let halt = match halt {
+            Some(Halt::Stuck(why)) => match self.settle_replicas(false).await {
+                Err(Halt::Stalled(stalled)) => Some(Halt::Stalled(format!("{why}; {stalled}"))),
+                _ => Some(Halt::Stuck(why)),
+            },
+            other => other,
+        };
+        match halt {
+            None => (None, None),
+            Some(Halt::Stuck(why)) => (Some(why), None),
+            Some(Halt::Stalled(why)) => {
+                let why = match self.probe.recover_replicas().await {
+                    Ok(done) => format!("{why}; {done}"),
+                    Err(failure) => format!("{why}; it could not be brought back: {failure}"),
+                };
+                (Some(why.clone()), Some(why))
+            }
+        }
+    }
+
     /// After a stop: cancels what runs, gives every instance up and lets each go until all
     /// are done, so that no connection stays waiting or open.
     pub(super) async fn unwind(&mut self) {

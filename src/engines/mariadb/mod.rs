@@ -224,9 +224,19 @@ impl Database for MariaDatabase {
     async fn forget_deleted(&self) -> Result<bool, DbFailure> {
         // On a cluster every node purges its own history, once it has applied the delete.
         self.settle_replicas().await?;
-        let mut purged = true;
+        // At once on every node: a node's purge answers in steps of 0.1 s (seen: 0.1 s each on
+        // a cluster's nodes, 0.3 s a reset one after the other).
+        let mut purges = tokio::task::JoinSet::new();
         for pool in self.node_pools() {
-            purged &= forget_deleted_on(pool).await?;
+            let pool = pool.clone();
+            purges.spawn(async move { forget_deleted_on(&pool).await });
+        }
+        let mut purged = true;
+        while let Some(done) = purges.join_next().await {
+            let done = done.map_err(|err| {
+                DbFailure::ours(crate::model::ErrorClass::Internal, err.to_string())
+            })?;
+            purged &= done?;
         }
         Ok(purged)
     }
