@@ -62,14 +62,14 @@ async fn the_galera_cluster_is_gone_after_sigkill_of_counter() {
     let client = reqwest::Client::new();
     for _ in 0..3 {
         let response = client
-            .post(format!("{}/api/v1/endpoint/counter/3/", serve.base_url))
+            .post(format!("{}{}", serve.base_url, counter::api::increment_path(3)))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), reqwest::StatusCode::OK);
     }
     let count: serde_json::Value = client
-        .get(format!("{}/api/v1/counter/3/", serve.base_url))
+        .get(format!("{}{}", serve.base_url, counter::api::count_path(3)))
         .send()
         .await
         .unwrap()
