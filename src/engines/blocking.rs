@@ -51,6 +51,11 @@ pub trait BlockingProbe: Send {
     ) -> impl Future<Output = Result<bool, DbFailure>> + Send {
         async { Ok(true) }
     }
+    /// On a multi-primary cluster: what its nodes counted since the last call (certification
+    /// failures, brute-force aborts, replays), in words; None when nothing (or no cluster).
+    fn cluster_events(&mut self) -> impl Future<Output = Result<Option<String>, DbFailure>> + Send {
+        async { Ok(None) }
+    }
     /// After [`BlockingProbe::settle_replicas`] said false: restarts the nodes behind, waits
     /// until the cluster is synced again, and says what it did.
     fn recover_replicas(&mut self) -> impl Future<Output = Result<String, DbFailure>> + Send {

@@ -33,6 +33,10 @@ pub struct StepRecord {
     /// A statement no other session can notice (`BEGIN`, `SAVEPOINT`): sent without a
     /// choice.
     pub local: bool,
+    /// What a multi-primary cluster's nodes counted once it was answered (a certification
+    /// failure, a brute-force abort), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// The kind of a statement's answer.

@@ -39,6 +39,9 @@ pub fn transcript(schedule: &ScheduleRecord, sessions: u32) -> String {
             }
             (None, _) => out.push_str(&cell_lines(column, &format!("-> {}", step.answer))),
         }
+        if let Some(cluster) = &step.cluster {
+            out.push_str(&cell_lines(column, &format!("cluster: {cluster}")));
+        }
         for &(_, waiting) in late.iter().filter(|(after, _)| *after == index) {
             let step = &schedule.steps[waiting];
             let resumed = format!("<... step {} completed> -> {}", waiting + 1, step.answer);

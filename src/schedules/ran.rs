@@ -17,6 +17,9 @@ pub(super) struct Step {
     pub resumed_after: Option<usize>,
     /// SQLite: it answered SQLITE_BUSY, the step would have waited; sent again later.
     pub would_block: bool,
+    /// What a multi-primary cluster did once this step was answered, as its nodes count it
+    /// (a certification failure, a brute-force abort).
+    pub cluster: Option<String>,
 }
 
 /// Why an instance's end is what it is, beyond its result.

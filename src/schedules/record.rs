@@ -50,6 +50,7 @@ fn step_record(step: &Step) -> StepRecord {
         waited_for: step.waited_for.clone(),
         resumed_after: step.resumed_after,
         local: step.statement.effect == Effect::Local,
+        cluster: step.cluster.clone(),
     }
 }
 

@@ -83,6 +83,8 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
     /// Runs the schedule: `prefix` gives the first choices, the lowest enabled instance the
     /// rest.
     pub async fn run(mut self, prefix: &[usize]) -> Ran {
+        // What the cluster counted before this schedule is not the schedule's.
+        let _ = self.probe.cluster_events().await;
         let mut diverged = None;
         let stuck = loop {
             if let Err(halt) = self.settle().await {
@@ -172,6 +174,7 @@ impl<'p, P: BlockingProbe> Runner<'p, P> {
             waited_for: None,
             resumed_after: None,
             would_block: false,
+            cluster: None,
         });
         self.instances[i].phase = Phase::Sent {
             step,

@@ -88,7 +88,15 @@ impl<P: BlockingProbe> Runner<'_, P> {
     /// cluster.
     pub(super) async fn settle_replicas(&mut self, applier_may_wait: bool) -> Result<(), Halt> {
         match self.probe.settle_replicas(applier_may_wait).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                // What the nodes counted since: the last step's doing (steps go one by one).
+                if let (Ok(Some(events)), Some(last)) =
+                    (self.probe.cluster_events().await, self.steps.last_mut())
+                {
+                    last.cluster = Some(events);
+                }
+                Ok(())
+            }
             Ok(false) => Err(Halt::Stalled(format!(
                 "the cluster stalled: a node did not apply another node's commit within {} s (its applier waits behind a local lock)",
                 crate::engines::mariadb::galera::APPLY_PATIENCE.as_secs()

@@ -129,17 +129,19 @@ fn commit_order(ran: &Ran) -> (Option<usize>, Vec<usize>) {
     (last, order)
 }
 
-/// Each instance's first value read (None: it read none, or no row).
+/// Each instance's value read before its first write (None: it read none, or no row).
 fn first_reads(ran: &Ran) -> Vec<Option<i64>> {
     (0..ran.results.len())
         .map(|i| {
-            let reads = ran.steps.iter().filter(|step| {
-                step.instance == i
-                    && step.statement.fetch == Fetch::Rows
-                    && step.statement.effect != Effect::Local
+            let own = ran.steps.iter().filter(|step| step.instance == i);
+            // Up to its first write: the value that write was computed from is the last one
+            // read before it (a GET_LOCK's answer comes first, and is no count).
+            let before_write = own.take_while(|step| step.statement.fetch != Fetch::Written);
+            let reads = before_write.filter(|step| {
+                step.statement.fetch == Fetch::Rows && step.statement.effect != Effect::Local
             });
             let answered = reads.filter_map(|step| step.answer.as_ref()?.as_ref().ok());
-            answered.map(|answer| answer.scalar()).next().flatten()
+            answered.filter_map(|answer| answer.scalar()).last()
         })
         .collect()
 }

@@ -62,7 +62,11 @@ async fn the_galera_cluster_is_gone_after_sigkill_of_counter() {
     let client = reqwest::Client::new();
     for _ in 0..3 {
         let response = client
-            .post(format!("{}{}", serve.base_url, counter::api::increment_path(3)))
+            .post(format!(
+                "{}{}",
+                serve.base_url,
+                counter::api::increment_path(3)
+            ))
             .send()
             .await
             .unwrap();
@@ -237,6 +241,12 @@ async fn across_nodes_a_row_lock_is_refused_at_commit_with_its_code_the_same_eve
     assert!(
         refused.to_string().contains("ER_LOCK_DEADLOCK"),
         "the refusal carries its code: {refused}"
+    );
+    // And the transcript says what the nodes counted: which node, and which of the two.
+    let said = refused.to_string();
+    assert!(
+        said.contains("failed certification") || said.contains("brute-force abort"),
+        "the cluster's own account of the refusal: {refused}"
     );
     // Deterministic: the same schedules, the same classes.
     assert_eq!(row_lock["classes"], again["classes"], "{row_lock}\n{again}");

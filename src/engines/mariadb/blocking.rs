@@ -37,6 +37,8 @@ pub struct MariaProbe {
     nodes: Vec<MySqlConnectOptions>,
     /// A throwaway cluster's: restarts a stalled node.
     recovery: Option<Recovery>,
+    /// What the nodes had counted when last asked (a cluster's).
+    counted: Option<nodes::Counters>,
     changed: Instant,
     /// When InnoDB's tables were last read, and what they said.
     snapshot: Option<Snapshot>,
@@ -71,6 +73,7 @@ impl MariaProbe {
             conns,
             nodes: nodes.to_vec(),
             recovery,
+            counted: None,
             changed: Instant::now(),
             snapshot: None,
             last_read: Instant::now(),
@@ -228,6 +231,17 @@ impl BlockingProbe for MariaProbe {
         Ok(applied != nodes::Applied::Behind)
     }
 
+    async fn cluster_events(&mut self) -> Result<Option<String>, DbFailure> {
+        if self.conns.len() < 2 {
+            return Ok(None);
+        }
+        let mut conns: Vec<&mut MySqlConnection> = self.conns.iter_mut().collect();
+        let now = nodes::counters(&mut conns).await;
+        let now = now.map_err(|e| errors::classify(&e))?;
+        let before = self.counted.replace(now.clone());
+        Ok(before.and_then(|before| nodes::what_changed(&before, &now)))
+    }
+
     async fn recover_replicas(&mut self) -> Result<String, DbFailure> {
         let Some(recovery) = self.recovery.clone() else {
             return Err(DbFailure::ours(
@@ -237,6 +251,8 @@ impl BlockingProbe for MariaProbe {
         };
         let mut conns: Vec<&mut MySqlConnection> = self.conns.iter_mut().collect();
         let done = recovery.restart_stalled(&mut conns).await?;
+        // A restarted node counts from zero.
+        self.counted = None;
         // A restarted node's connection is gone: every one is made again.
         for (conn, options) in self.conns.iter_mut().zip(&self.nodes) {
             *conn = options.connect().await.map_err(|e| errors::classify(&e))?;

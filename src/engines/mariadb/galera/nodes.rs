@@ -97,6 +97,40 @@ pub struct Counters {
     pub replays: Vec<i64>,
 }
 
+/// What changed between two readings of [`Counters`], node by node, in words; None when
+/// nothing did.
+pub fn what_changed(before: &Counters, now: &Counters) -> Option<String> {
+    let mut said = Vec::new();
+    for node in 0..now.cert_failures.len().min(before.cert_failures.len()) {
+        let more = |of: &[i64], was: &[i64]| of[node] - was[node];
+        let events = [
+            (
+                more(&now.cert_failures, &before.cert_failures),
+                "a local commit failed certification against a write set certified first",
+            ),
+            (
+                more(&now.bf_aborts, &before.bf_aborts),
+                "the applier aborted a local transaction holding a lock its write set needed (brute-force abort)",
+            ),
+            (
+                more(&now.replays, &before.replays),
+                "a local transaction was replayed after a brute-force abort",
+            ),
+        ];
+        for (count, what) in events {
+            if count > 0 {
+                let times = if count > 1 {
+                    format!(" ({count} times)")
+                } else {
+                    String::new()
+                };
+                said.push(format!("node {}: {what}{times}", node + 1));
+            }
+        }
+    }
+    (!said.is_empty()).then(|| said.join("; "))
+}
+
 /// Reads [`Counters`] on every node through `conns` (one per node, in order).
 pub async fn counters<C: DerefMut<Target = MySqlConnection>>(
     conns: &mut [C],
