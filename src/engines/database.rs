@@ -97,6 +97,11 @@ pub trait Database: Send + Sync + 'static {
     fn probed_gap(&self, _method: MethodId) -> Option<String> {
         None
     }
+    /// Why `method` cannot be raced here (many increments at once, as the server and the
+    /// matrix run them) though its schedules can be explored.
+    fn race_gap(&self, _method: MethodId) -> Option<String> {
+        None
+    }
     /// What `method` does on this engine, in words.
     fn summary(&self, method: MethodId) -> &'static str {
         methods::summary(method)

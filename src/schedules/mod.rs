@@ -192,7 +192,7 @@ async fn explore_level(
     let mut cells = Vec::new();
     for &method in &config.methods {
         let reason = backend
-            .not_applicable(method)
+            .not_applicable_to_schedules(method)
             .or_else(|| not_explored(method).map(str::to_string));
         if let Some(reason) = reason {
             not_applicable.push(NotApplicable {

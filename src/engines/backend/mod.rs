@@ -213,6 +213,14 @@ impl Backend {
     /// known gaps, and on the PostgreSQL-protocol engines what the connect-time probes found.
     /// The one answer the server, its info page and the matrix all use.
     pub fn not_applicable(&self, method: MethodId) -> Option<String> {
+        let race = each_db!(&self.db, db => db.race_gap(method));
+        race.or_else(|| self.not_applicable_to_schedules(method))
+    }
+
+    /// The same for the schedule explorer, which runs two or three increments statement by
+    /// statement: what cannot be raced safely may still be explored (a Galera cluster's
+    /// `LOCK TABLES` across nodes, whose stall the explorer finds and repairs).
+    pub fn not_applicable_to_schedules(&self, method: MethodId) -> Option<String> {
         if method == MethodId::Custom {
             if self.methods.script.is_none() {
                 return Some(methods::NO_SCRIPT.to_string());

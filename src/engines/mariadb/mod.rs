@@ -241,6 +241,21 @@ impl Database for MariaDatabase {
         Ok(purged)
     }
 
+    /// `LOCK TABLES` on several nodes of a Galera cluster at once wedged the whole cluster
+    /// (seen: a matrix run of 100 requests left a COMMIT "Waiting for certification" on every
+    /// node and each node's applier "Waiting to execute in isolation" for twelve minutes);
+    /// its schedules show the stall one schedule at a time, with the node restarted.
+    fn race_gap(&self, method: MethodId) -> Option<String> {
+        let spread = self.galera.as_ref()?.placement == crate::model::Placement::Spread;
+        (spread && method == MethodId::TableLock).then(|| {
+            "LOCK TABLES on several nodes at once stalls the Galera cluster (no lock reaches \
+             across nodes; a node's applier waits behind a local table lock while that lock's \
+             commit waits behind the applier): not raced; its schedules show the stall \
+             (counter schedules --topology galera --methods 1)"
+                .to_string()
+        })
+    }
+
     fn summary(&self, method: MethodId) -> &'static str {
         match method {
             MethodId::TableLock => session::TABLE_LOCK_SUMMARY,
