@@ -26,7 +26,7 @@ async fn a_throwaway_galera_cluster_syncs_three_nodes_and_is_gone_afterwards() {
     if !galera_installed() {
         return;
     }
-    let _cpu = crate::support::busy().await;
+    let _cpu = crate::support::racing().await;
     let cluster =
         tokio::task::spawn_blocking(|| LocalGalera::start(counter::engines::Durability::Durable))
             .await
@@ -52,7 +52,7 @@ async fn the_galera_cluster_is_gone_after_sigkill_of_counter() {
     if !galera_installed() {
         return;
     }
-    let _cpu = crate::support::busy().await;
+    let _cpu = crate::support::racing().await;
     let mut serve = tokio::task::spawn_blocking(|| {
         start_serve_process(&["--engine", "mariadb", "--topology", "galera"])
     })
@@ -223,7 +223,7 @@ async fn across_nodes_a_row_lock_is_refused_at_commit_with_its_code_the_same_eve
     if !galera_installed() {
         return;
     }
-    let _cpu = crate::support::busy().await;
+    let _cpu = crate::support::racing().await;
     let first = schedules_across_nodes("2", &[]).await;
     let second = schedules_across_nodes("2", &[]).await;
     let (row_lock, again) = (cell(&first, 2), cell(&second, 2));
@@ -257,7 +257,7 @@ async fn across_nodes_a_table_lock_and_a_named_lock_are_not_reported_exact() {
     if !galera_installed() {
         return;
     }
-    let _cpu = crate::support::busy().await;
+    let _cpu = crate::support::racing().await;
     let cells = schedules_across_nodes("1,6", &[]).await;
     for method in [1, 6] {
         let cell = cell(&cells, method);
