@@ -143,7 +143,7 @@ pub async fn connect(
     migrator(Engine::Mariadb).run(&pool).await?;
     if let Some(nodes) = &galera {
         // The tables exist on every node before an increment runs on one.
-        nodes.wait_applied().await?;
+        nodes.settle().await?;
     }
     // A user's script runs on connections of its own, as its account.
     let scripts = match (&open.script, scripts) {

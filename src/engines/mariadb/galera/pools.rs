@@ -74,16 +74,6 @@ impl NodePools {
         (&self.pools[node], on_node)
     }
 
-    /// Waits until every node has applied every commit any node made; false when one did not
-    /// within [`APPLY_PATIENCE`] (the cluster is stalled).
-    pub async fn wait_applied(&self) -> Result<bool, sqlx::Error> {
-        let mut conns = Vec::with_capacity(self.pools.len());
-        for pool in &self.pools {
-            conns.push(pool.acquire().await?);
-        }
-        nodes::wait_applied(&mut conns, APPLY_PATIENCE).await
-    }
-
     /// Waits until every node has applied every commit; a node that does not catch up in
     /// time is restarted (see [`Recovery`]), and the cluster is used once synced again.
     pub async fn settle(&self) -> Result<(), DbFailure> {
