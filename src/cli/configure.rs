@@ -12,13 +12,16 @@ use crate::matrix::MatrixConfig;
 use crate::matrix::command::{MatrixCommand, Outputs};
 use crate::methods::script::Script;
 use crate::model::method::{ORIGINAL, REGISTRY};
-use crate::model::{Cluster, Engine, Isolation, MethodId};
+use crate::model::{Cluster, Engine, Fault, Isolation, MethodId};
 use crate::server::command::ServeConfig;
 
 impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<ServeConfig> {
         let url = self.database.database_url.as_deref();
         let mut location = env::location(self.engine, url)?;
+        self.database
+            .galera
+            .existing(&[self.engine], &mut location)?;
         let pooler = self
             .database
             .pooler(&[self.engine], &mut location, self.pool_size)?;
@@ -181,6 +184,10 @@ impl MatrixArgs {
         let methods = chosen_methods(&self.methods, script.is_some())?;
         let mut engines = self.engines()?;
         let engine_list: Vec<Engine> = engines.iter().map(|(engine, _)| *engine).collect();
+        match engines.as_mut_slice() {
+            [(_, location)] => self.database.galera.existing(&engine_list, location)?,
+            _ => self.database.galera.existing(&engine_list, &mut None)?,
+        }
         let pool_size = self.pool_size * self.replicas;
         let pooler = match engines.as_mut_slice() {
             [(_, location)] => self.database.pooler(&engine_list, location, pool_size)?,
@@ -198,8 +205,15 @@ impl MatrixArgs {
                 self.database.scripts(&mut None)?;
             }
         }
-        if self.fault.is_some() && !matches!(cluster, Some(Cluster::Ha(_))) {
-            anyhow::bail!("--fault is injected into a replicated cluster: add --topology ha");
+        match (self.fault, cluster) {
+            (None, _) | (Some(_), Some(Cluster::Ha(_))) => {}
+            (Some(Fault::NodeCrash), Some(Cluster::Galera(_))) => {}
+            (Some(fault), Some(Cluster::Galera(_))) => anyhow::bail!(
+                "--fault {fault} is a fault of Patroni's cluster; on --topology galera the fault is node-crash"
+            ),
+            (Some(_), None) => anyhow::bail!(
+                "--fault is injected into a cluster: add --topology ha (or galera, for node-crash)"
+            ),
         }
         let configured: Vec<(Engine, bool)> = engines
             .iter()

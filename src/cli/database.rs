@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::engines::{self, Location, Pooler, PoolerRequest, ha};
-use crate::model::{Cluster, Engine, Placement, PoolMode, Replication};
+use crate::model::{Cluster, Engine, GaleraSetup, Placement, PoolMode, Replication};
 
 /// Where the database is. Without any of these, a throwaway local database is started.
 #[derive(Debug, Clone, Args)]
@@ -62,11 +62,85 @@ pub struct DatabaseArgs {
     #[arg(long, env = "COUNTER_REPLICATION", value_enum, default_value_t = Replication::Async)]
     pub replication: Replication,
 
+    #[command(flatten)]
+    pub galera: GaleraArgs,
+}
+
+/// How a throwaway Galera cluster is used and started (`--topology galera`).
+#[derive(Debug, Clone, Args)]
+pub struct GaleraArgs {
     /// With --topology galera: which node each increment runs on. same: the first node
     /// always (a single writer); spread: round-robin over the nodes, and in schedules each
     /// instance on a node of its own (a load balancer in front of a multi-primary cluster).
     #[arg(long, env = "COUNTER_PLACEMENT", value_enum, default_value_t = Placement::Spread)]
     pub placement: Placement,
+
+    /// With --topology galera: seconds each node after the first may take to join the
+    /// cluster, its state transfer included (a slow disk needs more); past it the start
+    /// fails with the end of that node's log, and nothing is left running.
+    #[arg(long, env = "COUNTER_GALERA_JOIN_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub galera_join_timeout: u64,
+
+    /// An existing Galera cluster instead of a throwaway one: every node's URL
+    /// (mysql://user:password@host:port/db), comma-separated or repeated, node 1 first (the
+    /// API's reads, and every increment under --placement same, run there).
+    #[arg(
+        long,
+        env = "COUNTER_GALERA_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub galera_url: Vec<String>,
+}
+
+impl GaleraArgs {
+    pub fn setup(&self) -> GaleraSetup {
+        GaleraSetup {
+            placement: self.placement,
+            join_within: std::time::Duration::from_secs(self.galera_join_timeout),
+        }
+    }
+
+    /// An existing cluster (`--galera-url`) as the configured `location`: its first node
+    /// where a configured server would be, every node's pool beside it. Nothing is asked of
+    /// the nodes yet: opening the database checks that they are one cluster.
+    pub fn existing(
+        &self,
+        engines: &[Engine],
+        location: &mut Option<Location>,
+    ) -> anyhow::Result<()> {
+        if self.galera_url.is_empty() {
+            return Ok(());
+        }
+        if engines != [Engine::Mariadb] {
+            anyhow::bail!("--galera-url is a MariaDB Galera cluster (--engine mariadb)");
+        }
+        if location.is_some() {
+            anyhow::bail!("--galera-url names every node, node 1 first: drop --database-url");
+        }
+        if self.galera_url.len() < 2 {
+            anyhow::bail!("--galera-url: give every node's URL, comma-separated (at least two)");
+        }
+        let mut options = Vec::new();
+        for (i, url) in self.galera_url.iter().enumerate() {
+            // Which one, not what it says: a URL may hold a password.
+            let parsed = engines::mariadb::parse_url(url.trim()).ok_or_else(|| {
+                anyhow::anyhow!("--galera-url: node {}'s URL is not a mysql:// URL", i + 1)
+            })?;
+            options.push(parsed);
+        }
+        *location = Some(Location::Mariadb {
+            options: Box::new(options[0].clone()),
+            scripts: None,
+            galera: Some(Arc::new(engines::mariadb::galera::Nodes {
+                options,
+                placement: self.placement,
+                recovery: Default::default(),
+            })),
+        });
+        Ok(())
+    }
 }
 
 /// One database server, or a replicated cluster.
@@ -163,7 +237,11 @@ impl DatabaseArgs {
         let (cluster, engine, flag) = match self.topology {
             Topology::Single => return Ok(None),
             Topology::Ha => (Cluster::Ha(self.replication), Engine::Postgres, "ha"),
-            Topology::Galera => (Cluster::Galera(self.placement), Engine::Mariadb, "galera"),
+            Topology::Galera => (
+                Cluster::Galera(self.galera.setup()),
+                Engine::Mariadb,
+                "galera",
+            ),
         };
         if engines != [engine] {
             let what = match cluster {
@@ -173,9 +251,12 @@ impl DatabaseArgs {
             anyhow::bail!("--topology {flag} is {what}");
         }
         if configured {
+            let existing = match cluster {
+                Cluster::Ha(_) => "give --database-url a node's address",
+                Cluster::Galera(_) => "give --galera-url every node's address",
+            };
             anyhow::bail!(
-                "--topology {flag} starts a throwaway cluster; for an existing one, give \
-                 --database-url a node's address"
+                "--topology {flag} starts a throwaway cluster; for an existing one, {existing}"
             );
         }
         if self.pooler.is_some() || self.pooler_url.is_some() {

@@ -80,7 +80,8 @@ impl ExplainArgs {
             anyhow::bail!("method {method} has no schedules to explain: {reason}");
         }
         explore.check_engine_options(&[self.engine])?;
-        let location = env::location(self.engine, explore.database_url.as_deref())?;
+        let mut location = env::location(self.engine, explore.database_url.as_deref())?;
+        explore.galera.existing(&[self.engine], &mut location)?;
         let cluster = explore.cluster(&[self.engine], location.is_some())?;
         let config = SchedulesConfig {
             engine: self.engine,

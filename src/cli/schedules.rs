@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::Topology;
 use super::configure::{chosen_engines, chosen_levels, chosen_methods};
+use super::database::GaleraArgs;
 use super::parse::{
     parse_engine_option, parse_engines, parse_isolation, parse_method_choice, parse_seconds,
 };
@@ -16,7 +17,7 @@ use super::{EngineChoice, MethodChoice};
 use crate::engines::EngineOption;
 use crate::methods::script::Script;
 use crate::model::schedule::StartState;
-use crate::model::{Cluster, Engine, Isolation, IsolationScope, Placement};
+use crate::model::{Cluster, Engine, Isolation, IsolationScope};
 use crate::schedules::SchedulesConfig;
 use crate::schedules::command::{SchedulesCommand, SchedulesOutputs};
 
@@ -56,10 +57,8 @@ pub struct ExploreArgs {
     #[arg(long, env = "COUNTER_TOPOLOGY", value_enum, default_value_t = Topology::Single)]
     pub topology: Topology,
 
-    /// With --topology galera: same (every instance on the first node) or spread (each
-    /// instance on a node of its own).
-    #[arg(long, env = "COUNTER_PLACEMENT", value_enum, default_value_t = Placement::Spread)]
-    pub placement: Placement,
+    #[command(flatten)]
+    pub galera: GaleraArgs,
 }
 
 impl ExploreArgs {
@@ -83,9 +82,9 @@ impl ExploreArgs {
                 anyhow::bail!("--topology galera is a MariaDB Galera cluster (--engine mariadb)")
             }
             Topology::Galera if configured => anyhow::bail!(
-                "--topology galera starts a throwaway cluster; it cannot be combined with --database-url"
+                "--topology galera starts a throwaway cluster; for an existing one, give --galera-url every node's address"
             ),
-            Topology::Galera => Ok(Some(Cluster::Galera(self.placement))),
+            Topology::Galera => Ok(Some(Cluster::Galera(self.galera.setup()))),
         }
     }
 
@@ -160,8 +159,13 @@ impl SchedulesArgs {
         let explore = &self.explore;
         let script = explore.script()?;
         let methods = chosen_methods(&self.methods, script.is_some())?;
-        let engines = chosen_engines(&self.engines, explore.database_url.as_deref())?;
+        let mut engines = chosen_engines(&self.engines, explore.database_url.as_deref())?;
         let running: Vec<Engine> = engines.iter().map(|(engine, _)| *engine).collect();
+        if let [(_, location)] = engines.as_mut_slice() {
+            explore.galera.existing(&running, location)?;
+        } else {
+            explore.galera.existing(&running, &mut None)?;
+        }
         explore.check_engine_options(&running)?;
         let configured = engines.iter().any(|(_, location)| location.is_some());
         let cluster = explore.cluster(&running, configured)?;

@@ -12,7 +12,7 @@ use super::pgbouncer::LocalPgBouncer;
 use super::pooler::{Pooler, PoolerRequest};
 use super::shared::DbError;
 use super::{mariadb, postgres, sqlite};
-use crate::model::{Cluster, Engine, Placement, Replication};
+use crate::model::{Cluster, Engine, GaleraSetup, Replication};
 
 /// The database a throwaway cluster creates, named like the original's POSTGRES_DB default.
 pub const DEFAULT_DATABASE: &str = "counter";
@@ -168,8 +168,8 @@ pub async fn provision(
         Some(Cluster::Ha(replication)) => {
             return provision_ha(engine, durability, replication).await;
         }
-        Some(Cluster::Galera(placement)) => {
-            return provision_galera(durability, placement).await;
+        Some(Cluster::Galera(setup)) => {
+            return provision_galera(durability, setup).await;
         }
         None => {}
     }
@@ -256,12 +256,12 @@ async fn provision_ha(
 /// anything uses them); its start-up time is logged.
 async fn provision_galera(
     durability: Durability,
-    placement: Placement,
+    setup: GaleraSetup,
 ) -> Result<Provisioned, DbError> {
     use mariadb::galera::{LocalGalera, Nodes, Recovery, nodes};
     use sqlx::ConnectOptions;
     let started = std::time::Instant::now();
-    let start = move || LocalGalera::start(durability);
+    let start = move || LocalGalera::start(durability, setup.join_within);
     let cluster = tokio::task::spawn_blocking(start).await??;
     // On an error from here on, the cluster is dropped, which stops it.
     let admin = cluster.connect_options("mysql");
@@ -287,7 +287,7 @@ async fn provision_galera(
         scripts: Some(Box::new(scripts)),
         galera: Some(Arc::new(Nodes {
             options,
-            placement,
+            placement: setup.placement,
             recovery,
         })),
     };

@@ -100,7 +100,15 @@ impl Target {
                 self.deadline,
             )
             .await
-            .map_err(|err| HammerError::Connect(describe_transport_error(&self.base_url, &err)))?;
+            .map_err(|err| {
+                HammerError::Connect(match err {
+                    HttpError::Timeout => format!(
+                        "{method} {}{path} got no answer within {:?}",
+                        self.base_url, self.deadline
+                    ),
+                    err => describe_transport_error(&self.base_url, &err),
+                })
+            })?;
             match (reply.status.is_redirection(), &reply.location) {
                 (true, Some(location)) => path = self.local_path(location)?,
                 _ => return Ok(reply),

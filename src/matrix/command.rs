@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::MatrixConfig;
+use super::{FaultTarget, GaleraCluster, MatrixConfig};
 use crate::engines::{self, Location, PoolerRequest, Throwaway};
 use crate::hammer::Control;
 use crate::methods::script;
@@ -67,8 +67,18 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
             );
         }
         let bar = progress_bar(command.quiet, config.cells());
-        let cluster = match &mut provisioned.throwaway {
-            Some(Throwaway::Ha(cluster)) => Some(cluster),
+        let mut fault_target = match (&mut provisioned.throwaway, &provisioned.location) {
+            (Some(Throwaway::Ha(cluster)), _) => Some(FaultTarget::Ha(cluster)),
+            (
+                Some(Throwaway::Galera(cluster)),
+                Location::Mariadb {
+                    galera: Some(nodes),
+                    ..
+                },
+            ) => Some(FaultTarget::Galera(GaleraCluster {
+                cluster: Arc::clone(cluster),
+                nodes: nodes.options.clone(),
+            })),
             _ => None,
         };
         // The first Ctrl-C stops sending: the cells that ran are reported and written. A
@@ -76,7 +86,7 @@ pub async fn run(command: MatrixCommand) -> anyhow::Result<u8> {
         let run = super::run(
             &config,
             &provisioned.location,
-            cluster,
+            fault_target.as_mut(),
             |_| bar.inc(1),
             &stop,
         );

@@ -8,11 +8,11 @@ mod schedules;
 mod servers;
 
 pub use error::MatrixError;
+pub use faults::{FaultTarget, GaleraCluster};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engines::ha::LocalHaCluster;
 use crate::engines::{self, Backend, Durability, EngineOption, Location, OpenOptions};
 use crate::hammer::{self, Control, HammerConfig, Target};
 use crate::methods::script::Script;
@@ -141,7 +141,7 @@ impl MatrixConfig {
 pub async fn run(
     config: &MatrixConfig,
     location: &Location,
-    mut cluster: Option<&mut LocalHaCluster>,
+    mut cluster: Option<&mut FaultTarget<'_>>,
     mut on_cell: impl FnMut(&RunRecord),
     stop: &Arc<Control>,
 ) -> Result<MatrixResult, MatrixError> {
@@ -226,7 +226,7 @@ async fn run_level(
     config: &MatrixConfig,
     methods: &[MethodId],
     targets: &[Target],
-    mut cluster: Option<&mut LocalHaCluster>,
+    mut cluster: Option<&mut FaultTarget<'_>>,
     (runs, on_cell): (&mut Vec<RunRecord>, &mut impl FnMut(&RunRecord)),
     stop: &Arc<Control>,
 ) -> Result<(), MatrixError> {

@@ -24,4 +24,4 @@ pub use machine::machine_description;
 pub use method::{MethodId, UnknownMethod};
 pub use outcome::{Contention, DbInterval, Ends, Outcome, Verdict};
 pub use pooler::PoolMode;
-pub use replication::{Cluster, Fault, Placement, Replication};
+pub use replication::{Cluster, Fault, GaleraSetup, Placement, Replication};

@@ -28,7 +28,16 @@ pub enum Cluster {
     /// PostgreSQL with a streaming standby, run by Patroni (`--topology ha`).
     Ha(Replication),
     /// Three MariaDB Galera nodes, every one a primary (`--topology galera`).
-    Galera(Placement),
+    Galera(GaleraSetup),
+}
+
+/// How a throwaway Galera cluster is used and started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaleraSetup {
+    pub placement: Placement,
+    /// How long a node may take to join the cluster (its state transfer included) before
+    /// the start fails with the end of its log.
+    pub join_within: std::time::Duration,
 }
 
 /// On a multi-primary cluster, which node each increment runs on.

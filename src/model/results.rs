@@ -94,19 +94,24 @@ pub struct RunRecord {
 pub struct FaultRecord {
     /// `node-crash`, ...
     pub fault: String,
-    /// `async` or `sync`.
+    /// `async` or `sync` (Patroni), `galera` (every node a primary).
     pub replication: String,
-    /// The node that was primary and was hit.
+    /// The node hit (Patroni's primary; Galera's node 1).
     pub victim: String,
-    /// The node Patroni named primary after the run.
+    /// The node Patroni named primary after the run (None on Galera).
     pub primary_after: Option<String>,
     pub timeline_before: Option<u64>,
     pub timeline_after: Option<u64>,
-    /// Seconds from the fault until Patroni named a primary that accepted connections out of
-    /// recovery (None: none within the watch).
+    /// Seconds from the fault until the cluster was writable again: Patroni named a primary
+    /// that accepted connections out of recovery, or the surviving Galera nodes were synced
+    /// members of a cluster without the node hit (None: not within the watch).
     pub outage_s: Option<f64>,
-    /// Acknowledged increments absent from the final primary's count (acknowledged minus the
-    /// change, when positive); None when the count could not be read.
+    /// Galera: the members of the cluster the surviving nodes formed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survivors: Option<u64>,
+    /// Acknowledged increments absent from the count the cluster kept (the final primary's,
+    /// or every surviving Galera node's): acknowledged minus the change, when positive; None
+    /// when the count could not be read.
     pub lost: Option<u64>,
 }
 

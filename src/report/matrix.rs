@@ -146,17 +146,25 @@ fn fault_lines(result: &MatrixResult) -> Vec<String> {
         .filter_map(|run| {
             let fault = run.fault.as_ref()?;
             let level = run.isolation.map_or("?", |level| level.sql_name());
+            let outage = fault.outage_s.map_or("?".to_string(), |s| format!("{s:.1}"));
+            let what_came_after = match fault.survivors {
+                Some(survivors) => format!(
+                    "the others synced as a cluster of {survivors} after {outage} s, counted on each of them"
+                ),
+                None => format!(
+                    "primary after {}, timeline {} -> {}, {outage} s without a writable primary",
+                    fault.primary_after.as_deref().unwrap_or("none"),
+                    number(fault.timeline_before),
+                    number(fault.timeline_after),
+                ),
+            };
             Some(format!(
-                "fault {} ({} replication): {level} x method {}, trial {}: hit {}, primary after {}, timeline {} -> {}, {} s without a writable primary; {} acknowledged, {} unknown, {} lost",
+                "fault {} ({} replication): {level} x method {}, trial {}: hit {}, {what_came_after}; {} acknowledged, {} unknown, {} lost",
                 fault.fault,
                 fault.replication,
                 run.method,
                 run.trial,
                 fault.victim,
-                fault.primary_after.as_deref().unwrap_or("none"),
-                number(fault.timeline_before),
-                number(fault.timeline_after),
-                fault.outage_s.map_or("?".to_string(), |s| format!("{s:.1}")),
                 run.acknowledged,
                 run.unknown,
                 number(fault.lost),

@@ -4,10 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::process::{process_exists, start_serve_process, wait_until};
-use crate::support::{TempDir, run_counter};
 
 /// Whether the replicated cluster can be started here; on CI it must.
 fn patroni_installed() -> bool {
@@ -29,33 +26,21 @@ async fn a_node_crash_with_sync_replication_loses_nothing_and_a_standby_takes_ov
         return;
     }
     let _cpu = crate::support::racing().await;
-    let dir = TempDir::new("ha-matrix");
-    let json = dir.join("results.json");
-    let out = run_counter(
-        [
-            "matrix",
-            "-q",
-            "--topology",
-            "ha",
-            "--replication",
-            "sync",
-            "--fault",
-            "node-crash",
-            "--methods",
-            "3",
-            "--levels",
-            "read-committed",
-            "--requests",
-            "2000",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        &[],
-    )
+    let (results, _) = crate::support::matrix_results(&[
+        "--topology",
+        "ha",
+        "--replication",
+        "sync",
+        "--fault",
+        "node-crash",
+        "--methods",
+        "3",
+        "--levels",
+        "read-committed",
+        "--requests",
+        "2000",
+    ])
     .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let results: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let run = &results["runs"][0];
     let fault = &run["fault"];
     assert_eq!(fault["fault"], "node-crash", "{run}");

@@ -308,6 +308,18 @@ pub async fn run_counter<S: AsRef<std::ffi::OsStr>>(
     .unwrap()
 }
 
+/// `counter matrix -q --json <file>` with `args`, which must succeed: its results, and what it
+/// printed.
+pub async fn matrix_results(args: &[&str]) -> (Value, String) {
+    let dir = TempDir::new("matrix-results");
+    let json = dir.join("results.json");
+    let mut all = vec!["matrix", "-q", "--json", json.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let printed = stdout_of_success(&run_counter(&all, &[]).await);
+    let results = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (results, printed)
+}
+
 /// The standard output of a run that must have succeeded (its stderr in the failure message).
 pub fn stdout_of_success(out: &std::process::Output) -> String {
     assert_eq!(

@@ -9,6 +9,7 @@ use sqlx::{Executor, MySqlPool};
 
 use std::sync::Arc;
 
+use super::galera::nodes::CAUSAL_READS;
 use super::galera::{GALERA_SETTINGS, NodePools, Nodes};
 use super::script_user::{self, ScriptLogin};
 use super::{MariaDatabase, session};
@@ -133,6 +134,7 @@ pub async fn connect(
             for node in &nodes.options {
                 pools.push(open_pool(node, on_connect.clone(), open.pool_size).await?);
             }
+            super::galera::nodes::check_one_cluster(&pools).await?;
             let recovery = nodes.recovery.clone();
             (
                 pool,
@@ -194,11 +196,6 @@ pub async fn connect(
         pool_size: open.pool_size,
     })
 }
-
-/// Every statement of the run's own pool on a Galera cluster waits until its node has applied
-/// what the cluster committed before it (1 reads, 2 updates and deletes, 4 inserts, 8 the
-/// rest).
-const CAUSAL_READS: &str = "SET SESSION wsrep_sync_wait = 15";
 
 /// How InnoDB flushes its log at commit, and whether a repeatable read write of a row changed
 /// since the snapshot is refused; on a Galera cluster (`galera`), also the settings that

@@ -115,9 +115,21 @@ impl Supervised {
     /// until `ready` says so. `log` is read for the error when it does not start.
     pub fn launch(
         &mut self,
+        cmd: Command,
+        log: &Path,
+        ready: impl FnMut() -> bool,
+    ) -> Result<(), ThrowawayError> {
+        self.launch_within(cmd, log, ready, START_DEADLINE)
+    }
+
+    /// [`Supervised::launch`] with a deadline of the caller's (a Galera node joining by
+    /// state transfer takes as long as the transfer).
+    pub fn launch_within(
+        &mut self,
         mut cmd: Command,
         log: &Path,
         mut ready: impl FnMut() -> bool,
+        deadline: Duration,
     ) -> Result<(), ThrowawayError> {
         let child = cmd
             .stdin(Stdio::null())
@@ -142,10 +154,10 @@ impl Supervised {
             if ready() {
                 return Ok(());
             }
-            if started.elapsed() > START_DEADLINE {
+            if started.elapsed() > deadline {
                 return Err(ThrowawayError::StartTimeout {
                     program: self.program,
-                    secs: START_DEADLINE.as_secs(),
+                    secs: deadline.as_secs(),
                     tail: tail(),
                 });
             }

@@ -111,6 +111,8 @@ pub struct LocalGalera {
     provider: String,
     run_as: RunAs,
     durability: Durability,
+    /// How long a node after the first may take to join (its state transfer included).
+    join_within: Duration,
     /// How long the start took, until every node was synced.
     pub started_in: Duration,
 }
@@ -119,7 +121,10 @@ impl LocalGalera {
     /// Makes the namespace, installs the first node and starts a new cluster with it, then
     /// starts the others, which join by state transfer. Blocking: call it from
     /// `spawn_blocking`. The cluster is synced once [`nodes::wait_synced`] says so.
-    pub fn start(durability: Durability) -> Result<LocalGalera, ThrowawayError> {
+    pub fn start(
+        durability: Durability,
+        join_within: Duration,
+    ) -> Result<LocalGalera, ThrowawayError> {
         let started = Instant::now();
         let bin = find_binaries().ok_or(ThrowawayError::BinariesNotFound(server::BINARIES_HINT))?;
         let provider = provider().ok_or(ThrowawayError::BinariesNotFound(PROVIDER_HINT))?;
@@ -132,6 +137,7 @@ impl LocalGalera {
             provider,
             run_as,
             durability,
+            join_within,
             started_in: Duration::ZERO,
         };
         for (i, name) in NODE_NAMES.iter().enumerate() {
@@ -159,8 +165,12 @@ impl LocalGalera {
         let log = server::error_log(&dir);
         let ready = server::logged_ready(&log);
         let node = &mut self.nodes[i];
+        let join_within = self.join_within;
         self.namespace
-            .run(move || node.launch(mariadbd, &log, ready))
+            .run(move || match new_cluster {
+                true => node.launch(mariadbd, &log, ready),
+                false => node.launch_within(mariadbd, &log, ready, join_within),
+            })
             .and_then(|launched| launched)
     }
 
@@ -190,9 +200,15 @@ impl LocalGalera {
     /// Kills node `i`'s mariadbd (kill -9) and starts it again in its directory: it joins the
     /// cluster and receives the state it lacks by state transfer. Blocking.
     pub fn restart_node(&mut self, i: usize) -> Result<(), ThrowawayError> {
+        self.kill_node(i);
+        self.launch(i, false)
+    }
+
+    /// Kills node `i`'s mariadbd (kill -9: no goodbye to the others, which find it gone
+    /// when it stops answering). [`LocalGalera::launch`] with `false` brings it back.
+    pub fn kill_node(&mut self, i: usize) {
         self.nodes[i].signal_all(libc::SIGKILL);
         self.nodes[i].forget_dead();
-        self.launch(i, false)
     }
 
     /// Stops every node, the last first (the first is the one others joined), and deletes

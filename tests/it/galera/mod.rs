@@ -8,6 +8,10 @@ use counter::engines::mariadb::galera::{LocalGalera, nodes};
 
 use crate::mariadb::mariadb_installed;
 
+mod existing;
+mod join;
+mod node_crash;
+
 /// Whether the Galera tests can run; on CI they must (see [`crate::support::skipped`]).
 fn galera_installed() -> bool {
     let found =
@@ -27,11 +31,15 @@ async fn a_throwaway_galera_cluster_syncs_three_nodes_and_is_gone_afterwards() {
         return;
     }
     let _cpu = crate::support::racing().await;
-    let cluster =
-        tokio::task::spawn_blocking(|| LocalGalera::start(counter::engines::Durability::Durable))
-            .await
-            .unwrap()
-            .expect("the cluster starts");
+    let cluster = tokio::task::spawn_blocking(|| {
+        LocalGalera::start(
+            counter::engines::Durability::Durable,
+            Duration::from_secs(60),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("the cluster starts");
     let options = cluster.connect_options("mysql");
     nodes::wait_synced(&options, Duration::from_secs(60))
         .await
@@ -156,6 +164,26 @@ async fn topology_galera_with_another_engine_or_a_bad_setting_is_one_line_and_st
                 "matrix",
                 "--engine",
                 "mariadb",
+                "--topology",
+                "galera",
+                "--fault",
+                "manager-crash",
+            ][..],
+            "node-crash",
+        ),
+        (
+            &["schedules", "--engine", "mariadb", "--galera-url", url][..],
+            "at least two",
+        ),
+        (
+            &["matrix", "--galera-url", "mysql://a/b,mysql://c/d"][..],
+            "--engine mariadb",
+        ),
+        (
+            &[
+                "matrix",
+                "--engine",
+                "mariadb",
                 "--engine-option",
                 "wsrep_sync_wait=16",
             ][..],
@@ -180,9 +208,16 @@ async fn topology_galera_with_another_engine_or_a_bad_setting_is_one_line_and_st
     }
 }
 
-/// `counter schedules` on a throwaway cluster, each instance on a node of its own; the cells of
-/// its JSON by method number.
-async fn schedules_across_nodes(methods: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+/// The arguments that start a throwaway cluster.
+const THROWAWAY: &[&str] = &["--topology", "galera"];
+
+/// `counter schedules` on the `cluster` its arguments name, each instance on a node of its
+/// own; the cells of its JSON by method number.
+async fn schedules_across_nodes(
+    cluster: &[&str],
+    methods: &str,
+    extra: &[&str],
+) -> Vec<serde_json::Value> {
     let dir = crate::support::TempDir::new(&format!("galera-{}", methods.replace(',', "-")));
     let json = dir.join("schedules.json");
     let json_arg = json.to_str().unwrap().to_string();
@@ -190,8 +225,6 @@ async fn schedules_across_nodes(methods: &str, extra: &[&str]) -> Vec<serde_json
         "schedules",
         "--engine",
         "mariadb",
-        "--topology",
-        "galera",
         "--levels",
         "read-committed",
         "--methods",
@@ -202,6 +235,7 @@ async fn schedules_across_nodes(methods: &str, extra: &[&str]) -> Vec<serde_json
         "--json",
         &json_arg,
     ];
+    args.extend_from_slice(cluster);
     args.extend_from_slice(extra);
     let out = crate::support::run_counter(&args, &[]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -224,8 +258,8 @@ async fn across_nodes_a_row_lock_is_refused_at_commit_with_its_code_the_same_eve
         return;
     }
     let _cpu = crate::support::racing().await;
-    let first = schedules_across_nodes("2", &[]).await;
-    let second = schedules_across_nodes("2", &[]).await;
+    let first = schedules_across_nodes(THROWAWAY, "2", &[]).await;
+    let second = schedules_across_nodes(THROWAWAY, "2", &[]).await;
     let (row_lock, again) = (cell(&first, 2), cell(&second, 2));
     // On one server SELECT ... FOR UPDATE makes the second wait: every schedule exact. Across
     // nodes nobody waits; the later committer's write set fails certification (or its lock
@@ -258,7 +292,7 @@ async fn across_nodes_a_table_lock_and_a_named_lock_are_not_reported_exact() {
         return;
     }
     let _cpu = crate::support::racing().await;
-    let cells = schedules_across_nodes("1,6", &[]).await;
+    let cells = schedules_across_nodes(THROWAWAY, "1,6", &[]).await;
     for method in [1, 6] {
         let cell = cell(&cells, method);
         let classes = cell["classes"].as_object().unwrap();
