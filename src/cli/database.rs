@@ -66,10 +66,11 @@ pub struct DatabaseArgs {
     pub galera: GaleraArgs,
 }
 
-/// How a throwaway Galera cluster is used and started (`--topology galera`).
+/// Which Galera cluster (a throwaway one with `--topology galera`, or an existing one with
+/// `--galera-url`), how a throwaway one is started, and which node each increment runs on.
 #[derive(Debug, Clone, Args)]
 pub struct GaleraArgs {
-    /// With --topology galera: which node each increment runs on. same: the first node
+    /// With --topology galera or --galera-url: which node each increment runs on. same: the first node
     /// always (a single writer); spread: round-robin over the nodes, and in schedules each
     /// instance on a node of its own (a load balancer in front of a multi-primary cluster).
     #[arg(long, env = "COUNTER_PLACEMENT", value_enum, default_value_t = Placement::Spread)]
